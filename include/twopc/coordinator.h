@@ -1,0 +1,180 @@
+// Coordinator and Transaction: atomic commits across PostgreSQL databases.
+//
+//   auto coord = twopc::Coordinator::OpenFromConfigFile("twopc.toml");
+//   twopc::Transaction tx = (*coord)->Begin();
+//   tx.Queue("orders",   "INSERT INTO orders(id, item) VALUES ($1, $2)", {42, "book"});
+//   tx.Queue("payments", "UPDATE funds SET balance = balance - $1 WHERE id = $2", {10, 7});
+//   twopc::Status s = tx.Commit();   // OK, Aborted (with cause) or InDoubt
+//
+// Thread-safety: a Coordinator is safe to use from many threads. A
+// Transaction belongs to one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "twopc/decision_log.h"
+#include "twopc/options.h"
+#include "twopc/status.h"
+
+namespace twopc {
+
+// A statement parameter, sent to PostgreSQL in text form. Never build SQL by
+// pasting values into it: pass them as $1, $2, ... parameters.
+class Param {
+ public:
+  Param(std::nullptr_t) {}  // NOLINT: SQL NULL
+  Param(std::string v) : text_(std::move(v)) {}  // NOLINT
+  Param(std::string_view v) : text_(std::string(v)) {}  // NOLINT
+  Param(const char* v) : text_(std::string(v)) {}  // NOLINT
+  template <std::integral T>
+  Param(T v) : text_(std::to_string(v)) {}  // NOLINT
+  Param(bool v) : text_(v ? "true" : "false") {}  // NOLINT
+
+  bool is_null() const { return !text_.has_value(); }
+  const std::optional<std::string>& text() const { return text_; }
+
+ private:
+  std::optional<std::string> text_;
+};
+
+// The rows a statement returned, in PostgreSQL's text format.
+class Rows {
+ public:
+  using Row = std::vector<std::optional<std::string>>;
+
+  Rows() = default;
+  Rows(std::vector<std::string> columns, std::vector<Row> rows, uint64_t affected)
+      : columns_(std::move(columns)), rows_(std::move(rows)), affected_(affected) {}
+
+  size_t size() const { return rows_.size(); }
+  bool empty() const { return rows_.empty(); }
+  const std::vector<std::string>& columns() const { return columns_; }
+  const Row& operator[](size_t i) const { return rows_[i]; }
+  auto begin() const { return rows_.begin(); }
+  auto end() const { return rows_.end(); }
+  // Rows an INSERT/UPDATE/DELETE touched.
+  uint64_t affected() const { return affected_; }
+
+  // Convenience: value at (row, col) as int64; REQUIRES it is an integer.
+  int64_t Int(size_t row, size_t col) const;
+
+ private:
+  std::vector<std::string> columns_;
+  std::vector<Row> rows_;
+  uint64_t affected_ = 0;
+};
+
+class Coordinator;
+class TransactionImpl;
+
+// One global transaction. Destroyed while still active => rolled back.
+class Transaction {
+ public:
+  Transaction(Transaction&&) noexcept;
+  Transaction& operator=(Transaction&&) noexcept;
+  ~Transaction();
+
+  // Runs `sql` on `participant` now and returns its rows. The first statement
+  // on a participant opens that branch (BEGIN at the transaction's isolation
+  // level). A failed statement leaves the transaction only able to roll back.
+  Result<Rows> Execute(std::string_view participant, std::string sql,
+                       std::vector<Param> params = {});
+
+  // Adds a statement whose result the caller does not need. Queued statements
+  // are sent at Commit() in the same pipeline as PREPARE TRANSACTION: one
+  // round trip per participant for work and prepare together. A branch with
+  // queued statements counts as a write branch.
+  Status Queue(std::string_view participant, std::string sql, std::vector<Param> params = {});
+
+  // Runs two-phase commit (DESIGN.md §2). Returns
+  //   OK        -- committed on every participant;
+  //   Aborted   -- committed nowhere; participant() / sqlstate() / message()
+  //                name the branch and the cause;
+  //   InDoubt   -- this process cannot know yet; the decision log and recovery
+  //                will settle it. Never rerun the body on InDoubt.
+  // After Commit() the transaction is finished, whatever the outcome.
+  Status Commit();
+
+  // Rolls back every branch. Idempotent.
+  Status Rollback();
+
+  // Asynchronous forms: `done` runs on one of the coordinator's I/O threads
+  // and must not block. The Transaction must outlive the call. See
+  // twopc/asio.h for completion-token (coroutine, future) adapters.
+  void ExecuteAsync(std::string_view participant, std::string sql, std::vector<Param> params,
+                    std::function<void(Result<Rows>)> done);
+  void CommitAsync(std::function<void(Status)> done);
+  void RollbackAsync(std::function<void(Status)> done);
+
+  // The global transaction id ("tpc1.node-a.3.17"); the decision log's key.
+  const std::string& gtrid() const;
+  // False once committed, aborted or rolled back.
+  bool active() const;
+
+ private:
+  friend class Coordinator;
+  explicit Transaction(std::unique_ptr<TransactionImpl> impl);
+  std::unique_ptr<TransactionImpl> impl_;
+};
+
+// Counters since Open.
+struct CoordinatorStats {
+  uint64_t committed = 0;
+  uint64_t committed_one_phase = 0;   // a single write branch, no log record
+  uint64_t committed_read_only = 0;   // no write branch at all
+  uint64_t aborted = 0;
+  uint64_t in_doubt = 0;
+  uint64_t completions_pending = 0;   // COMMIT records whose phase 2 is running
+  LogStats log;
+};
+
+class CoordinatorImpl;
+
+class Coordinator {
+ public:
+  // Opens the decision log named in options.log, checks every participant
+  // (a reachable one with max_prepared_transactions = 0 is an error saying
+  // how to fix it; an unreachable one is a warning: its transactions will
+  // fail until it is back), completes COMMIT records left without END by an
+  // earlier run, and starts the I/O threads.
+  static Result<std::unique_ptr<Coordinator>> Open(CoordinatorOptions options);
+
+  // Same, with a caller-supplied log (tests wrap the real one to inject
+  // failures). REQUIRES: log != nullptr.
+  static Result<std::unique_ptr<Coordinator>> Open(CoordinatorOptions options,
+                                                   std::unique_ptr<DecisionLog> log);
+
+  static Result<std::unique_ptr<Coordinator>> OpenFromConfigFile(const std::string& path);
+
+  // Waits (up to complete_retry_for) for early-acknowledged transactions to
+  // finish phase 2, then closes every connection and the log.
+  ~Coordinator();
+
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  Transaction Begin(TransactionOptions options = {});
+
+  const CoordinatorOptions& options() const;
+  uint64_t incarnation() const;
+  DecisionLog& log();
+  CoordinatorStats stats() const;
+
+  // Blocks until every early-acknowledged transaction has finished phase 2
+  // (or been handed to recovery).
+  void WaitForCompletions();
+
+ private:
+  explicit Coordinator(std::unique_ptr<CoordinatorImpl> impl);
+  std::unique_ptr<CoordinatorImpl> impl_;
+};
+
+}  // namespace twopc

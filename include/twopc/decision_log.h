@@ -1,0 +1,105 @@
+// DecisionLog: where the coordinator makes its decision durable.
+//
+// The transaction is committed exactly when its COMMIT record is durable
+// (DESIGN.md §2 rule 3). Presumed abort: a normal abort writes nothing.
+//
+// The interface exists so that tests can wrap the real log to inject failures
+// and so that other implementations (a PostgreSQL-backed log shared by several
+// coordinator nodes) can replace the embedded SQLite one.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "twopc/options.h"
+#include "twopc/status.h"
+
+namespace twopc {
+
+enum class Decision { kCommit, kAbort };
+
+const char* DecisionName(Decision d);  // "commit" / "abort"
+
+// One prepared branch named by a decision record.
+struct BranchRef {
+  std::string participant;  // ParticipantOptions::name
+  std::string gid;
+
+  bool operator==(const BranchRef&) const = default;
+};
+
+struct DecisionRecord {
+  std::string gtrid;
+  Decision decision = Decision::kCommit;
+  std::vector<BranchRef> branches;
+  // True when an operator forced this decision against the protocol
+  // (a heuristic decision); recovery reports such transactions.
+  bool heuristic = false;
+  // Filled in by the log on read.
+  uint64_t incarnation = 0;        // incarnation of the process that wrote it
+  int64_t decided_at_ms = 0;       // unix time, milliseconds
+  std::optional<int64_t> ended_at_ms;  // set once an END record was written
+};
+
+struct LogStats {
+  uint64_t records_forced = 0;  // decision records made durable
+  uint64_t forces = 0;          // fsync-ed batches (records_forced / forces = batch size)
+};
+
+class DecisionLog {
+ public:
+  virtual ~DecisionLog() = default;
+
+  // The incarnation this open of the log got: strictly greater than that of
+  // every earlier open of the same log.
+  virtual uint64_t incarnation() const = 0;
+
+  // Appends `record` and forces it to stable storage before calling `done`.
+  // First decision wins: if the log already holds a *different* decision for
+  // record.gtrid, `done` gets Conflict and nothing changes; the same decision
+  // again is OK (idempotent). Concurrent calls share one fsync (group commit).
+  // `done` runs on the log's writer thread: it must not block.
+  virtual void DecideAsync(DecisionRecord record, std::function<void(Status)> done) = 0;
+
+  // Blocking form of DecideAsync.
+  Status Decide(DecisionRecord record);
+
+  // Marks a transaction as completed on every branch (the END record). Not
+  // forced: losing it only makes recovery find the branches gone again.
+  virtual void End(const std::string& gtrid) = 0;
+
+  // The decision recorded for `gtrid`, or nullopt if there is none.
+  virtual Result<std::optional<DecisionRecord>> Lookup(const std::string& gtrid) = 0;
+
+  // All decision records without END, oldest first.
+  virtual Result<std::vector<DecisionRecord>> Unended() = 0;
+
+  // All records, oldest first (for `twopc log show`).
+  virtual Result<std::vector<DecisionRecord>> All() = 0;
+
+  // Deletes ended records; returns how many were deleted.
+  virtual Result<uint64_t> Compact() = 0;
+
+  // Waits until every End() issued so far is written.
+  virtual Status Flush() = 0;
+
+  virtual LogStats stats() const = 0;
+};
+
+// Opens (creating if missing) the embedded SQLite decision log at
+// options.path: WAL, synchronous=FULL, file mode 0600. Takes an exclusive
+// lock on "<path>.lock" for the life of the returned object, so a second
+// coordinator on the same log fails with Busy instead of corrupting it; bumps
+// the incarnation.
+Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLog(const LogOptions& options);
+
+// Read-only view of a log that may be in use by a live coordinator (WAL
+// readers do not block the writer). Does not take the lock or bump the
+// incarnation; DecideAsync/End/Compact return errors.
+Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogReadOnly(const std::string& path);
+
+}  // namespace twopc

@@ -1,0 +1,87 @@
+// Options: plain structs, every field with a default and what it costs.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace twopc {
+
+// One participant = one PostgreSQL *database*: COMMIT PREPARED must run in the
+// database where the branch was prepared.
+struct ParticipantOptions {
+  // Unique name the application uses to address this participant ("orders").
+  std::string name;
+  // libpq connection string. It may hold a password; twopc never logs it
+  // (see RedactConninfo) -- prefer a ~/.pgpass file or PGPASSFILE anyway.
+  std::string conninfo;
+  // Upper bound of pooled connections to this participant. A transaction
+  // holds one connection per participant it touches until it ends, so this
+  // caps the number of concurrent transactions touching the participant.
+  int max_connections = 64;
+};
+
+struct LogOptions {
+  // The embedded SQLite decision log. Created with mode 0600 if missing.
+  std::string path = "twopc-decisions.db";
+  // How long the log writer waits for more COMMIT records to join a batch
+  // before forcing it. 0 = force as soon as the writer is free; concurrent
+  // records still share one fsync because they queue while it runs.
+  std::chrono::microseconds group_commit_window{0};
+  // Upper bound of records forced together in one fsync.
+  int max_batch = 1024;
+};
+
+struct RecoveryOptions {
+  // How often the coordinator drives COMMIT records that have no END record
+  // yet to completion in the background. 0 disables the background pass (the
+  // pass at Open still runs).
+  std::chrono::milliseconds interval{10000};
+};
+
+struct CoordinatorOptions {
+  // Stable identity of this coordinator; part of every gid it generates.
+  // 1-32 characters of [A-Za-z0-9-]. Two coordinators must never share one.
+  std::string node_id;
+  LogOptions log;
+  RecoveryOptions recovery;
+  std::vector<ParticipantOptions> participants;
+  // Threads that drive the non-blocking libpq connections and the protocol.
+  // One is plenty for dozens of participants; more helps only when the
+  // coordinator's own CPU is the bottleneck.
+  int io_threads = 1;
+  // Connecting to a participant gives up after this long.
+  std::chrono::milliseconds connect_timeout{5000};
+  // Deadline of a transaction whose TransactionOptions leave it at zero.
+  std::chrono::milliseconds default_deadline{30000};
+  // COMMIT PREPARED that fails (connection lost, server restarting) is retried
+  // with exponential backoff from `complete_retry_initial` up to
+  // `complete_retry_max` between tries, for `complete_retry_for` in total;
+  // after that the COMMIT record stays without END and recovery completes it.
+  std::chrono::milliseconds complete_retry_initial{20};
+  std::chrono::milliseconds complete_retry_max{2000};
+  std::chrono::milliseconds complete_retry_for{60000};
+  // Refuse to open when a participant has max_prepared_transactions = 0.
+  bool check_max_prepared_transactions = true;
+};
+
+enum class IsolationLevel { kReadCommitted, kRepeatableRead, kSerializable };
+
+struct TransactionOptions {
+  // Whole-transaction deadline: work, prepare and the decision must finish in
+  // it or the transaction aborts (a participant that does not answer cannot
+  // hang the caller). Zero = CoordinatorOptions::default_deadline.
+  std::chrono::milliseconds deadline{0};
+  IsolationLevel isolation = IsolationLevel::kReadCommitted;
+  // Return from Commit() as soon as the COMMIT decision is durable and run
+  // COMMIT PREPARED in the background. Saves one round trip of latency; the
+  // caller's next transaction may not yet see this one's writes on a branch.
+  bool early_ack = false;
+  // Server-side limits set on every branch (SET LOCAL); zero leaves the
+  // server's setting alone.
+  std::chrono::milliseconds statement_timeout{0};
+  std::chrono::milliseconds lock_timeout{0};
+};
+
+}  // namespace twopc
