@@ -1,0 +1,217 @@
+#include <spdlog/spdlog.h>
+
+#include <future>
+#include <set>
+
+#include <boost/asio/post.hpp>
+
+#include "coordinator/transaction_state.h"
+#include "participants/pg_participant.h"
+#include "recovery/commit_completer.h"
+#include "twopc/config.h"
+#include "twopc/gid.h"
+
+namespace twopc {
+using internal::CompletionPass;
+using internal::RunCompletionPass;
+namespace internal {
+
+std::unique_ptr<Participant> MakePgParticipant(boost::asio::io_context& io,
+                                               const ParticipantOptions& options) {
+  return std::make_unique<PgParticipant>(io, options);
+}
+
+std::unique_ptr<Coordinator> CoordinatorAccess::Make(std::unique_ptr<CoordinatorImpl> impl) {
+  return std::unique_ptr<Coordinator>(new Coordinator(std::move(impl)));
+}
+
+}  // namespace internal
+
+CoordinatorImpl::OpGuard::OpGuard(CoordinatorImpl* c) : core(c) {
+  std::lock_guard lock(core->mutex_);
+  ++core->ops_in_flight_;
+}
+
+CoordinatorImpl::OpGuard::~OpGuard() {
+  std::lock_guard lock(core->mutex_);
+  if (--core->ops_in_flight_ == 0) core->idle_cv_.notify_all();
+}
+
+CoordinatorImpl::CoordinatorImpl(CoordinatorOptions opts, std::unique_ptr<DecisionLog> l)
+    : options(std::move(opts)),
+      log(std::move(l)),
+      work_(boost::asio::make_work_guard(io)),
+      recovery_timer_(io) {}
+
+CoordinatorImpl::~CoordinatorImpl() {
+  WaitForCompletions(options.complete_retry_for);
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  boost::asio::post(io, [this] { recovery_timer_.cancel(); });
+  work_.reset();
+  // Connections still pooled keep no handlers pending, so run() returns once
+  // the last operation is done; stop() covers a participant that never
+  // answers.
+  io.stop();
+  for (auto& t : threads_) t.join();
+  participants_.clear();
+}
+
+Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
+  for (const auto& p : options.participants) participants_[p.name] = factory(io, p);
+  int n = std::max(1, options.io_threads);
+  for (int i = 0; i < n; ++i) threads_.emplace_back([this] { io.run(); });
+
+  // Every participant is checked in parallel. An unreachable one is only a
+  // warning -- refusing to start would also stop recovery of the others.
+  std::vector<std::promise<Status>> checks(participants_.size());
+  size_t i = 0;
+  Deadline deadline = Clock::now() + options.connect_timeout;
+  for (auto& [name, p] : participants_) {
+    auto* promise = &checks[i++];
+    if (!options.check_max_prepared_transactions) {
+      promise->set_value(Status::OK());
+      continue;
+    }
+    p->CheckReady(deadline, [promise](Status s) { promise->set_value(std::move(s)); });
+  }
+  for (auto& c : checks) {
+    Status s = c.get_future().get();
+    if (s.IsInvalidArgument()) return s;
+    if (!s.ok()) {
+      spdlog::warn("twopc: participant {} is not reachable at start ({}); its transactions "
+                   "fail until it is back", s.participant(), s.message());
+    }
+  }
+
+  // Decisions left by an earlier run are carried out before new work.
+  std::promise<CompletionPass> pass;
+  RunCompletionPass(this, [&pass](CompletionPass r) { pass.set_value(std::move(r)); });
+  CompletionPass r = pass.get_future().get();
+  if (r.pending > 0) {
+    spdlog::warn("twopc: {} committed transactions could not be completed yet ({}); "
+                 "retrying in the background", r.pending, r.first_error.ToString());
+  }
+  ScheduleRecoveryPass();
+  return Status::OK();
+}
+
+void CoordinatorImpl::ScheduleRecoveryPass() {
+  if (options.recovery.interval.count() <= 0) return;
+  recovery_timer_.expires_after(options.recovery.interval);
+  recovery_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+    }
+    auto guard = std::make_shared<OpGuard>(this);
+    RunCompletionPass(this, [this, guard](CompletionPass) { ScheduleRecoveryPass(); });
+  });
+}
+
+Participant* CoordinatorImpl::FindParticipant(std::string_view name) const {
+  auto it = participants_.find(name);
+  return it == participants_.end() ? nullptr : it->second.get();
+}
+
+void CoordinatorImpl::BeginCompleting(const std::string& gtrid) {
+  std::lock_guard lock(mutex_);
+  completing_.insert(gtrid);
+}
+
+void CoordinatorImpl::EndCompleting(const std::string& gtrid) {
+  std::lock_guard lock(mutex_);
+  completing_.erase(gtrid);
+}
+
+bool CoordinatorImpl::IsCompleting(const std::string& gtrid) const {
+  std::lock_guard lock(mutex_);
+  return completing_.count(gtrid) > 0;
+}
+
+void CoordinatorImpl::WaitForCompletions(std::chrono::milliseconds limit) {
+  std::unique_lock lock(mutex_);
+  idle_cv_.wait_for(lock, limit, [this] { return completing_.empty() && ops_in_flight_ == 0; });
+}
+
+Deadline CoordinatorImpl::DeadlineFor(const TransactionOptions& o) const {
+  return Clock::now() + (o.deadline.count() > 0 ? o.deadline : options.default_deadline);
+}
+
+namespace internal {
+namespace {
+
+Status ValidateOptions(const CoordinatorOptions& o) {
+  if (Status s = ValidateNodeId(o.node_id); !s.ok()) return s;
+  if (o.participants.empty()) return Status::InvalidArgument("no participants configured");
+  std::set<std::string> names;
+  for (const auto& p : o.participants) {
+    if (p.name.empty()) return Status::InvalidArgument("a participant has an empty name");
+    if (!names.insert(p.name).second) {
+      return Status::InvalidArgument("participant name '" + p.name + "' appears twice");
+    }
+    if (p.max_connections <= 0) {
+      return Status::InvalidArgument("participant '" + p.name + "': max_connections must be > 0");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Coordinator>> OpenCoordinator(CoordinatorOptions options,
+                                                     std::unique_ptr<DecisionLog> log,
+                                                     const ParticipantFactory& factory) {
+  if (Status s = ValidateOptions(options); !s.ok()) return s;
+  auto impl = std::make_unique<CoordinatorImpl>(std::move(options), std::move(log));
+  if (Status s = impl->Start(factory); !s.ok()) return s;
+  return CoordinatorAccess::Make(std::move(impl));
+}
+
+}  // namespace internal
+
+Coordinator::Coordinator(std::unique_ptr<CoordinatorImpl> impl) : impl_(std::move(impl)) {}
+Coordinator::~Coordinator() = default;
+
+Result<std::unique_ptr<Coordinator>> Coordinator::Open(CoordinatorOptions options,
+                                                       std::unique_ptr<DecisionLog> log) {
+  return internal::OpenCoordinator(std::move(options), std::move(log), internal::MakePgParticipant);
+}
+
+Result<std::unique_ptr<Coordinator>> Coordinator::Open(CoordinatorOptions options) {
+  if (Status s = internal::ValidateOptions(options); !s.ok()) return s;
+  auto log = OpenSqliteDecisionLog(options.log);
+  if (!log.ok()) return log.TakeStatus();
+  return Open(std::move(options), std::move(log.value()));
+}
+
+Result<std::unique_ptr<Coordinator>> Coordinator::OpenFromConfigFile(const std::string& path) {
+  auto options = LoadConfigFile(path);
+  if (!options.ok()) return options.TakeStatus();
+  return Open(std::move(options.value()));
+}
+
+Transaction Coordinator::Begin(TransactionOptions options) {
+  return Transaction(std::make_unique<TransactionImpl>(internal::NewTxnState(impl_.get(), options)));
+}
+
+const CoordinatorOptions& Coordinator::options() const { return impl_->options; }
+uint64_t Coordinator::incarnation() const { return impl_->log->incarnation(); }
+DecisionLog& Coordinator::log() { return *impl_->log; }
+void Coordinator::WaitForCompletions() { impl_->WaitForCompletions(impl_->options.complete_retry_for); }
+
+CoordinatorStats Coordinator::stats() const {
+  CoordinatorStats s;
+  s.committed = impl_->committed;
+  s.committed_one_phase = impl_->committed_one_phase;
+  s.committed_read_only = impl_->committed_read_only;
+  s.aborted = impl_->aborted;
+  s.in_doubt = impl_->in_doubt;
+  s.log = impl_->log->stats();
+  return s;
+}
+
+}  // namespace twopc

@@ -1,0 +1,178 @@
+// Transaction: the application's handle on one global transaction. The sync
+// methods run the async ones and wait; all protocol work happens on the
+// coordinator's I/O threads.
+#include <future>
+
+#include "coordinator/transaction_state.h"
+#include "twopc/gid.h"
+
+namespace twopc {
+
+using internal::BranchState;
+using internal::Query;
+using internal::TxnPhase;
+using internal::TxnState;
+
+namespace internal {
+
+BranchState* TxnState::FindBranch(std::string_view participant) {
+  for (auto& b : branches) if (b->name() == participant) return b.get();
+  return nullptr;
+}
+
+BranchState* TxnState::AddBranch(Participant* participant) {
+  auto b = std::make_unique<BranchState>();
+  b->participant = participant;
+  b->number = static_cast<uint32_t>(branches.size() + 1);
+  b->gid = EncodeGid({core->options.node_id, core->log->incarnation(), txn, b->number});
+  branches.push_back(std::move(b));
+  return branches.back().get();
+}
+
+}  // namespace internal
+
+namespace {
+
+// Waits for an async call's answer on the caller's thread.
+template <class T, class Start>
+T Await(Start start) {
+  std::promise<T> promise;
+  auto future = promise.get_future();
+  start([&promise](T value) { promise.set_value(std::move(value)); });
+  return future.get();
+}
+
+Status CheckActive(const TxnState& t) {
+  if (t.phase != TxnPhase::kActive) {
+    return Status::InvalidArgument("transaction " + t.gtrid + " is no longer active");
+  }
+  return Status::OK();
+}
+
+// Finds the branch for `participant`, creating its record if needed.
+Result<BranchState*> BranchFor(TxnState& t, std::string_view participant) {
+  if (BranchState* b = t.FindBranch(participant)) return b;
+  internal::Participant* p = t.core->FindParticipant(participant);
+  if (p == nullptr) {
+    return Status::InvalidArgument("no participant named '" + std::string(participant) + "'");
+  }
+  return t.AddBranch(p);
+}
+
+void RunOnBranch(std::shared_ptr<TxnState> t, BranchState* b, Query q,
+                 std::function<void(Result<Rows>)> done) {
+  auto finish = [t, b, done](Result<std::vector<internal::QueryResult>> r) {
+    if (!r.ok()) {
+      // Any failed statement dooms the transaction: the server has aborted
+      // the branch (or lost it), so committing the rest would not be atomic.
+      if (t->failure.ok()) t->failure = r.status();
+      done(r.TakeStatus());
+      return;
+    }
+    auto& qr = r.value().front();
+    done(Rows(std::move(qr.columns), std::move(qr.rows), qr.affected));
+  };
+  b->branch->Execute({std::move(q)}, t->deadline, std::move(finish));
+}
+
+}  // namespace
+
+Transaction::Transaction(std::unique_ptr<TransactionImpl> impl) : impl_(std::move(impl)) {}
+Transaction::Transaction(Transaction&&) noexcept = default;
+Transaction& Transaction::operator=(Transaction&& other) noexcept {
+  if (this != &other) {
+    if (active()) RollbackAsync([](Status) {});
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+
+Transaction::~Transaction() {
+  if (impl_ != nullptr && active()) {
+    // The rollback outlives this handle; the coordinator waits for it.
+    auto guard = std::make_shared<CoordinatorImpl::OpGuard>(impl_->state->core);
+    RollbackAsync([guard](Status) {});
+  }
+}
+
+const std::string& Transaction::gtrid() const { return impl_->state->gtrid; }
+
+bool Transaction::active() const {
+  return impl_ != nullptr && impl_->state->phase == TxnPhase::kActive;
+}
+
+void Transaction::ExecuteAsync(std::string_view participant, std::string sql,
+                               std::vector<Param> params, std::function<void(Result<Rows>)> done) {
+  auto t = impl_->state;
+  if (Status s = CheckActive(*t); !s.ok()) return done(std::move(s));
+  if (!t->failure.ok()) {
+    return done(Status::SqlError("an earlier statement of this transaction failed (" +
+                                 t->failure.ToString() + "); it can only roll back")
+                    .WithParticipant(t->failure.participant())
+                    .WithSqlState("25P02"));
+  }
+  auto branch = BranchFor(*t, participant);
+  if (!branch.ok()) return done(branch.TakeStatus());
+  BranchState* b = branch.value();
+  Query q{std::move(sql), internal::ToTextParams(params)};
+  if (b->branch != nullptr) return RunOnBranch(t, b, std::move(q), std::move(done));
+  b->participant->Open(t->options, t->deadline,
+                       [t, b, q = std::move(q), done = std::move(done)](
+                           Result<std::unique_ptr<internal::Branch>> r) mutable {
+                         if (!r.ok()) {
+                           if (t->failure.ok()) t->failure = r.status();
+                           return done(r.TakeStatus());
+                         }
+                         b->branch = std::move(r.value());
+                         RunOnBranch(t, b, std::move(q), std::move(done));
+                       });
+}
+
+Result<Rows> Transaction::Execute(std::string_view participant, std::string sql,
+                                  std::vector<Param> params) {
+  return Await<Result<Rows>>([&](auto done) {
+    ExecuteAsync(participant, std::move(sql), std::move(params), std::move(done));
+  });
+}
+
+Status Transaction::Queue(std::string_view participant, std::string sql, std::vector<Param> params) {
+  auto& t = *impl_->state;
+  if (Status s = CheckActive(t); !s.ok()) return s;
+  auto branch = BranchFor(t, participant);
+  if (!branch.ok()) return branch.TakeStatus();
+  branch.value()->queued.push_back({std::move(sql), internal::ToTextParams(params)});
+  return Status::OK();
+}
+
+void Transaction::CommitAsync(std::function<void(Status)> done) {
+  auto t = impl_->state;
+  if (Status s = CheckActive(*t); !s.ok()) return done(std::move(s));
+  internal::RunCommit(std::move(t), std::move(done));
+}
+
+Status Transaction::Commit() {
+  return Await<Status>([&](auto done) { CommitAsync(std::move(done)); });
+}
+
+void Transaction::RollbackAsync(std::function<void(Status)> done) {
+  auto t = impl_->state;
+  if (t->phase != TxnPhase::kActive) return done(Status::OK());  // idempotent
+  internal::RunRollback(std::move(t), std::move(done));
+}
+
+Status Transaction::Rollback() {
+  return Await<Status>([&](auto done) { RollbackAsync(std::move(done)); });
+}
+
+std::shared_ptr<TxnState> internal::NewTxnState(CoordinatorImpl* core,
+                                                const TransactionOptions& options) {
+  auto t = std::make_shared<TxnState>();
+  t->core = core;
+  t->options = options;
+  t->deadline = core->DeadlineFor(options);
+  t->txn = core->next_txn.fetch_add(1);
+  t->gtrid = EncodeGtrid(core->options.node_id, core->log->incarnation(), t->txn);
+  return t;
+}
+
+}  // namespace twopc

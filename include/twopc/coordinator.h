@@ -137,6 +137,9 @@ struct CoordinatorStats {
 };
 
 class CoordinatorImpl;
+namespace internal {
+struct CoordinatorAccess;
+}
 
 class Coordinator {
  public:
@@ -173,6 +176,7 @@ class Coordinator {
   void WaitForCompletions();
 
  private:
+  friend struct internal::CoordinatorAccess;
   explicit Coordinator(std::unique_ptr<CoordinatorImpl> impl);
   std::unique_ptr<CoordinatorImpl> impl_;
 };

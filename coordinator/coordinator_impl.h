@@ -1,0 +1,106 @@
+// CoordinatorImpl: what a Coordinator owns, shared by its transactions and the
+// commit protocol. Internal.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "participants/participant.h"
+#include "twopc/coordinator.h"
+
+namespace twopc::internal {
+
+// Builds the participant for one ParticipantOptions; tests substitute one
+// that wraps the PostgreSQL participant to inject failures.
+using ParticipantFactory =
+    std::function<std::unique_ptr<Participant>(boost::asio::io_context&, const ParticipantOptions&)>;
+
+std::unique_ptr<Participant> MakePgParticipant(boost::asio::io_context& io,
+                                               const ParticipantOptions& options);
+
+}  // namespace twopc::internal
+
+namespace twopc {
+
+using internal::Clock;
+using internal::Deadline;
+using internal::Participant;
+using internal::ParticipantFactory;
+
+class CoordinatorImpl {
+ public:
+  CoordinatorImpl(CoordinatorOptions options, std::unique_ptr<DecisionLog> log);
+  ~CoordinatorImpl();
+
+  Status Start(const ParticipantFactory& factory);
+
+  // nullptr if there is no participant of that name.
+  Participant* FindParticipant(std::string_view name) const;
+
+  // Phase-2 bookkeeping: a gtrid is "completing" while this process drives
+  // its COMMIT PREPAREDs, so the background pass leaves it alone.
+  void BeginCompleting(const std::string& gtrid);
+  void EndCompleting(const std::string& gtrid);
+  bool IsCompleting(const std::string& gtrid) const;
+  void WaitForCompletions(std::chrono::milliseconds limit);
+
+  // Asynchronous work that keeps running after its caller returned (early-ack
+  // completion, rollback from a destructor) holds an OpGuard, so the
+  // destructor can wait for it before stopping the I/O threads.
+  struct OpGuard {
+    explicit OpGuard(CoordinatorImpl* c);
+    ~OpGuard();
+    CoordinatorImpl* core;
+  };
+
+  Deadline DeadlineFor(const TransactionOptions& options) const;
+
+  const CoordinatorOptions options;
+  std::unique_ptr<DecisionLog> log;
+  boost::asio::io_context io;
+
+  std::atomic<uint64_t> next_txn{1};
+  std::atomic<uint64_t> committed{0}, committed_one_phase{0}, committed_read_only{0};
+  std::atomic<uint64_t> aborted{0}, in_doubt{0};
+
+ private:
+  void ScheduleRecoveryPass();
+
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::vector<std::thread> threads_;
+  std::map<std::string, std::unique_ptr<Participant>, std::less<>> participants_;
+  boost::asio::steady_timer recovery_timer_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable idle_cv_;
+  std::set<std::string> completing_;  // GUARDED_BY(mutex_)
+  int ops_in_flight_ = 0;             // GUARDED_BY(mutex_)
+  bool stopping_ = false;             // GUARDED_BY(mutex_)
+};
+
+}  // namespace twopc
+
+namespace twopc::internal {
+
+struct CoordinatorAccess {
+  static std::unique_ptr<Coordinator> Make(std::unique_ptr<CoordinatorImpl> impl);
+};
+
+// Opens a coordinator whose participants come from `factory` (tests).
+Result<std::unique_ptr<Coordinator>> OpenCoordinator(CoordinatorOptions options,
+                                                     std::unique_ptr<DecisionLog> log,
+                                                     const ParticipantFactory& factory);
+
+}  // namespace twopc::internal

@@ -1,0 +1,73 @@
+// The state of one global transaction, shared by the Transaction handle and
+// the asynchronous operations (commit, rollback) that may outlive a call.
+// Internal.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "coordinator/coordinator_impl.h"
+
+namespace twopc::internal {
+
+// What a branch answered in the prepare phase.
+enum class BranchVote {
+  kNone,       // not asked (yet)
+  kPrepared,   // PREPARE TRANSACTION succeeded
+  kReadOnly,   // wrote nothing and committed locally
+  kRefused,    // failed: nothing is prepared
+  kUnknown,    // connection lost or timed out: it may be prepared
+};
+
+struct BranchState {
+  Participant* participant = nullptr;
+  uint32_t number = 0;           // 1-based, in order of first use
+  std::string gid;
+  std::unique_ptr<Branch> branch;  // null until opened
+  std::vector<Query> queued;     // sent with PREPARE / COMMIT
+  BranchVote vote = BranchVote::kNone;
+  bool completed = false;        // COMMIT PREPARED done (phase 2)
+
+  // A write branch must be prepared; a read-only one just commits.
+  bool is_write() const { return !queued.empty() || (branch != nullptr && branch->wrote()); }
+  const std::string& name() const { return participant->name(); }
+};
+
+enum class TxnPhase { kActive, kCommitting, kFinished };
+
+struct TxnState {
+  CoordinatorImpl* core = nullptr;
+  TransactionOptions options;
+  Deadline deadline;
+  uint64_t txn = 0;
+  std::string gtrid;
+  TxnPhase phase = TxnPhase::kActive;
+  // The first statement failure: afterwards the transaction can only abort.
+  Status failure;
+  std::vector<std::unique_ptr<BranchState>> branches;
+
+  BranchState* FindBranch(std::string_view participant);
+  BranchState* AddBranch(Participant* participant);
+};
+
+std::shared_ptr<TxnState> NewTxnState(CoordinatorImpl* core, const TransactionOptions& options);
+
+// Runs DESIGN.md §2 for `txn`: prepare, decide, complete, forget.
+void RunCommit(std::shared_ptr<TxnState> txn, std::function<void(Status)> done);
+
+// Rolls back every opened branch, then releases them.
+void RunRollback(std::shared_ptr<TxnState> txn, std::function<void(Status)> done);
+
+}  // namespace twopc::internal
+
+namespace twopc {
+
+class TransactionImpl {
+ public:
+  explicit TransactionImpl(std::shared_ptr<internal::TxnState> s) : state(std::move(s)) {}
+  std::shared_ptr<internal::TxnState> state;
+};
+
+}  // namespace twopc

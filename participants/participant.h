@@ -1,0 +1,94 @@
+// The participant (resource manager) interface. Its verbs mirror XA:
+//   Open (xa_start) -> Branch::Execute ... -> Branch::Prepare (xa_end+xa_prepare)
+//   -> CommitPrepared / RollbackPrepared (xa_commit / xa_rollback), Recover.
+//
+// The commit protocol talks to participants only through this interface, so a
+// test can wrap the real PostgreSQL participant to inject failures at any verb.
+// Every callback runs on an I/O thread and must not block.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "participants/pg_connection.h"
+#include "twopc/options.h"
+#include "twopc/status.h"
+
+namespace twopc::internal {
+
+// One global transaction's work on one participant, bound to one connection.
+class Branch {
+ public:
+  using Done = std::function<void(Status)>;
+  using ExecDone = std::function<void(Result<std::vector<QueryResult>>)>;
+
+  // Returns the connection to the pool; if the branch is still open on the
+  // server, closing the connection rolls it back.
+  virtual ~Branch() = default;
+
+  // Runs statements now (BEGIN is sent with the first ones).
+  virtual void Execute(std::vector<Query> queries, Deadline deadline, ExecDone done) = 0;
+
+  // True once the server said the branch holds a transaction id, i.e. it
+  // wrote (checked with txid_current_if_assigned() in the same pipeline as
+  // each Execute, so the check costs no round trip).
+  virtual bool wrote() const = 0;
+
+  // Runs `queued` and PREPARE TRANSACTION `gid` in one round trip.
+  //   OK          -- prepared: the branch will commit or roll back only on
+  //                  COMMIT/ROLLBACK PREPARED;
+  //   SqlError    -- refused: the branch is rolled back, nothing is prepared;
+  //   Unavailable / TimedOut -- unknown: it may be prepared.
+  virtual void Prepare(std::vector<Query> queued, const std::string& gid, Deadline deadline,
+                       Done done) = 0;
+
+  // Runs `queued` and COMMIT in one round trip (one-phase commit, and the
+  // read-only vote). Unavailable/TimedOut here mean the commit is in doubt.
+  virtual void CommitOnePhase(std::vector<Query> queued, Deadline deadline, Done done) = 0;
+
+  virtual void Rollback(Deadline deadline, Done done) = 0;
+
+  // COMMIT PREPARED on this branch's own connection (idle after PREPARE),
+  // saving a pool round trip. NotFound if no such prepared transaction.
+  virtual void CommitPrepared(const std::string& gid, Deadline deadline, Done done) = 0;
+};
+
+// A prepared transaction as seen in pg_prepared_xacts.
+struct PreparedXact {
+  std::string gid;
+  std::string database;
+  std::string owner;
+  int64_t prepared_at_ms = 0;
+  uint64_t transaction = 0;
+};
+
+class Participant {
+ public:
+  virtual ~Participant() = default;
+
+  virtual const std::string& name() const = 0;
+
+  // Starts a branch (takes a connection; BEGIN goes out with the first work).
+  virtual void Open(const TransactionOptions& options, Deadline deadline,
+                    std::function<void(Result<std::unique_ptr<Branch>>)> done) = 0;
+
+  // COMMIT PREPARED / ROLLBACK PREPARED on a pooled connection. NotFound when
+  // the participant has no such prepared transaction (42704).
+  virtual void CommitPrepared(const std::string& gid, Deadline deadline,
+                              std::function<void(Status)> done) = 0;
+  virtual void RollbackPrepared(const std::string& gid, Deadline deadline,
+                                std::function<void(Status)> done) = 0;
+
+  // This database's prepared transactions (xa_recover).
+  virtual void Recover(Deadline deadline,
+                       std::function<void(Result<std::vector<PreparedXact>>)> done) = 0;
+
+  // Start-up check: FailedPrecondition-like InvalidArgument when the server
+  // has max_prepared_transactions = 0 (with the fix in the message),
+  // Unavailable when it cannot be reached.
+  virtual void CheckReady(Deadline deadline, std::function<void(Status)> done) = 0;
+};
+
+}  // namespace twopc::internal

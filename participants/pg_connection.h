@@ -1,0 +1,102 @@
+// PgConnection: one non-blocking libpq connection driven by Boost.Asio.
+//
+// No thread per connection: the socket's readiness is awaited with
+// asio::posix::stream_descriptor on the coordinator's io_context, and every
+// request is sent in libpq pipeline mode, so "BEGIN; stmt; stmt; PREPARE
+// TRANSACTION" costs one round trip.
+//
+// Thread-safety: all handlers of one connection run on its strand; a
+// connection serves one request at a time (the pool hands it to one branch).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "twopc/coordinator.h"
+#include "twopc/status.h"
+
+typedef struct pg_conn PGconn;
+typedef struct pg_result PGresult;
+
+namespace twopc::internal {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+
+struct Query {
+  std::string sql;
+  std::vector<std::optional<std::string>> params;
+};
+
+struct QueryResult {
+  std::vector<std::string> columns;
+  std::vector<Rows::Row> rows;
+  uint64_t affected = 0;
+  std::string command;  // the command tag: "COMMIT", "ROLLBACK", "PREPARE TRANSACTION"...
+};
+
+std::vector<std::optional<std::string>> ToTextParams(const std::vector<Param>& params);
+
+class PgConnection : public std::enable_shared_from_this<PgConnection> {
+ public:
+  using ConnectCallback = std::function<void(Result<std::shared_ptr<PgConnection>>)>;
+  using ExecCallback = std::function<void(Result<std::vector<QueryResult>>)>;
+
+  // Connects asynchronously. Errors are Unavailable (or TimedOut past
+  // `deadline`) and name `participant`; they never contain the conninfo.
+  static void AsyncConnect(boost::asio::io_context& io, std::string participant,
+                           const std::string& conninfo, Deadline deadline, ConnectCallback done);
+
+  ~PgConnection();
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  // Sends `queries` in one pipeline and calls `done` with one result per
+  // query, or with the first failure:
+  //   SqlError    -- the server refused a statement (sqlstate() says why);
+  //                  the connection stays usable;
+  //   Unavailable -- the connection broke: the server may or may not have
+  //                  executed what was sent ("outcome unknown");
+  //   TimedOut    -- `deadline` passed; the connection is closed, which makes
+  //                  the server abort an open (unprepared) transaction.
+  // REQUIRES: no other request in flight; !broken().
+  void AsyncExec(std::vector<Query> queries, Deadline deadline, ExecCallback done);
+
+  bool broken() const { return conn_ == nullptr; }
+  // True when the session is inside a transaction block (or a failed one).
+  bool InTransaction() const;
+  const std::string& participant() const { return participant_; }
+  // Quotes `text` as an SQL literal with libpq's escaping. REQUIRES: !broken().
+  std::string QuoteLiteral(const std::string& text) const;
+
+ private:
+  struct Request;
+
+  PgConnection(boost::asio::io_context& io, std::string participant);
+
+  void ContinueConnect(int poll_status, Deadline deadline, ConnectCallback done);
+  void WatchSocket(bool for_write, std::function<void()> on_ready);
+  void Flush();
+  void ReadResults();
+  void Finish(Status failure);
+  void Break(Status reason);
+  Status ConnectionError(const char* what) const;
+
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  boost::asio::posix::stream_descriptor socket_;
+  boost::asio::steady_timer timer_;
+  std::string participant_;
+  PGconn* conn_ = nullptr;
+  std::unique_ptr<Request> request_;  // the request in flight, if any
+};
+
+}  // namespace twopc::internal

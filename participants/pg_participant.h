@@ -1,0 +1,39 @@
+// The PostgreSQL participant: one database, reached through a PgPool.
+#pragma once
+
+#include <memory>
+
+#include "participants/participant.h"
+#include "participants/pg_pool.h"
+
+namespace twopc::internal {
+
+class PgParticipant : public Participant {
+ public:
+  PgParticipant(boost::asio::io_context& io, ParticipantOptions options);
+
+  const std::string& name() const override { return pool_->options().name; }
+  void Open(const TransactionOptions& options, Deadline deadline,
+            std::function<void(Result<std::unique_ptr<Branch>>)> done) override;
+  void CommitPrepared(const std::string& gid, Deadline deadline,
+                      std::function<void(Status)> done) override;
+  void RollbackPrepared(const std::string& gid, Deadline deadline,
+                        std::function<void(Status)> done) override;
+  void Recover(Deadline deadline,
+               std::function<void(Result<std::vector<PreparedXact>>)> done) override;
+  void CheckReady(Deadline deadline, std::function<void(Status)> done) override;
+
+ private:
+  // Runs one statement on a pooled connection and returns the connection.
+  void RunPooled(Query query, Deadline deadline,
+                 std::function<void(Result<std::vector<QueryResult>>)> done);
+  void FinishPrepared(const char* verb, const std::string& gid, Deadline deadline,
+                      std::function<void(Status)> done);
+
+  std::shared_ptr<PgPool> pool_;
+};
+
+// "COMMIT PREPARED" / "ROLLBACK PREPARED" answered 42704: no such gid.
+Status MapPreparedResult(Status s);
+
+}  // namespace twopc::internal

@@ -1,0 +1,53 @@
+// PgPool: the connections of one participant, reused across transactions.
+//
+// A connection is handed to one branch at a time. Connections come back idle
+// (no open transaction) or are dropped: a branch whose connection broke or
+// timed out never returns it.
+#pragma once
+
+#include <deque>
+#include <list>
+#include <memory>
+#include <mutex>
+
+#include "participants/pg_connection.h"
+#include "twopc/options.h"
+
+namespace twopc::internal {
+
+class PgPool : public std::enable_shared_from_this<PgPool> {
+ public:
+  using AcquireCallback = std::function<void(Result<std::shared_ptr<PgConnection>>)>;
+
+  PgPool(boost::asio::io_context& io, ParticipantOptions options);
+
+  // Calls `done` with an idle connection: a pooled one, a new one, or the
+  // next one released if max_connections are all in use. TimedOut at
+  // `deadline`.
+  void Acquire(Deadline deadline, AcquireCallback done);
+
+  // Returns a connection. Broken ones and ones still inside a transaction are
+  // dropped (closing them makes the server roll back).
+  void Release(std::shared_ptr<PgConnection> conn);
+
+  // Closes idle connections; later Acquire calls still work.
+  void Clear();
+
+  const ParticipantOptions& options() const { return options_; }
+  int open_connections() const;
+
+ private:
+  struct Waiter;
+
+  void Connect(Deadline deadline, AcquireCallback done);
+  void Hand(std::shared_ptr<PgConnection> conn);
+
+  boost::asio::io_context& io_;
+  const ParticipantOptions options_;
+  mutable std::mutex mutex_;
+  std::deque<std::shared_ptr<PgConnection>> idle_;  // GUARDED_BY(mutex_)
+  std::list<std::shared_ptr<Waiter>> waiters_;      // GUARDED_BY(mutex_)
+  int open_ = 0;                                    // GUARDED_BY(mutex_): idle + lent + connecting
+};
+
+}  // namespace twopc::internal
