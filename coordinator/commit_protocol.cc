@@ -201,30 +201,20 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       return Abort(Status::Aborted("the decision log already holds ABORT for " + txn_->gtrid +
                                    " (recovery decided it while this process was slow)"));
     }
-    // The write failed. SQLite rolls a failed transaction back, but do not
-    // guess: read what the log holds, and fence with ABORT if nothing.
+    // The write failed. Do not guess: read what the log holds. No record
+    // means not committed (a failed SQLite transaction is rolled back), and
+    // with presumed abort "no record" already is the abort decision.
     spdlog::error("twopc: forcing the COMMIT record of {} failed: {}", txn_->gtrid, s.ToString());
     auto found = core_->log->Lookup(txn_->gtrid);
-    if (found.ok() && found.value().has_value()) {
-      if (found.value()->decision == Decision::kCommit) return Complete();
-      return Abort(Status::Aborted("the decision log holds ABORT for " + txn_->gtrid));
+    if (!found.ok()) {
+      // Neither written nor readable: the branches stay prepared and
+      // recovery decides once the log is back.
+      return InDoubt(nullptr, Status::IOError("decision log unusable: " + s.message() + "; " +
+                                              found.status().message()));
     }
-    auto self = shared_from_this();
-    Status write_error = s;
-    core_->log->DecideAsync(Record(Decision::kAbort), [self, write_error](Status a) {
-      asio::post(self->core_->io, [self, write_error, a] {
-        if (a.ok() || a.IsConflict()) {
-          // A Conflict here means the COMMIT did land after all: Lookup above
-          // raced it. Read again rather than guess.
-          auto again = self->core_->log->Lookup(self->txn_->gtrid);
-          if (again.ok() && again.value() && again.value()->decision == Decision::kCommit) {
-            return self->Complete();
-          }
-          return self->Abort(Status::Aborted("cannot write the decision log: " + write_error.message()));
-        }
-        self->InDoubt(nullptr, Status::IOError("decision log unwritable: " + write_error.message()));
-      });
-    });
+    if (found.value().has_value() && found.value()->decision == Decision::kCommit) return Complete();
+    Abort(std::move(Status::Aborted("cannot force the COMMIT record: " + s.message()))
+              .WithParticipant("decision log"));
   }
 
   void Committed() {

@@ -1,0 +1,261 @@
+#include "twopc/gid.h"
+
+#include <array>
+#include <charconv>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace twopc {
+namespace {
+
+constexpr std::string_view kPrefix = "tpc1.";
+constexpr size_t kFieldCount = 5;  // tpc1, node_id, incarnation, txn, branch
+
+bool IsAlnum(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool IsNodeIdChar(unsigned char c) { return IsAlnum(c) || c == '-'; }
+bool IsGidChar(unsigned char c) { return IsNodeIdChar(c) || c == '.'; }
+
+// Names a rejected byte without echoing it raw: the input may be hostile
+// (a newline or escape sequence would forge log lines), so anything outside
+// printable ASCII is shown as its hex value.
+std::string DescribeByte(unsigned char c) {
+  if (c >= 0x21 && c <= 0x7e) return std::string("'") + static_cast<char>(c) + "'";
+  std::array<char, 16> buf{};
+  std::snprintf(buf.data(), buf.size(), "byte 0x%02X", c);
+  return buf.data();
+}
+
+std::string_view FieldName(size_t index) {
+  static constexpr std::array<std::string_view, kFieldCount> kNames = {
+      "version", "node id", "incarnation", "transaction number", "branch number"};
+  return kNames[index];
+}
+
+// Splits on '.', keeping empty fields so that "a..b" is seen as malformed.
+std::vector<std::string_view> SplitFields(std::string_view gid) {
+  std::vector<std::string_view> fields;
+  size_t start = 0;
+  while (true) {
+    size_t dot = gid.find('.', start);
+    if (dot == std::string_view::npos) {
+      fields.push_back(gid.substr(start));
+      return fields;
+    }
+    fields.push_back(gid.substr(start, dot - start));
+    start = dot + 1;
+  }
+}
+
+// Canonical decimal only: exactly one spelling per number, so that two gids
+// naming the same branch are always byte-equal (PostgreSQL compares gids as
+// strings, and the decision log keys on the gtrid text).
+template <class T>
+Status ParseCanonicalDecimal(std::string_view text, std::string_view name, T* out) {
+  static_assert(std::is_unsigned_v<T>);
+  for (unsigned char c : text) {
+    if (!IsDigit(c)) {
+      return Status::InvalidArgument("gid " + std::string(name) + " '" + std::string(text) +
+                                     "' is not a decimal number");
+    }
+  }
+  if (text.size() > 1 && text[0] == '0') {
+    return Status::InvalidArgument("gid " + std::string(name) + " '" + std::string(text) +
+                                   "' has a leading zero");
+  }
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  if (ec == std::errc::result_out_of_range) {
+    return Status::InvalidArgument("gid " + std::string(name) + " '" + std::string(text) +
+                                   "' does not fit in " +
+                                   std::to_string(std::numeric_limits<T>::digits) + " bits");
+  }
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    return Status::InvalidArgument("gid " + std::string(name) + " '" + std::string(text) +
+                                   "' is not a decimal number");
+  }
+  return Status::OK();
+}
+
+// "tpc<digits>." that is not "tpc1.": a later format version. Told apart from
+// a foreign gid so that an operator knows to upgrade rather than to look
+// for another transaction manager.
+bool HasOtherVersionPrefix(std::string_view gid) {
+  if (gid.substr(0, 3) != "tpc") return false;
+  size_t i = 3;
+  while (i < gid.size() && IsDigit(static_cast<unsigned char>(gid[i]))) ++i;
+  return i > 3 && i < gid.size() && gid[i] == '.';
+}
+
+bool IsBase64Char(unsigned char c) { return IsAlnum(c) || c == '+' || c == '/' || c == '='; }
+
+// pgjdbc, Narayana and LIXA write "<formatId>_<base64 gtrid>_<base64 bqual>".
+bool LooksLikeJavaXaGid(std::string_view gid) {
+  size_t first = gid.find('_');
+  if (first == std::string_view::npos) return false;
+  size_t second = gid.find('_', first + 1);
+  if (second == std::string_view::npos || gid.find('_', second + 1) != std::string_view::npos) {
+    return false;
+  }
+  std::string_view format_id = gid.substr(0, first);
+  if (!format_id.empty() && format_id[0] == '-') format_id.remove_prefix(1);
+  if (format_id.empty()) return false;
+  for (unsigned char c : format_id) {
+    if (!IsDigit(c)) return false;
+  }
+  for (size_t i = first + 1; i < gid.size(); ++i) {
+    if (i != second && !IsBase64Char(static_cast<unsigned char>(gid[i]))) return false;
+  }
+  return true;
+}
+
+bool IsLowerHex(unsigned char c) { return IsDigit(c) || (c >= 'a' && c <= 'f'); }
+
+// LIXA writes "<formatId>.<hex gtrid>.<hex bqual>": a decimal first field,
+// which a twopc gid ("tpc1") never has.
+bool LooksLikeLixaGid(std::string_view gid) {
+  size_t first = gid.find('.');
+  if (first == 0 || first == std::string_view::npos) return false;
+  size_t second = gid.find('.', first + 1);
+  if (second == std::string_view::npos || gid.find('.', second + 1) != std::string_view::npos) {
+    return false;
+  }
+  for (size_t i = gid[0] == '-' ? 1 : 0; i < first; ++i) {
+    if (!IsDigit(static_cast<unsigned char>(gid[i]))) return false;
+  }
+  for (size_t i = first + 1; i < gid.size(); ++i) {
+    if (i != second && !IsLowerHex(static_cast<unsigned char>(gid[i]))) return false;
+  }
+  return true;
+}
+
+// Says whose gid it probably is, so an operator looking at a rejected gid
+// knows which transaction manager to ask.
+std::string ForeignGidHint(std::string_view gid) {
+  if (gid.substr(0, 6) == "citus_") return " (it looks like a Citus gid)";
+  if (LooksLikeJavaXaGid(gid)) return " (it looks like a Java XA gid: formatId_gtrid_bqual)";
+  if (LooksLikeLixaGid(gid)) return " (it looks like a LIXA gid: formatId.gtrid.bqual)";
+  return "";
+}
+
+Status CheckEnvelope(std::string_view gid) {
+  if (gid.empty()) return Status::InvalidArgument("gid is empty");
+  if (gid.size() > kMaxGidLength) {
+    return Status::InvalidArgument("gid is " + std::to_string(gid.size()) +
+                                   " bytes; at most " + std::to_string(kMaxGidLength) +
+                                   " are allowed");
+  }
+  if (gid.substr(0, kPrefix.size()) != kPrefix) {
+    if (HasOtherVersionPrefix(gid)) {
+      return Status::InvalidArgument("gid format version '" +
+                                     std::string(gid.substr(0, gid.find('.'))) +
+                                     "' is not supported; this build reads 'tpc1' only");
+    }
+    return Status::InvalidArgument("not a twopc gid: it does not start with 'tpc1.'" +
+                                   ForeignGidHint(gid));
+  }
+  for (size_t i = 0; i < gid.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(gid[i]);
+    if (!IsGidChar(c)) {
+      return Status::InvalidArgument("gid contains " + DescribeByte(c) + " at offset " +
+                                     std::to_string(i) + "; only [A-Za-z0-9.-] is allowed");
+    }
+  }
+  return Status::OK();
+}
+
+// REQUIRES: CheckEnvelope(gid).ok(), so fields hold only safe characters and
+// may be quoted in messages.
+Status CheckFields(const std::vector<std::string_view>& fields) {
+  if (fields.size() != kFieldCount) {
+    return Status::InvalidArgument(
+        "gid has " + std::to_string(fields.size()) +
+        " dot-separated fields; expected 5: tpc1.<node_id>.<incarnation>.<txn>.<branch>");
+  }
+  for (size_t i = 1; i < fields.size(); ++i) {
+    if (fields[i].empty()) {
+      return Status::InvalidArgument("gid " + std::string(FieldName(i)) + " is empty");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ValidateNodeId(std::string_view node_id) {
+  if (node_id.empty()) {
+    return Status::InvalidArgument("node id is empty; it must be 1-32 characters of [A-Za-z0-9-]");
+  }
+  if (node_id.size() > kMaxNodeIdLength) {
+    return Status::InvalidArgument("node id is " + std::to_string(node_id.size()) +
+                                   " bytes long; it must be 1-32 characters of [A-Za-z0-9-]");
+  }
+  for (size_t i = 0; i < node_id.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(node_id[i]);
+    if (!IsNodeIdChar(c)) {
+      return Status::InvalidArgument("node id contains " + DescribeByte(c) + " at offset " +
+                                     std::to_string(i) +
+                                     "; it must be 1-32 characters of [A-Za-z0-9-]");
+    }
+  }
+  return Status::OK();
+}
+
+std::string EncodeGtrid(std::string_view node_id, uint64_t incarnation, uint64_t txn) {
+  std::string gtrid;
+  gtrid.reserve(kPrefix.size() + node_id.size() + 2 * 21);
+  gtrid += kPrefix;
+  gtrid += node_id;
+  gtrid += '.';
+  gtrid += std::to_string(incarnation);
+  gtrid += '.';
+  gtrid += std::to_string(txn);
+  return gtrid;
+}
+
+std::string EncodeGid(const GidParts& parts) {
+  return EncodeGtrid(parts.node_id, parts.incarnation, parts.txn) + "." +
+         std::to_string(parts.branch);
+}
+
+Result<GidParts> DecodeGid(std::string_view gid) {
+  if (Status s = CheckEnvelope(gid); !s.ok()) return s;
+  std::vector<std::string_view> fields = SplitFields(gid);
+  if (Status s = CheckFields(fields); !s.ok()) return s;
+  GidParts parts;
+  if (Status s = ValidateNodeId(fields[1]); !s.ok()) {
+    return Status::InvalidArgument("gid " + s.message());
+  }
+  parts.node_id = std::string(fields[1]);
+  if (Status s = ParseCanonicalDecimal(fields[2], FieldName(2), &parts.incarnation); !s.ok()) {
+    return s;
+  }
+  if (Status s = ParseCanonicalDecimal(fields[3], FieldName(3), &parts.txn); !s.ok()) return s;
+  if (Status s = ParseCanonicalDecimal(fields[4], FieldName(4), &parts.branch); !s.ok()) return s;
+  if (parts.branch == 0) {
+    return Status::InvalidArgument("gid branch number is 0; branches are numbered from 1");
+  }
+  return parts;
+}
+
+Result<std::string> GtridOfGid(std::string_view gid) {
+  Result<GidParts> parts = DecodeGid(gid);
+  if (!parts.ok()) return parts.TakeStatus();
+  // Re-encoding equals the text before the last '.', because a decodable gid
+  // has exactly one spelling.
+  return EncodeGtrid(parts->node_id, parts->incarnation, parts->txn);
+}
+
+Xid ToXid(const GidParts& parts) {
+  Xid xid;
+  xid.format_id = kTwopcFormatId;
+  xid.gtrid = EncodeGtrid(parts.node_id, parts.incarnation, parts.txn);
+  xid.bqual = std::to_string(parts.branch);
+  return xid;
+}
+
+}  // namespace twopc

@@ -5,7 +5,7 @@
 //   tpc1.<node_id>.<incarnation>.<txn>.<branch>
 //
 // node_id is 1-32 of [A-Za-z0-9-]; the numbers are unsigned decimal without
-// leading zeros. The whole gid is at most 200 bytes (PostgreSQL's limit) and
+// leading zeros. The whole gid is at most 199 bytes (PostgreSQL stores gids shorter than 200) and
 // uses only [A-Za-z0-9.-], so it can never break out of an SQL literal --
 // twopc escapes it with libpq all the same.
 //
@@ -23,7 +23,7 @@
 namespace twopc {
 
 inline constexpr int32_t kTwopcFormatId = 0x74706331;  // "tpc1"
-inline constexpr size_t kMaxGidLength = 200;            // PostgreSQL's GIDSIZE - 1
+inline constexpr size_t kMaxGidLength = 199;            // PostgreSQL: strlen(gid) < GIDSIZE (200)
 inline constexpr size_t kMaxNodeIdLength = 32;
 
 // An XA-style transaction identifier.

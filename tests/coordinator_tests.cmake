@@ -1,0 +1,13 @@
+# Coordinator integration tests: real PostgreSQL servers, started by the tests.
+add_executable(coordinator_test
+  coordinator_test.cc
+  fault_injection_test.cc
+  concurrency_test.cc)
+target_link_libraries(coordinator_test PRIVATE twopc pg_test_support GTest::gtest_main
+  spdlog::spdlog fmt::fmt)
+target_include_directories(coordinator_test PRIVATE ${PROJECT_SOURCE_DIR})
+# One ctest entry per binary: its tests share one set of servers, started
+# once (starting three servers costs seconds; per-test processes would pay it
+# for every test).
+add_test(NAME coordinator_test COMMAND coordinator_test)
+set_tests_properties(coordinator_test PROPERTIES LABELS integration TIMEOUT 900)
