@@ -201,6 +201,12 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       return Abort(Status::Aborted("the decision log already holds ABORT for " + txn_->gtrid +
                                    " (recovery decided it while this process was slow)"));
     }
+    if (s.IsInDoubt()) {
+      // The record may or may not have reached the disk (e.g. fsync failed
+      // after the write): leave the branches prepared; recovery decides from
+      // what the log holds once it is reopened.
+      return InDoubt(nullptr, s);
+    }
     // The write failed. Do not guess: read what the log holds. No record
     // means not committed (a failed SQLite transaction is rolled back), and
     // with presumed abort "no record" already is the abort decision.

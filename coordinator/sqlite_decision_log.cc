@@ -1,0 +1,248 @@
+// The embedded SQLite decision log: the lock that makes its owner the only
+// coordinator writing it, the read connection, and the two DecisionLog
+// implementations (read-write, read-only). The writes go through
+// GroupCommitWriter.
+#include "coordinator/sqlite_decision_log.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <utility>
+
+#include "coordinator/group_commit_writer.h"
+#include "coordinator/sqlite_db.h"
+#include "coordinator/sqlite_decision_table.h"
+
+namespace twopc::internal {
+namespace {
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Status ErrnoError(const std::string& path, std::string_view what, int err) {
+  return Status::IOError(fmt::format("decision log {}: {}: {}", path, what, std::strerror(err)));
+}
+
+// flock() on "<path>.lock", held for the life of the log object. Not on the
+// database file: closing any other descriptor of that file in this process
+// would drop SQLite's POSIX locks on it. flock() conflicts between two opens
+// in one process too, and the kernel drops it when the process dies (kill -9
+// included), so a crashed coordinator never leaves the log locked.
+class LogLock {
+ public:
+  static Result<LogLock> Acquire(const std::string& db_path) {
+    std::string lock_path = db_path + ".lock";
+    // O_CLOEXEC: a child this process execs (pg_ctl, a shell) must not
+    // inherit the lock and keep it after the coordinator died.
+    int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return ErrnoError(db_path, "cannot open lock file " + lock_path, errno);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      close(fd);
+      if (err == EWOULDBLOCK) {
+        return Status::Busy(fmt::format("decision log {} is in use: another coordinator holds {}",
+                                        db_path, lock_path));
+      }
+      return ErrnoError(db_path, "cannot lock " + lock_path, err);
+    }
+    return LogLock(fd);
+  }
+
+  LogLock(LogLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  LogLock& operator=(LogLock&&) = delete;
+  ~LogLock() {
+    if (fd_ >= 0) close(fd_);
+  }
+
+ private:
+  explicit LogLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+// Creates the database file with mode 0600 (SQLite would use 0644). SQLite
+// gives the -wal and -shm files the mode of the database file, so they are
+// 0600 too. O_EXCL: an existing file is never opened here, because closing
+// that descriptor would drop the POSIX locks that another connection of this
+// process (a read-only view) holds on it.
+Status CreateFileIfMissing(const std::string& path) {
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    close(fd);
+    return Status::OK();
+  }
+  if (errno == EEXIST) return Status::OK();
+  return ErrnoError(path, "cannot create", errno);
+}
+
+// The read connection: WAL readers do not block the writer, so Lookup and
+// recovery's scans never wait for a group commit.
+class LogReader {
+ public:
+  static Result<std::unique_ptr<LogReader>> Open(const std::string& path, const char* vfs) {
+    auto db = SqliteDb::Open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, vfs);
+    if (!db.ok()) return db.TakeStatus();
+    std::unique_ptr<LogReader> reader(new LogReader(std::move(db).value()));
+    auto incarnation = ReadIncarnation(reader->db_.get());
+    if (!incarnation.ok()) return incarnation.TakeStatus();
+    reader->incarnation_ = *incarnation;
+    auto reads = DecisionReads::Prepare(reader->db_.get());
+    if (!reads.ok()) return reads.TakeStatus();
+    reader->reads_ = std::move(reads).value();
+    return reader;
+  }
+
+  // The incarnation stored when the reader was opened.
+  uint64_t incarnation() const { return incarnation_; }
+
+  Result<std::optional<DecisionRecord>> Lookup(const std::string& gtrid) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reads_->Lookup(gtrid);
+  }
+  Result<std::vector<DecisionRecord>> Unended() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reads_->Unended();
+  }
+  Result<std::vector<DecisionRecord>> All() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reads_->All();
+  }
+
+ private:
+  explicit LogReader(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+
+  std::mutex mu_;
+  std::unique_ptr<SqliteDb> db_;          // guarded by mu_
+  std::unique_ptr<DecisionReads> reads_;  // guarded by mu_
+  uint64_t incarnation_ = 0;
+};
+
+class SqliteDecisionLog final : public DecisionLog {
+ public:
+  SqliteDecisionLog(LogLock lock, uint64_t incarnation, std::unique_ptr<GroupCommitWriter> writer,
+                    std::unique_ptr<LogReader> reader)
+      : lock_(std::move(lock)),
+        incarnation_(incarnation),
+        writer_(std::move(writer)),
+        reader_(std::move(reader)) {}
+
+  // Members go in reverse order: the reader closes first, so that the
+  // writer's connection is the last one and checkpoints the WAL; the writer
+  // drains its queue before closing; the lock goes last, once no connection
+  // of this process touches the files any more.
+  ~SqliteDecisionLog() override = default;
+
+  uint64_t incarnation() const override { return incarnation_; }
+
+  void DecideAsync(DecisionRecord record, std::function<void(Status)> done) override {
+    record.incarnation = incarnation_;
+    record.decided_at_ms = NowMs();
+    record.ended_at_ms.reset();
+    writer_->Decide(std::move(record), std::move(done));
+  }
+
+  void End(const std::string& gtrid) override { writer_->End(gtrid, NowMs()); }
+
+  Result<std::optional<DecisionRecord>> Lookup(const std::string& gtrid) override {
+    return reader_->Lookup(gtrid);
+  }
+  Result<std::vector<DecisionRecord>> Unended() override { return reader_->Unended(); }
+  Result<std::vector<DecisionRecord>> All() override { return reader_->All(); }
+
+  // On the writer thread, so the DELETE never races a batch's transaction.
+  Result<uint64_t> Compact() override { return writer_->Compact(); }
+  Status Flush() override { return writer_->Flush(); }
+  LogStats stats() const override { return writer_->stats(); }
+
+ private:
+  LogLock lock_;
+  uint64_t incarnation_;
+  std::unique_ptr<GroupCommitWriter> writer_;
+  std::unique_ptr<LogReader> reader_;
+};
+
+// For operator tools while a coordinator may be running: no lock, no
+// incarnation bump, no writes.
+class ReadOnlySqliteDecisionLog final : public DecisionLog {
+ public:
+  explicit ReadOnlySqliteDecisionLog(std::unique_ptr<LogReader> reader)
+      : reader_(std::move(reader)) {}
+
+  uint64_t incarnation() const override { return reader_->incarnation(); }
+
+  // There is no writer thread: `done` runs on the caller's thread, at once.
+  void DecideAsync(DecisionRecord record, std::function<void(Status)> done) override {
+    if (done) done(ReadOnlyError());
+  }
+  void End(const std::string& gtrid) override {
+    spdlog::warn("END of gtrid '{}' not written: {}", gtrid, ReadOnlyError().message());
+  }
+  Result<std::optional<DecisionRecord>> Lookup(const std::string& gtrid) override {
+    return reader_->Lookup(gtrid);
+  }
+  Result<std::vector<DecisionRecord>> Unended() override { return reader_->Unended(); }
+  Result<std::vector<DecisionRecord>> All() override { return reader_->All(); }
+  Result<uint64_t> Compact() override { return ReadOnlyError(); }
+  Status Flush() override { return Status::OK(); }  // nothing is ever queued
+  LogStats stats() const override { return LogStats{}; }
+
+ private:
+  static Status ReadOnlyError() { return Status::InvalidArgument("decision log opened read-only"); }
+
+  std::unique_ptr<LogReader> reader_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogWithVfs(const LogOptions& options,
+                                                                  const char* vfs) {
+  // The lock comes first: a second coordinator must not even run WAL
+  // recovery or bump the incarnation of a log that a live one is writing.
+  auto lock = LogLock::Acquire(options.path);
+  if (!lock.ok()) return lock.TakeStatus();
+  Status s = CreateFileIfMissing(options.path);
+  if (!s.ok()) return s;
+  auto db = SqliteDb::Open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs);
+  if (!db.ok()) return db.TakeStatus();
+  auto incarnation = InitializeLog(db->get());
+  if (!incarnation.ok()) return incarnation.TakeStatus();
+  auto reader = LogReader::Open(options.path, vfs);
+  if (!reader.ok()) return reader.TakeStatus();
+  auto writer = GroupCommitWriter::Start(std::move(db).value(), options);
+  if (!writer.ok()) return writer.TakeStatus();
+  return std::unique_ptr<DecisionLog>(new SqliteDecisionLog(
+      std::move(lock).value(), *incarnation, std::move(writer).value(), std::move(reader).value()));
+}
+
+}  // namespace twopc::internal
+
+namespace twopc {
+
+Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLog(const LogOptions& options) {
+  return internal::OpenSqliteDecisionLogWithVfs(options, nullptr);
+}
+
+Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogReadOnly(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return Status::NotFound(fmt::format("decision log {} does not exist", path));
+    }
+    return internal::ErrnoError(path, "cannot stat", errno);
+  }
+  auto reader = internal::LogReader::Open(path, nullptr);
+  if (!reader.ok()) return reader.TakeStatus();
+  return std::unique_ptr<DecisionLog>(
+      new internal::ReadOnlySqliteDecisionLog(std::move(reader).value()));
+}
+
+}  // namespace twopc

@@ -62,7 +62,11 @@ class DecisionLog {
   // First decision wins: if the log already holds a *different* decision for
   // record.gtrid, `done` gets Conflict and nothing changes; the same decision
   // again is OK (idempotent). Concurrent calls share one fsync (group commit).
-  // `done` runs on the log's writer thread: it must not block.
+  // If the write fails, `done` gets IOError when the record is certainly not
+  // durable (e.g. disk full: nothing was written), and InDoubt when it may
+  // be (the fsync failed after the write) -- the caller must then neither
+  // acknowledge nor roll back. `done` runs on the log's writer thread (on the
+  // caller's for a read-only log): it must not block.
   virtual void DecideAsync(DecisionRecord record, std::function<void(Status)> done) = 0;
 
   // Blocking form of DecideAsync.

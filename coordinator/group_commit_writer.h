@@ -1,0 +1,99 @@
+// The decision log's single writer: a thread that owns the write connection
+// and forces every COMMIT/ABORT record queued while it was busy with ONE
+// SQLite transaction, i.e. one fsync (group commit, DESIGN.md §2 rule 3).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coordinator/sqlite_db.h"
+#include "coordinator/sqlite_decision_table.h"
+#include "twopc/decision_log.h"
+#include "twopc/options.h"
+#include "twopc/status.h"
+
+namespace twopc::internal {
+
+class GroupCommitWriter {
+ public:
+  // Takes over `db`, already initialized (InitializeLog), and starts the
+  // writer thread.
+  static Result<std::unique_ptr<GroupCommitWriter>> Start(std::unique_ptr<SqliteDb> db,
+                                                          const LogOptions& options);
+
+  // Writes everything still queued (every pending Decide gets its answer),
+  // then stops the thread and closes the connection.
+  ~GroupCommitWriter();
+
+  GroupCommitWriter(const GroupCommitWriter&) = delete;
+  GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
+
+  // Queues `record` (incarnation and decided_at_ms already filled in); `done`
+  // runs on the writer thread once the record's batch committed or failed.
+  void Decide(DecisionRecord record, std::function<void(Status)> done);
+
+  // Queues an END record; it rides along with the next batch.
+  void End(std::string gtrid, int64_t now_ms);
+
+  // Blocking; REQUIRES: not called on the writer thread (from a `done`).
+  Result<uint64_t> Compact();
+  Status Flush();
+
+  LogStats stats() const;
+
+ private:
+  struct Job {
+    enum class Kind { kDecide, kEnd, kCompact, kFlush };
+    Kind kind;
+    DecisionRecord record;                            // kDecide; kEnd uses gtrid and ended_at_ms
+    std::function<void(Status)> done;                 // kDecide, kFlush
+    std::function<void(Result<uint64_t>)> compacted;  // kCompact
+    Status answer;                                    // kDecide: this record's own outcome
+    uint64_t deleted = 0;                             // kCompact
+  };
+
+  GroupCommitWriter(std::unique_ptr<SqliteDb> db, std::unique_ptr<DecisionWrites> writes,
+                    const LogOptions& options);
+
+  void Enqueue(Job job);
+  void Run();
+  // Waits for work; empty only when stopping with nothing left.
+  std::vector<Job> TakeBatch();
+  void WriteBatch(std::vector<Job>& batch);
+  Status WriteJobs(std::vector<Job>& batch);
+  Status Commit(bool* outcome_unknown);
+  Status SetSynchronous(bool full);
+  static void Answer(std::vector<Job>& batch, const Status& batch_status);
+
+  const std::chrono::microseconds window_;
+  const size_t max_batch_;
+
+  // Used by the writer thread only (and by Start before the thread exists).
+  std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<DecisionWrites> writes_;
+  bool synchronous_full_ = true;
+  // Set when a COMMIT failed in a way that leaves its outcome unknown; every
+  // later write is refused with it (fail-stop, as PostgreSQL does after a
+  // failed fsync).
+  Status failed_;
+
+  std::mutex mu_;
+  std::condition_variable work_;
+  std::deque<Job> queue_;  // guarded by mu_
+  bool stopping_ = false;  // guarded by mu_
+
+  std::atomic<uint64_t> records_forced_{0};
+  std::atomic<uint64_t> forces_{0};
+
+  std::thread thread_;  // last: starts once everything above is initialized
+};
+
+}  // namespace twopc::internal

@@ -1,0 +1,84 @@
+// The decision log's tables and the SQL that reads and writes them, with no
+// threading: the callers (sqlite_decision_log.cc) serialize each connection.
+//
+// Format version 1 (PRAGMA user_version = 1):
+//   meta(key TEXT PRIMARY KEY, value INTEGER)     -- ('incarnation', n)
+//   decisions(gtrid TEXT PRIMARY KEY,
+//             decision TEXT,        -- 'commit' | 'abort'
+//             branches TEXT,        -- JSON [{"participant": .., "gid": ..}, ..]
+//             heuristic INTEGER,    -- 0 | 1
+//             incarnation INTEGER,  -- of the process that wrote the record
+//             decided_at_ms INTEGER,
+//             ended_at_ms INTEGER NULL)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coordinator/sqlite_db.h"
+#include "twopc/decision_log.h"
+#include "twopc/status.h"
+
+namespace twopc::internal {
+
+// Switches `db` to WAL with synchronous=FULL, creates the schema if the file
+// is new (checks its version otherwise) and bumps the incarnation, the last
+// two in one transaction. Returns the new incarnation.
+Result<uint64_t> InitializeLog(SqliteDb* db);
+
+// Checks the format version and returns the stored incarnation.
+Result<uint64_t> ReadIncarnation(SqliteDb* db);
+
+// The queries behind Lookup / Unended / All.
+class DecisionReads {
+ public:
+  static Result<std::unique_ptr<DecisionReads>> Prepare(SqliteDb* db);
+
+  Result<std::optional<DecisionRecord>> Lookup(const std::string& gtrid);
+  // Without END, oldest first.
+  Result<std::vector<DecisionRecord>> Unended();
+  // Oldest first.
+  Result<std::vector<DecisionRecord>> All();
+
+ private:
+  DecisionReads() = default;
+  Result<std::vector<DecisionRecord>> ReadAll(SqliteStatement* stmt);
+
+  std::unique_ptr<SqliteStatement> lookup_;
+  std::unique_ptr<SqliteStatement> unended_;
+  std::unique_ptr<SqliteStatement> all_;
+  std::string path_;
+};
+
+// The writes. Each runs inside a transaction the caller opened and commits.
+class DecisionWrites {
+ public:
+  static Result<std::unique_ptr<DecisionWrites>> Prepare(SqliteDb* db);
+
+  // Inserts `record` (its incarnation and decided_at_ms as given) unless the
+  // log already holds a decision for its gtrid. Returns non-OK when SQLite
+  // failed (the caller's transaction is lost). Otherwise sets `*answer`, this
+  // record's own outcome: OK (inserted, or the same decision was already
+  // there), Conflict (a different decision is there: first decision wins), or
+  // InvalidArgument (the record cannot be stored).
+  Status Insert(const DecisionRecord& record, Status* answer);
+
+  // Sets ended_at_ms unless it is already set.
+  Status MarkEnded(const std::string& gtrid, int64_t now_ms);
+
+  // Deletes ended records; returns how many.
+  Result<uint64_t> DeleteEnded();
+
+ private:
+  DecisionWrites() = default;
+
+  std::unique_ptr<SqliteStatement> insert_;
+  std::unique_ptr<SqliteStatement> existing_;
+  std::unique_ptr<SqliteStatement> end_;
+  std::unique_ptr<SqliteStatement> delete_ended_;
+};
+
+}  // namespace twopc::internal

@@ -1,0 +1,633 @@
+// Tests of the embedded SQLite decision log (coordinator/sqlite_decision_log.cc).
+//
+// Fault injection: a SQLite VFS that wraps the default one counts fsyncs of
+// the WAL and can fail WAL writes (as a full disk does) or WAL fsyncs, the
+// way LevelDB's fault_injection_test wraps its Env.
+#include "twopc/decision_log.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coordinator/sqlite_decision_log.h"
+
+extern char** environ;
+
+namespace twopc {
+namespace {
+
+// --- Fault-injecting VFS ---------------------------------------------------
+
+struct FaultState {
+  std::atomic<int> wal_syncs{0};
+  std::atomic<bool> fail_wal_writes{false};  // with SQLITE_FULL, as ENOSPC does
+  std::atomic<bool> fail_wal_syncs{false};   // with SQLITE_IOERR_FSYNC
+};
+FaultState g_fault;
+sqlite3_vfs* g_real_vfs = nullptr;
+
+struct FaultFile {
+  sqlite3_file base;
+  sqlite3_file* real;  // the default VFS's file, allocated right after this
+  bool is_wal;
+};
+
+sqlite3_file* Real(sqlite3_file* f) { return reinterpret_cast<FaultFile*>(f)->real; }
+bool IsWal(sqlite3_file* f) { return reinterpret_cast<FaultFile*>(f)->is_wal; }
+
+int FaultClose(sqlite3_file* f) { return Real(f)->pMethods->xClose(Real(f)); }
+int FaultRead(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
+  return Real(f)->pMethods->xRead(Real(f), buf, n, off);
+}
+int FaultWrite(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
+  if (IsWal(f) && g_fault.fail_wal_writes) return SQLITE_FULL;
+  return Real(f)->pMethods->xWrite(Real(f), buf, n, off);
+}
+int FaultTruncate(sqlite3_file* f, sqlite3_int64 size) {
+  return Real(f)->pMethods->xTruncate(Real(f), size);
+}
+int FaultSync(sqlite3_file* f, int flags) {
+  if (IsWal(f)) {
+    if (g_fault.fail_wal_syncs) return SQLITE_IOERR_FSYNC;
+    ++g_fault.wal_syncs;
+  }
+  return Real(f)->pMethods->xSync(Real(f), flags);
+}
+int FaultFileSize(sqlite3_file* f, sqlite3_int64* size) {
+  return Real(f)->pMethods->xFileSize(Real(f), size);
+}
+int FaultLock(sqlite3_file* f, int level) { return Real(f)->pMethods->xLock(Real(f), level); }
+int FaultUnlock(sqlite3_file* f, int level) { return Real(f)->pMethods->xUnlock(Real(f), level); }
+int FaultCheckReserved(sqlite3_file* f, int* out) {
+  return Real(f)->pMethods->xCheckReservedLock(Real(f), out);
+}
+int FaultFileControl(sqlite3_file* f, int op, void* arg) {
+  return Real(f)->pMethods->xFileControl(Real(f), op, arg);
+}
+int FaultSectorSize(sqlite3_file* f) { return Real(f)->pMethods->xSectorSize(Real(f)); }
+int FaultDeviceCharacteristics(sqlite3_file* f) {
+  return Real(f)->pMethods->xDeviceCharacteristics(Real(f));
+}
+int FaultShmMap(sqlite3_file* f, int page, int size, int extend, void volatile** out) {
+  return Real(f)->pMethods->xShmMap(Real(f), page, size, extend, out);
+}
+int FaultShmLock(sqlite3_file* f, int offset, int n, int flags) {
+  return Real(f)->pMethods->xShmLock(Real(f), offset, n, flags);
+}
+void FaultShmBarrier(sqlite3_file* f) { Real(f)->pMethods->xShmBarrier(Real(f)); }
+int FaultShmUnmap(sqlite3_file* f, int delete_flag) {
+  return Real(f)->pMethods->xShmUnmap(Real(f), delete_flag);
+}
+
+// Version 2: shared memory (WAL) but no memory-mapped I/O.
+const sqlite3_io_methods kFaultMethods = {
+    2,
+    FaultClose,
+    FaultRead,
+    FaultWrite,
+    FaultTruncate,
+    FaultSync,
+    FaultFileSize,
+    FaultLock,
+    FaultUnlock,
+    FaultCheckReserved,
+    FaultFileControl,
+    FaultSectorSize,
+    FaultDeviceCharacteristics,
+    FaultShmMap,
+    FaultShmLock,
+    FaultShmBarrier,
+    FaultShmUnmap,
+    nullptr,
+    nullptr,
+};
+
+int FaultOpen(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* out_flags) {
+  auto* fault = reinterpret_cast<FaultFile*>(file);
+  fault->real = reinterpret_cast<sqlite3_file*>(fault + 1);
+  fault->is_wal = (flags & SQLITE_OPEN_WAL) != 0;
+  int rc = g_real_vfs->xOpen(g_real_vfs, name, fault->real, flags, out_flags);
+  file->pMethods = fault->real->pMethods != nullptr ? &kFaultMethods : nullptr;
+  return rc;
+}
+
+constexpr const char* kFaultVfs = "twopc-fault";
+
+void RegisterFaultVfs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    static sqlite3_vfs vfs;
+    g_real_vfs = sqlite3_vfs_find(nullptr);
+    vfs = *g_real_vfs;  // the other methods only use pAppData, copied too
+    vfs.zName = kFaultVfs;
+    vfs.szOsFile = static_cast<int>(sizeof(FaultFile)) + g_real_vfs->szOsFile;
+    vfs.xOpen = FaultOpen;
+    vfs.pNext = nullptr;
+    ASSERT_EQ(sqlite3_vfs_register(&vfs, 0), SQLITE_OK);
+  });
+  g_fault.fail_wal_writes = false;
+  g_fault.fail_wal_syncs = false;
+}
+
+// --- Fixture ---------------------------------------------------------------
+
+DecisionRecord Record(const std::string& gtrid, Decision decision = Decision::kCommit) {
+  DecisionRecord r;
+  r.gtrid = gtrid;
+  r.decision = decision;
+  r.branches = {{"orders", gtrid + "-b0"}, {"payments", gtrid + "-b1"}};
+  return r;
+}
+
+class DecisionLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "twopc-log-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    options_.path = dir_ + "/decisions.db";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<DecisionLog> Open() {
+    auto log = OpenSqliteDecisionLog(options_);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return log.ok() ? std::move(log).value() : nullptr;
+  }
+  std::unique_ptr<DecisionLog> OpenWithFaultVfs() {
+    RegisterFaultVfs();
+    auto log = internal::OpenSqliteDecisionLogWithVfs(options_, kFaultVfs);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return log.ok() ? std::move(log).value() : nullptr;
+  }
+
+  std::string dir_;
+  LogOptions options_;
+};
+
+std::vector<std::string> Gtrids(const std::vector<DecisionRecord>& records) {
+  std::vector<std::string> gtrids;
+  for (const auto& r : records) gtrids.push_back(r.gtrid);
+  return gtrids;
+}
+
+// --- What is written is read back -------------------------------------------
+
+TEST_F(DecisionLogTest, DecisionReadsBackWithAllFields) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  DecisionRecord written = Record("g1", Decision::kAbort);
+  written.heuristic = true;
+  int64_t before_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  ASSERT_TRUE(log->Decide(written).ok());
+
+  auto found = log->Lookup("g1");
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_TRUE(found->has_value());
+  const DecisionRecord& r = **found;
+  EXPECT_EQ(r.gtrid, "g1");
+  EXPECT_EQ(r.decision, Decision::kAbort);
+  EXPECT_EQ(r.branches, written.branches);
+  EXPECT_TRUE(r.heuristic);
+  EXPECT_EQ(r.incarnation, log->incarnation());
+  EXPECT_GE(r.decided_at_ms, before_ms);
+  EXPECT_LE(r.decided_at_ms, before_ms + 60000);
+  EXPECT_FALSE(r.ended_at_ms.has_value());
+
+  auto missing = log->Lookup("nope");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+
+  auto all = log->All();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].branches, written.branches);
+  EXPECT_TRUE((*all)[0].heuristic);
+}
+
+TEST_F(DecisionLogTest, EndRemovesFromUnendedOldestFirst) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  for (const char* g : {"g1", "g2", "g3"}) ASSERT_TRUE(log->Decide(Record(g)).ok());
+  auto unended = log->Unended();
+  ASSERT_TRUE(unended.ok());
+  EXPECT_EQ(Gtrids(*unended), (std::vector<std::string>{"g1", "g2", "g3"}));
+
+  log->End("g2");
+  ASSERT_TRUE(log->Flush().ok());
+  unended = log->Unended();
+  ASSERT_TRUE(unended.ok());
+  EXPECT_EQ(Gtrids(*unended), (std::vector<std::string>{"g1", "g3"}));
+  auto g2 = log->Lookup("g2");
+  ASSERT_TRUE(g2.ok() && g2->has_value());
+  EXPECT_TRUE((*g2)->ended_at_ms.has_value());
+  auto all = log->All();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(Gtrids(*all), (std::vector<std::string>{"g1", "g2", "g3"}));
+}
+
+TEST_F(DecisionLogTest, CompactDeletesEndedRecordsOnly) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  for (const char* g : {"g1", "g2", "g3", "g4"}) ASSERT_TRUE(log->Decide(Record(g)).ok());
+  log->End("g1");
+  log->End("g3");
+  auto deleted = log->Compact();  // queued after the ENDs: they are written first
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(*deleted, 2u);
+  auto all = log->All();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(Gtrids(*all), (std::vector<std::string>{"g2", "g4"}));
+  deleted = log->Compact();
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 0u);
+}
+
+// --- Fencing ------------------------------------------------------------------
+
+TEST_F(DecisionLogTest, FirstDecisionWins) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(log->Decide(Record("g1", Decision::kCommit)).ok());
+  Status late = log->Decide(Record("g1", Decision::kAbort));
+  EXPECT_TRUE(late.IsConflict()) << late.ToString();
+  auto found = log->Lookup("g1");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->decision, Decision::kCommit);
+
+  Status again = log->Decide(Record("g1", Decision::kCommit));
+  EXPECT_TRUE(again.ok()) << again.ToString();
+}
+
+TEST_F(DecisionLogTest, ConflictFailsOnlyItsOwnRecordInABatch) {
+  options_.group_commit_window = std::chrono::milliseconds(300);
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  std::vector<std::promise<Status>> answers(3);
+  auto answer = [&](int i) { return [&answers, i](Status s) { answers[i].set_value(s); }; };
+  log->DecideAsync(Record("g1", Decision::kCommit), answer(0));
+  log->DecideAsync(Record("g1", Decision::kAbort), answer(1));
+  log->DecideAsync(Record("g2", Decision::kCommit), answer(2));
+  EXPECT_TRUE(answers[0].get_future().get().ok());
+  EXPECT_TRUE(answers[1].get_future().get().IsConflict());
+  EXPECT_TRUE(answers[2].get_future().get().ok());
+  EXPECT_EQ(log->stats().forces, 1u);  // the window put all three in one batch
+  EXPECT_EQ(log->stats().records_forced, 2u);
+  auto g1 = log->Lookup("g1");
+  ASSERT_TRUE(g1.ok() && g1->has_value());
+  EXPECT_EQ((*g1)->decision, Decision::kCommit);
+}
+
+// --- One coordinator per log, incarnations ---------------------------------------
+
+TEST_F(DecisionLogTest, SecondOpenerIsRefused) {
+  auto first = Open();
+  ASSERT_NE(first, nullptr);
+  auto second = OpenSqliteDecisionLog(options_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(second.status().IsBusy()) << second.status().ToString();
+  EXPECT_NE(second.status().message().find(options_.path), std::string::npos);
+  EXPECT_NE(second.status().message().find("another coordinator"), std::string::npos);
+  uint64_t first_incarnation = first->incarnation();
+
+  first.reset();
+  auto reopened = Open();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_GT(reopened->incarnation(), first_incarnation);
+}
+
+TEST_F(DecisionLogTest, IncarnationIncreasesAtEveryOpen) {
+  for (uint64_t expected = 1; expected <= 5; ++expected) {
+    auto log = Open();
+    ASSERT_NE(log, nullptr);
+    EXPECT_EQ(log->incarnation(), expected);
+    ASSERT_TRUE(log->Decide(Record("g" + std::to_string(expected))).ok());
+    auto found = log->Lookup("g" + std::to_string(expected));
+    ASSERT_TRUE(found.ok() && found->has_value());
+    EXPECT_EQ((*found)->incarnation, expected);
+  }
+}
+
+TEST_F(DecisionLogTest, FileModeIs0600) {
+  mode_t old_umask = umask(0);  // SQLite's own default would then be 0644
+  auto log = Open();
+  umask(old_umask);
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(log->Decide(Record("g1")).ok());  // the -wal and -shm exist now
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) {
+    struct stat st;
+    std::string path = options_.path + suffix;
+    ASSERT_EQ(stat(path.c_str(), &st), 0) << path;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << path;
+  }
+}
+
+// --- Group commit -------------------------------------------------------------
+
+TEST_F(DecisionLogTest, GroupCommitBatches) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  constexpr int kThreads = 32;
+  constexpr int kPerThread = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string gtrid = "t" + std::to_string(t) + "-" + std::to_string(i);
+        if (!log->Decide(Record(gtrid)).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures, 0);
+  LogStats stats = log->stats();
+  std::cout << "records_forced=" << stats.records_forced << " forces=" << stats.forces << "\n";
+  EXPECT_EQ(stats.records_forced, uint64_t{kThreads * kPerThread});
+  EXPECT_LT(stats.forces, stats.records_forced);
+  auto all = log->All();
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> gtrids = Gtrids(*all);
+  EXPECT_EQ(std::set<std::string>(gtrids.begin(), gtrids.end()).size(),
+            size_t{kThreads * kPerThread});
+}
+
+TEST_F(DecisionLogTest, MaxBatchBoundsTheGroup) {
+  options_.max_batch = 1;
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        EXPECT_TRUE(log->Decide(Record(std::to_string(t) + "-" + std::to_string(i))).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(log->stats().records_forced, 160u);
+  EXPECT_EQ(log->stats().forces, 160u);
+}
+
+TEST_F(DecisionLogTest, DestructorAnswersEveryPendingDecision) {
+  constexpr int kRecords = 500;
+  std::atomic<int> ok{0};
+  std::atomic<int> answered{0};
+  {
+    auto log = Open();
+    ASSERT_NE(log, nullptr);
+    for (int i = 0; i < kRecords; ++i) {
+      log->DecideAsync(Record("g" + std::to_string(i)), [&](Status s) {
+        if (s.ok()) ++ok;
+        ++answered;
+      });
+    }
+  }
+  EXPECT_EQ(answered, kRecords);
+  EXPECT_EQ(ok, kRecords);
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  auto all = log->All();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), size_t{kRecords});
+}
+
+// --- Durability ---------------------------------------------------------------
+
+TEST_F(DecisionLogTest, EveryAcknowledgedDecisionIsFsynced) {
+  auto log = OpenWithFaultVfs();
+  ASSERT_NE(log, nullptr);
+  for (int i = 0; i < 10; ++i) {
+    int syncs_before = g_fault.wal_syncs;
+    ASSERT_TRUE(log->Decide(Record("g" + std::to_string(i))).ok());
+    EXPECT_GT(g_fault.wal_syncs, syncs_before) << "record " << i << " acknowledged unsynced";
+  }
+}
+
+TEST_F(DecisionLogTest, EndAloneIsNotForced) {
+  auto log = OpenWithFaultVfs();
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(log->Decide(Record("g1")).ok());
+  int syncs_before = g_fault.wal_syncs;
+  log->End("g1");
+  ASSERT_TRUE(log->Flush().ok());
+  EXPECT_EQ(g_fault.wal_syncs, syncs_before);
+  auto unended = log->Unended();
+  ASSERT_TRUE(unended.ok());
+  EXPECT_TRUE(unended->empty());
+  // The next decision is forced again, and with it the END before it.
+  ASSERT_TRUE(log->Decide(Record("g2")).ok());
+  EXPECT_GT(g_fault.wal_syncs, syncs_before);
+}
+
+TEST_F(DecisionLogTest, DiskFullIsAnIOErrorAndNothingIsDurable) {
+  auto log = OpenWithFaultVfs();
+  ASSERT_NE(log, nullptr);
+  g_fault.fail_wal_writes = true;
+  Status s = log->Decide(Record("lost"));
+  g_fault.fail_wal_writes = false;
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_NE(s.message().find("disk full"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find(options_.path), std::string::npos) << s.ToString();
+  auto lost = log->Lookup("lost");
+  ASSERT_TRUE(lost.ok());
+  EXPECT_FALSE(lost->has_value());
+  // Space came back: the log goes on.
+  EXPECT_TRUE(log->Decide(Record("kept")).ok());
+
+  log.reset();
+  log = Open();
+  ASSERT_NE(log, nullptr);
+  lost = log->Lookup("lost");
+  ASSERT_TRUE(lost.ok());
+  EXPECT_FALSE(lost->has_value());
+  auto kept = log->Lookup("kept");
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(kept->has_value());
+}
+
+TEST_F(DecisionLogTest, FailedFsyncStopsAllWrites) {
+  auto log = OpenWithFaultVfs();
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(log->Decide(Record("before")).ok());
+  g_fault.fail_wal_syncs = true;
+  Status s = log->Decide(Record("unknown"));
+  g_fault.fail_wal_syncs = false;
+  // The failed batch itself may or may not be durable: InDoubt.
+  EXPECT_TRUE(s.IsInDoubt()) << s.ToString();
+  // Whether "unknown" reached the disk is not known until the log is
+  // reopened, so nothing more may be decided on top of it.
+  Status after = log->Decide(Record("after"));
+  EXPECT_TRUE(after.IsIOError()) << after.ToString();
+  EXPECT_FALSE(log->Flush().ok());
+  auto before = log->Lookup("before");
+  ASSERT_TRUE(before.ok());
+  EXPECT_TRUE(before->has_value());
+
+  log.reset();
+  log = Open();
+  ASSERT_NE(log, nullptr);
+  EXPECT_TRUE(log->Decide(Record("after")).ok());
+}
+
+TEST_F(DecisionLogTest, CommitRecordSurvivesKill9) {
+  constexpr size_t kAcknowledged = 200;
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  char* argv[] = {const_cast<char*>(CRASH_CHILD_PATH), options_.path.data(), nullptr};
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, CRASH_CHILD_PATH, &actions, nullptr, argv, environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+
+  std::vector<std::string> acknowledged;
+  std::string pending;
+  char buf[4096];
+  while (acknowledged.size() < kAcknowledged) {
+    pollfd pfd{out[0], POLLIN, 0};
+    if (poll(&pfd, 1, 30000) <= 0) break;
+    ssize_t n = read(out[0], buf, sizeof(buf));
+    if (n <= 0) break;  // the child died: its stderr says why
+    pending.append(buf, n);
+    for (size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1)) {
+      acknowledged.push_back(pending.substr(0, nl));
+    }
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  close(out[0]);
+  ASSERT_GE(acknowledged.size(), kAcknowledged) << "the child stopped acknowledging";
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+  auto log = Open();  // the dead child's lock is gone with it
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->incarnation(), 2u);
+  for (const std::string& gtrid : acknowledged) {
+    auto found = log->Lookup(gtrid);
+    ASSERT_TRUE(found.ok()) << found.status().ToString();
+    ASSERT_TRUE(found->has_value()) << gtrid << " was acknowledged but is lost";
+    EXPECT_EQ((*found)->decision, Decision::kCommit);
+  }
+}
+
+// --- Read-only view ---------------------------------------------------------------
+
+TEST_F(DecisionLogTest, ReadOnlyOpenSeesRecordsWhileWriterHoldsLock) {
+  auto writer = Open();
+  ASSERT_NE(writer, nullptr);
+  ASSERT_TRUE(writer->Decide(Record("g1")).ok());
+
+  auto reader = OpenSqliteDecisionLogReadOnly(options_.path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->incarnation(), writer->incarnation());
+  auto g1 = (*reader)->Lookup("g1");
+  ASSERT_TRUE(g1.ok() && g1->has_value());
+
+  // The writer is not blocked by the reader, and the reader sees new commits.
+  ASSERT_TRUE(writer->Decide(Record("g2")).ok());
+  auto unended = (*reader)->Unended();
+  ASSERT_TRUE(unended.ok());
+  EXPECT_EQ(Gtrids(*unended), (std::vector<std::string>{"g1", "g2"}));
+
+  EXPECT_TRUE((*reader)->Decide(Record("g3")).IsInvalidArgument());
+  EXPECT_TRUE((*reader)->Compact().status().IsInvalidArgument());
+  auto g3 = writer->Lookup("g3");
+  ASSERT_TRUE(g3.ok());
+  EXPECT_FALSE(g3->has_value());
+
+  reader->reset();
+  writer.reset();
+  auto reopened = Open();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->incarnation(), 2u);  // the read-only open did not bump it
+}
+
+TEST_F(DecisionLogTest, ReadOnlyOpenWorksWithNoWriter) {
+  {
+    auto writer = Open();
+    ASSERT_NE(writer, nullptr);
+    ASSERT_TRUE(writer->Decide(Record("g1")).ok());
+  }
+  auto reader = OpenSqliteDecisionLogReadOnly(options_.path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->incarnation(), 1u);
+  auto all = (*reader)->All();
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(Gtrids(*all), (std::vector<std::string>{"g1"}));
+}
+
+TEST_F(DecisionLogTest, ReadOnlyOpenOfMissingLogIsNotFound) {
+  auto reader = OpenSqliteDecisionLogReadOnly(options_.path);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_TRUE(reader.status().IsNotFound()) << reader.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(options_.path));
+}
+
+// --- Bad paths and foreign files -------------------------------------------------
+
+TEST_F(DecisionLogTest, MissingDirectoryIsAnIOError) {
+  options_.path = dir_ + "/no/such/dir/decisions.db";
+  auto log = OpenSqliteDecisionLog(options_);
+  ASSERT_FALSE(log.ok());
+  EXPECT_TRUE(log.status().IsIOError()) << log.status().ToString();
+  EXPECT_NE(log.status().message().find(options_.path), std::string::npos);
+  EXPECT_NE(log.status().message().find("No such file or directory"), std::string::npos);
+}
+
+TEST_F(DecisionLogTest, FileThatIsNotADatabaseIsCorruption) {
+  std::ofstream(options_.path) << std::string(8192, 'x');
+  auto log = OpenSqliteDecisionLog(options_);
+  ASSERT_FALSE(log.ok());
+  EXPECT_TRUE(log.status().IsCorruption()) << log.status().ToString();
+  EXPECT_NE(log.status().message().find(options_.path), std::string::npos);
+}
+
+TEST_F(DecisionLogTest, ForeignDatabaseIsRefusedUntouched) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE accounts(id INTEGER)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto log = OpenSqliteDecisionLog(options_);
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("not a twopc decision log"), std::string::npos)
+      << log.status().ToString();
+  auto reader = OpenSqliteDecisionLogReadOnly(options_.path);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_NE(reader.status().message().find("not a twopc decision log"), std::string::npos);
+
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "delete");
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+}  // namespace
+}  // namespace twopc
