@@ -31,7 +31,7 @@ constexpr std::array<std::string_view, 7> kTopKeys = {
     "log",     "recovery",   "participants"};
 constexpr std::array<std::string_view, 3> kLogKeys = {"path", "group_commit_window_us",
                                                       "max_batch"};
-constexpr std::array<std::string_view, 1> kRecoveryKeys = {"interval_ms"};
+constexpr std::array<std::string_view, 3> kRecoveryKeys = {"interval_ms", "pace_us", "live_grace_s"};
 constexpr std::array<std::string_view, 3> kParticipantKeys = {"name", "conninfo",
                                                               "max_connections"};
 
@@ -278,6 +278,15 @@ Status ConfigReader::ReadRecovery(const toml::table& recovery, RecoveryOptions* 
     return s;
   }
   options->interval = std::chrono::milliseconds(interval_ms);
+  int64_t pace_us = options->pace.count();
+  if (Status s = ReadInt(recovery, kSection, "pace_us", {0, 1000000}, &pace_us); !s.ok()) return s;
+  options->pace = std::chrono::microseconds(pace_us);
+  int64_t grace_s = options->live_grace.count();
+  if (Status s = ReadInt(recovery, kSection, "live_grace_s", {0, kOneDayMs / 1000}, &grace_s);
+      !s.ok()) {
+    return s;
+  }
+  options->live_grace = std::chrono::seconds(grace_s);
   return Status::OK();
 }
 

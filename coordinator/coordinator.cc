@@ -7,18 +7,17 @@
 
 #include "coordinator/transaction_state.h"
 #include "participants/pg_participant.h"
-#include "recovery/commit_completer.h"
+#include "recovery/recovery_scanner.h"
 #include "twopc/config.h"
 #include "twopc/gid.h"
 
 namespace twopc {
-using internal::CompletionPass;
-using internal::RunCompletionPass;
 namespace internal {
 
 std::unique_ptr<Participant> MakePgParticipant(boost::asio::io_context& io,
-                                               const ParticipantOptions& options) {
-  return std::make_unique<PgParticipant>(io, options);
+                                               const ParticipantOptions& options,
+                                               std::chrono::milliseconds connect_timeout) {
+  return std::make_unique<PgParticipant>(io, options, connect_timeout);
 }
 
 std::unique_ptr<Coordinator> CoordinatorAccess::Make(std::unique_ptr<CoordinatorImpl> impl) {
@@ -40,8 +39,7 @@ CoordinatorImpl::OpGuard::~OpGuard() {
 CoordinatorImpl::CoordinatorImpl(CoordinatorOptions opts, std::unique_ptr<DecisionLog> l)
     : options(std::move(opts)),
       log(std::move(l)),
-      work_(boost::asio::make_work_guard(io)),
-      recovery_timer_(io) {}
+      work_(boost::asio::make_work_guard(io)) {}
 
 CoordinatorImpl::~CoordinatorImpl() {
   WaitForCompletions(options.complete_retry_for);
@@ -49,7 +47,8 @@ CoordinatorImpl::~CoordinatorImpl() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
-  boost::asio::post(io, [this] { recovery_timer_.cancel(); });
+  stop_cv_.notify_all();
+  if (recovery_thread_.joinable()) recovery_thread_.join();
   work_.reset();
   // Connections still pooled keep no handlers pending, so run() returns once
   // the last operation is done; stop() covers a participant that never
@@ -60,7 +59,9 @@ CoordinatorImpl::~CoordinatorImpl() {
 }
 
 Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
-  for (const auto& p : options.participants) participants_[p.name] = factory(io, p);
+  for (const auto& p : options.participants) {
+    participants_[p.name] = factory(io, p, options.connect_timeout);
+  }
   int n = std::max(1, options.io_threads);
   for (int i = 0; i < n; ++i) threads_.emplace_back([this] { io.run(); });
 
@@ -86,30 +87,65 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
     }
   }
 
-  // Decisions left by an earlier run are carried out before new work.
-  std::promise<CompletionPass> pass;
-  RunCompletionPass(this, [&pass](CompletionPass r) { pass.set_value(std::move(r)); });
-  CompletionPass r = pass.get_future().get();
-  if (r.pending > 0) {
-    spdlog::warn("twopc: {} committed transactions could not be completed yet ({}); "
-                 "retrying in the background", r.pending, r.first_error.ToString());
+  // Decisions left by an earlier run are carried out, and its orphans
+  // fenced and rolled back, before any new work.
+  RecoveryReport r = RunRecovery({});
+  if (r.in_doubt_remaining > 0 || r.unreachable > 0) {
+    spdlog::warn("twopc: recovery at start left {} transactions unresolved ({} participants "
+                 "unreachable); retrying in the background", r.in_doubt_remaining, r.unreachable);
   }
-  ScheduleRecoveryPass();
+  if (options.recovery.interval.count() > 0) {
+    recovery_thread_ = std::thread([this] { BackgroundRecovery(); });
+  }
   return Status::OK();
 }
 
-void CoordinatorImpl::ScheduleRecoveryPass() {
-  if (options.recovery.interval.count() <= 0) return;
-  recovery_timer_.expires_after(options.recovery.interval);
-  recovery_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
-    }
-    auto guard = std::make_shared<OpGuard>(this);
-    RunCompletionPass(this, [this, guard](CompletionPass) { ScheduleRecoveryPass(); });
-  });
+RecoveryReport CoordinatorImpl::RunRecovery(const RecoveryPassOptions& pass_options) {
+  internal::ScanContext ctx;
+  ctx.node_id = options.node_id;
+  for (const auto& [name, p] : participants_) ctx.participants[name] = p.get();
+  ctx.log = log.get();
+  ctx.can_fence = true;  // this process holds the log lock
+  ctx.live_incarnation = log->incarnation();
+  ctx.in_flight = [this](const std::string& g) { return IsInFlight(g); };
+  ctx.completing = [this](const std::string& g) { return IsCompleting(g); };
+  ctx.timeout = options.connect_timeout + std::chrono::seconds(5);
+  RecoveryReport r = internal::RunRecoveryPass(ctx, pass_options);
+  for (const auto& a : r.actions) {
+    if (a.kind == RecoveryActionKind::kSkipForeign || a.kind == RecoveryActionKind::kSkipLive) continue;
+    spdlog::info("twopc recovery: {} {} {} {}{}", RecoveryActionName(a.kind), a.participant,
+                 a.gid.empty() ? a.gtrid : a.gid, a.detail,
+                 a.status.ok() ? "" : " (" + a.status.ToString() + ")");
+  }
+  return r;
+}
+
+// A plain thread, not an I/O thread: a pass blocks on participant calls.
+void CoordinatorImpl::BackgroundRecovery() {
+  RecoveryPassOptions pass;
+  pass.pace = options.recovery.pace;
+  pass.live_grace = options.recovery.live_grace;
+  std::unique_lock lock(mutex_);
+  while (!stop_cv_.wait_for(lock, options.recovery.interval, [this] { return stopping_; })) {
+    lock.unlock();
+    RunRecovery(pass);
+    lock.lock();
+  }
+}
+
+void CoordinatorImpl::RegisterTxn(const std::string& gtrid) {
+  std::lock_guard lock(mutex_);
+  in_flight_.insert(gtrid);
+}
+
+void CoordinatorImpl::UnregisterTxn(const std::string& gtrid) {
+  std::lock_guard lock(mutex_);
+  in_flight_.erase(gtrid);
+}
+
+bool CoordinatorImpl::IsInFlight(const std::string& gtrid) const {
+  std::lock_guard lock(mutex_);
+  return in_flight_.count(gtrid) > 0;
 }
 
 Participant* CoordinatorImpl::FindParticipant(std::string_view name) const {
@@ -202,6 +238,7 @@ const CoordinatorOptions& Coordinator::options() const { return impl_->options; 
 uint64_t Coordinator::incarnation() const { return impl_->log->incarnation(); }
 DecisionLog& Coordinator::log() { return *impl_->log; }
 void Coordinator::WaitForCompletions() { impl_->WaitForCompletions(impl_->options.complete_retry_for); }
+RecoveryReport Coordinator::Recover(const RecoveryPassOptions& options) { return impl_->RunRecovery(options); }
 
 CoordinatorStats Coordinator::stats() const {
   CoordinatorStats s;

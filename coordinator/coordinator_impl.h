@@ -24,11 +24,13 @@ namespace twopc::internal {
 
 // Builds the participant for one ParticipantOptions; tests substitute one
 // that wraps the PostgreSQL participant to inject failures.
-using ParticipantFactory =
-    std::function<std::unique_ptr<Participant>(boost::asio::io_context&, const ParticipantOptions&)>;
+// `connect_timeout` caps how long opening one connection may take.
+using ParticipantFactory = std::function<std::unique_ptr<Participant>(
+    boost::asio::io_context&, const ParticipantOptions&, std::chrono::milliseconds connect_timeout)>;
 
 std::unique_ptr<Participant> MakePgParticipant(boost::asio::io_context& io,
-                                               const ParticipantOptions& options);
+                                               const ParticipantOptions& options,
+                                               std::chrono::milliseconds connect_timeout);
 
 }  // namespace twopc::internal
 
@@ -67,6 +69,14 @@ class CoordinatorImpl {
 
   Deadline DeadlineFor(const TransactionOptions& options) const;
 
+  // Transactions of this incarnation that exist (from Begin until their state
+  // is destroyed): recovery leaves their undecided branches alone.
+  void RegisterTxn(const std::string& gtrid);
+  void UnregisterTxn(const std::string& gtrid);
+  bool IsInFlight(const std::string& gtrid) const;
+
+  RecoveryReport RunRecovery(const RecoveryPassOptions& options);
+
   const CoordinatorOptions options;
   std::unique_ptr<DecisionLog> log;
   boost::asio::io_context io;
@@ -76,16 +86,18 @@ class CoordinatorImpl {
   std::atomic<uint64_t> aborted{0}, in_doubt{0};
 
  private:
-  void ScheduleRecoveryPass();
+  void BackgroundRecovery();
 
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
   std::map<std::string, std::unique_ptr<Participant>, std::less<>> participants_;
-  boost::asio::steady_timer recovery_timer_;
+  std::thread recovery_thread_;
 
   mutable std::mutex mutex_;
   std::condition_variable idle_cv_;
   std::set<std::string> completing_;  // GUARDED_BY(mutex_)
+  std::set<std::string> in_flight_;   // GUARDED_BY(mutex_)
+  std::condition_variable stop_cv_;
   int ops_in_flight_ = 0;             // GUARDED_BY(mutex_)
   bool stopping_ = false;             // GUARDED_BY(mutex_)
 };

@@ -71,6 +71,17 @@ Status GroupCommitWriter::Flush() {
   return future.get();
 }
 
+Status GroupCommitWriter::RecordHeuristic(HeuristicRecord record) {
+  auto answer = std::make_shared<std::promise<Status>>();
+  auto future = answer->get_future();
+  Job job;
+  job.kind = Job::Kind::kHeuristic;
+  job.heuristic = std::move(record);
+  job.done = [answer](Status s) { answer->set_value(std::move(s)); };
+  Enqueue(std::move(job));
+  return future.get();
+}
+
 LogStats GroupCommitWriter::stats() const {
   return LogStats{records_forced_.load(std::memory_order_relaxed),
                   forces_.load(std::memory_order_relaxed)};
@@ -113,9 +124,12 @@ void GroupCommitWriter::WriteBatch(std::vector<Job>& batch) {
   if (!failed_.ok()) return Answer(batch, failed_);
   bool has_decisions = std::any_of(batch.begin(), batch.end(),
                                    [](const Job& j) { return j.kind == Job::Kind::kDecide; });
-  bool has_compact = std::any_of(batch.begin(), batch.end(),
-                                 [](const Job& j) { return j.kind == Job::Kind::kCompact; });
-  Status s = SetSynchronous(has_decisions || has_compact);
+  // A heuristic record is forced like a decision: losing it would let a
+  // later `twopc status` hide a mixed outcome.
+  bool has_forced = std::any_of(batch.begin(), batch.end(), [](const Job& j) {
+    return j.kind == Job::Kind::kCompact || j.kind == Job::Kind::kHeuristic;
+  });
+  Status s = SetSynchronous(has_decisions || has_forced);
   if (s.ok()) s = db_->Exec("BEGIN IMMEDIATE");
   if (s.ok()) s = WriteJobs(batch);
   bool outcome_unknown = false;
@@ -165,6 +179,9 @@ Status GroupCommitWriter::WriteJobs(std::vector<Job>& batch) {
         s = deleted.status();
         break;
       }
+      case Job::Kind::kHeuristic:
+        s = writes_->InsertHeuristic(job.heuristic);
+        break;
       case Job::Kind::kFlush:
         break;
     }
@@ -204,6 +221,7 @@ void GroupCommitWriter::Answer(std::vector<Job>& batch, const Status& batch_stat
         if (job.done) job.done(batch_status.ok() ? std::move(job.answer) : batch_status);
         break;
       case Job::Kind::kFlush:
+      case Job::Kind::kHeuristic:
         job.done(batch_status);
         break;
       case Job::Kind::kCompact:

@@ -46,15 +46,18 @@ class GroupCommitWriter {
   // Blocking; REQUIRES: not called on the writer thread (from a `done`).
   Result<uint64_t> Compact();
   Status Flush();
+  // Writes `record` (at_ms already filled in) forced, like a decision.
+  Status RecordHeuristic(HeuristicRecord record);
 
   LogStats stats() const;
 
  private:
   struct Job {
-    enum class Kind { kDecide, kEnd, kCompact, kFlush };
+    enum class Kind { kDecide, kEnd, kCompact, kFlush, kHeuristic };
     Kind kind;
     DecisionRecord record;                            // kDecide; kEnd uses gtrid and ended_at_ms
-    std::function<void(Status)> done;                 // kDecide, kFlush
+    HeuristicRecord heuristic;                        // kHeuristic
+    std::function<void(Status)> done;                 // kDecide, kFlush, kHeuristic
     std::function<void(Result<uint64_t>)> compacted;  // kCompact
     Status answer;                                    // kDecide: this record's own outcome
     uint64_t deleted = 0;                             // kCompact

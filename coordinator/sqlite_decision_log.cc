@@ -116,6 +116,16 @@ class LogReader {
     std::lock_guard<std::mutex> lock(mu_);
     return reads_->All();
   }
+  Result<std::vector<HeuristicRecord>> Heuristics() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ReadHeuristics(db_.get());
+  }
+  // On the read connection: a WAL snapshot, so it checks a consistent state
+  // without blocking a live coordinator's writes.
+  Result<std::vector<std::string>> Verify() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return VerifyLog(db_.get());
+  }
 
  private:
   explicit LogReader(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
@@ -158,6 +168,14 @@ class SqliteDecisionLog final : public DecisionLog {
   Result<std::vector<DecisionRecord>> Unended() override { return reader_->Unended(); }
   Result<std::vector<DecisionRecord>> All() override { return reader_->All(); }
 
+  Status RecordHeuristic(const HeuristicRecord& record) override {
+    HeuristicRecord stamped = record;
+    stamped.at_ms = NowMs();
+    return writer_->RecordHeuristic(std::move(stamped));
+  }
+  Result<std::vector<HeuristicRecord>> Heuristics() override { return reader_->Heuristics(); }
+  Result<std::vector<std::string>> Verify() override { return reader_->Verify(); }
+
   // On the writer thread, so the DELETE never races a batch's transaction.
   Result<uint64_t> Compact() override { return writer_->Compact(); }
   Status Flush() override { return writer_->Flush(); }
@@ -192,6 +210,9 @@ class ReadOnlySqliteDecisionLog final : public DecisionLog {
   Result<std::vector<DecisionRecord>> Unended() override { return reader_->Unended(); }
   Result<std::vector<DecisionRecord>> All() override { return reader_->All(); }
   Result<uint64_t> Compact() override { return ReadOnlyError(); }
+  Status RecordHeuristic(const HeuristicRecord& record) override { return ReadOnlyError(); }
+  Result<std::vector<HeuristicRecord>> Heuristics() override { return reader_->Heuristics(); }
+  Result<std::vector<std::string>> Verify() override { return reader_->Verify(); }
   Status Flush() override { return Status::OK(); }  // nothing is ever queued
   LogStats stats() const override { return LogStats{}; }
 

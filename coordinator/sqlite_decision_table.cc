@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
+
+#include "twopc/gid.h"
 
 namespace twopc::internal {
 namespace {
@@ -25,6 +28,21 @@ CREATE TABLE decisions(
 -- order Unended() returns them (rowid is implied).
 CREATE INDEX decisions_unended ON decisions(decided_at_ms) WHERE ended_at_ms IS NULL;
 PRAGMA user_version = 1;
+)sql";
+
+// Forced operator decisions, kept apart from `decisions` (which stay
+// first-wins) and never compacted: they are what `twopc status` reports as
+// heuristic or mixed outcomes.
+constexpr const char* kCreateHeuristics = R"sql(
+CREATE TABLE IF NOT EXISTS heuristics(
+  id INTEGER PRIMARY KEY,
+  gtrid TEXT NOT NULL,
+  gid TEXT NOT NULL,
+  participant TEXT NOT NULL,
+  action TEXT NOT NULL CHECK (action IN ('commit', 'abort')),
+  logged TEXT CHECK (logged IN ('commit', 'abort')),
+  at_ms INTEGER NOT NULL,
+  note TEXT NOT NULL);
 )sql";
 
 #define TWOPC_RECORD_COLUMNS \
@@ -110,12 +128,15 @@ Status CheckFormat(SqliteDb* db, bool* is_new) {
   return Status::OK();
 }
 
+// Creates the whole schema in a new file, and in an existing one the tables
+// added to version 1 since it was written.
 // REQUIRES: a write transaction is open on `db`.
-Status CreateSchemaIfNew(SqliteDb* db) {
+Status CreateMissingTables(SqliteDb* db) {
   bool is_new = false;
   Status s = CheckFormat(db, &is_new);
-  if (!s.ok() || !is_new) return s;
-  return db->Exec(kCreateSchema);
+  if (s.ok() && is_new) s = db->Exec(kCreateSchema);
+  if (s.ok()) s = db->Exec(kCreateHeuristics);
+  return s;
 }
 
 Result<uint64_t> BumpIncarnation(SqliteDb* db) {
@@ -124,6 +145,118 @@ Result<uint64_t> BumpIncarnation(SqliteDb* db) {
   auto incarnation = db->QueryInt("SELECT value FROM meta WHERE key = 'incarnation'");
   if (!incarnation.ok()) return incarnation.TakeStatus();
   return static_cast<uint64_t>(*incarnation);
+}
+
+// --- Heuristic records ---------------------------------------------------------
+
+#define TWOPC_HEURISTIC_COLUMNS "gtrid, gid, participant, action, logged, at_ms, note"
+
+// The row under `stmt`, selected as TWOPC_HEURISTIC_COLUMNS.
+Result<HeuristicRecord> ReadHeuristic(SqliteStatement* stmt, const std::string& path) {
+  HeuristicRecord record;
+  record.gtrid = stmt->ColumnText(0);
+  record.gid = stmt->ColumnText(1);
+  record.participant = stmt->ColumnText(2);
+  std::optional<Decision> action = ParseDecision(stmt->ColumnText(3));
+  if (!action) {
+    return Status::Corruption(fmt::format(
+        "decision log {}: heuristic record for gid '{}': unknown action", path, record.gid));
+  }
+  record.action = *action;
+  if (!stmt->ColumnIsNull(4)) record.logged = ParseDecision(stmt->ColumnText(4));
+  record.at_ms = stmt->ColumnInt64(5);
+  record.note = stmt->ColumnText(6);
+  return record;
+}
+
+Result<bool> HasTable(SqliteDb* db, const char* name) {
+  auto stmt = db->Prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1");
+  if (!stmt.ok()) return stmt.TakeStatus();
+  (*stmt)->BindText(1, name);
+  return (*stmt)->Step();
+}
+
+// --- Verification ------------------------------------------------------------------
+
+// Record fields are shown in problem sentences; a corrupt one may hold
+// control characters that would forge lines on the operator's terminal.
+std::string Shown(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    out += (c >= 0x20 && c != 0x7f) ? static_cast<char>(c) : '?';
+  }
+  return out;
+}
+
+Status CheckIntegrity(SqliteDb* db, std::vector<std::string>* problems) {
+  auto stmt = db->Prepare("PRAGMA integrity_check");
+  if (!stmt.ok()) return stmt.TakeStatus();
+  for (;;) {
+    auto row = (*stmt)->Step();
+    if (!row.ok()) return row.TakeStatus();
+    if (!*row) return Status::OK();
+    std::string line = (*stmt)->ColumnText(0);
+    if (line != "ok") problems->push_back("storage: " + Shown(line));
+  }
+}
+
+// The branches of the record for `gtrid`: every gid a twopc gid of that very
+// gtrid, none twice. Recovery acts on these gids, so a wrong one would commit
+// or roll back somebody else's branch.
+void CheckBranches(const std::string& gtrid, const std::string& branches_json,
+                   std::vector<std::string>* problems) {
+  std::string where = fmt::format("record for gtrid '{}'", Shown(gtrid));
+  auto branches = DecodeBranches(branches_json);
+  if (!branches.ok()) {
+    problems->push_back(
+        fmt::format("{}: branches do not parse: {}", where, branches.status().message()));
+    return;
+  }
+  std::set<std::string> seen;
+  for (const BranchRef& b : *branches) {
+    auto owner = GtridOfGid(b.gid);
+    if (!owner.ok()) {
+      problems->push_back(fmt::format("{}: gid '{}' (participant {}) is not a twopc gid: {}", where,
+                                      Shown(b.gid), Shown(b.participant),
+                                      owner.status().message()));
+    } else if (*owner != gtrid) {
+      problems->push_back(fmt::format("{}: gid '{}' (participant {}) belongs to gtrid '{}'", where,
+                                      Shown(b.gid), Shown(b.participant), *owner));
+    }
+    if (!seen.insert(b.gid).second) {
+      problems->push_back(fmt::format("{}: gid '{}' is listed twice", where, Shown(b.gid)));
+    }
+  }
+}
+
+// The row under `stmt`: gtrid, decision, branches, decided_at_ms, ended_at_ms.
+void CheckRecord(SqliteStatement* stmt, std::vector<std::string>* problems) {
+  std::string gtrid = stmt->ColumnText(0);
+  std::string where = fmt::format("record for gtrid '{}'", Shown(gtrid));
+  std::string decision = stmt->ColumnText(1);
+  if (!ParseDecision(decision)) {
+    problems->push_back(
+        fmt::format("{}: decision '{}' is neither commit nor abort", where, Shown(decision)));
+  }
+  CheckBranches(gtrid, stmt->ColumnText(2), problems);
+  int64_t decided_at_ms = stmt->ColumnInt64(3);
+  if (!stmt->ColumnIsNull(4) && stmt->ColumnInt64(4) < decided_at_ms) {
+    problems->push_back(fmt::format("{}: ended at {} ms, before it was decided at {} ms", where,
+                                    stmt->ColumnInt64(4), decided_at_ms));
+  }
+}
+
+Status CheckRecords(SqliteDb* db, std::vector<std::string>* problems) {
+  auto stmt = db->Prepare(
+      "SELECT gtrid, decision, branches, decided_at_ms, ended_at_ms FROM decisions"
+      " ORDER BY decided_at_ms, rowid");
+  if (!stmt.ok()) return stmt.TakeStatus();
+  for (;;) {
+    auto row = (*stmt)->Step();
+    if (!row.ok()) return row.TakeStatus();
+    if (!*row) return Status::OK();
+    CheckRecord(stmt->get(), problems);
+  }
 }
 
 }  // namespace
@@ -148,7 +281,7 @@ Result<uint64_t> InitializeLog(SqliteDb* db) {
   // is never handed out twice.
   s = db->Exec("BEGIN IMMEDIATE");
   if (!s.ok()) return s;
-  s = CreateSchemaIfNew(db);
+  s = CreateMissingTables(db);
   Result<uint64_t> incarnation = s.ok() ? BumpIncarnation(db) : Result<uint64_t>(s);
   if (incarnation.ok()) s = db->Exec("COMMIT");
   if (!incarnation.ok() || !s.ok()) {
@@ -166,6 +299,34 @@ Result<uint64_t> ReadIncarnation(SqliteDb* db) {
   auto incarnation = db->QueryInt("SELECT value FROM meta WHERE key = 'incarnation'");
   if (!incarnation.ok()) return incarnation.TakeStatus();
   return static_cast<uint64_t>(*incarnation);
+}
+
+Result<std::vector<HeuristicRecord>> ReadHeuristics(SqliteDb* db) {
+  auto exists = HasTable(db, "heuristics");
+  if (!exists.ok()) return exists.TakeStatus();
+  std::vector<HeuristicRecord> records;
+  if (!*exists) return records;
+  auto stmt = db->Prepare("SELECT " TWOPC_HEURISTIC_COLUMNS " FROM heuristics ORDER BY at_ms, id");
+  if (!stmt.ok()) return stmt.TakeStatus();
+  for (;;) {
+    auto row = (*stmt)->Step();
+    if (!row.ok()) return row.TakeStatus();
+    if (!*row) return records;
+    auto record = ReadHeuristic(stmt->get(), db->path());
+    if (!record.ok()) return record.TakeStatus();
+    records.push_back(std::move(record).value());
+  }
+}
+
+Result<std::vector<std::string>> VerifyLog(SqliteDb* db) {
+  std::vector<std::string> problems;
+  Status s = CheckIntegrity(db, &problems);
+  // A damaged b-tree can make the record scan fail: report what
+  // integrity_check found rather than only that scan's error.
+  if (s.ok()) s = CheckRecords(db, &problems);
+  if (!s.ok() && problems.empty()) return s;
+  if (!s.ok()) problems.push_back("records: cannot be read: " + s.message());
+  return problems;
 }
 
 Result<std::unique_ptr<DecisionReads>> DecisionReads::Prepare(SqliteDb* db) {
@@ -230,6 +391,8 @@ Result<std::unique_ptr<DecisionWrites>> DecisionWrites::Prepare(SqliteDb* db) {
       {&writes->end_,
        "UPDATE decisions SET ended_at_ms = ?2 WHERE gtrid = ?1 AND ended_at_ms IS NULL"},
       {&writes->delete_ended_, "DELETE FROM decisions WHERE ended_at_ms IS NOT NULL"},
+      {&writes->insert_heuristic_,
+       "INSERT INTO heuristics(" TWOPC_HEURISTIC_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
   };
   for (auto& [stmt, sql] : statements) {
     auto prepared = db->Prepare(sql);
@@ -293,6 +456,18 @@ Result<uint64_t> DecisionWrites::DeleteEnded() {
   Status s = delete_ended_->Run();
   if (!s.ok()) return s;
   return static_cast<uint64_t>(delete_ended_->Changes());
+}
+
+Status DecisionWrites::InsertHeuristic(const HeuristicRecord& record) {
+  ScopedReset reset(insert_heuristic_.get());
+  insert_heuristic_->BindText(1, record.gtrid);
+  insert_heuristic_->BindText(2, record.gid);
+  insert_heuristic_->BindText(3, record.participant);
+  insert_heuristic_->BindText(4, DecisionName(record.action));
+  if (record.logged) insert_heuristic_->BindText(5, DecisionName(*record.logged));
+  insert_heuristic_->BindInt64(6, record.at_ms);
+  insert_heuristic_->BindText(7, record.note);
+  return insert_heuristic_->Run();
 }
 
 }  // namespace twopc::internal

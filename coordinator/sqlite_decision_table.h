@@ -10,6 +10,13 @@
 //             incarnation INTEGER,  -- of the process that wrote the record
 //             decided_at_ms INTEGER,
 //             ended_at_ms INTEGER NULL)
+//   heuristics(id INTEGER PRIMARY KEY,    -- insertion order
+//              gtrid TEXT, gid TEXT, participant TEXT,
+//              action TEXT,               -- 'commit' | 'abort': what the operator did
+//              logged TEXT NULL,          -- the log's decision then, NULL if none
+//              at_ms INTEGER, note TEXT)
+// `heuristics` is created with IF NOT EXISTS at every writable open, so that
+// a version-1 log written before it existed gains it without a migration.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +38,13 @@ Result<uint64_t> InitializeLog(SqliteDb* db);
 
 // Checks the format version and returns the stored incarnation.
 Result<uint64_t> ReadIncarnation(SqliteDb* db);
+
+// Every heuristic record, oldest first; none when the table does not exist
+// yet (a log last opened for writing by an older twopc).
+Result<std::vector<HeuristicRecord>> ReadHeuristics(SqliteDb* db);
+
+// PRAGMA integrity_check, then every decision record (DecisionLog::Verify).
+Result<std::vector<std::string>> VerifyLog(SqliteDb* db);
 
 // The queries behind Lookup / Unended / All.
 class DecisionReads {
@@ -69,8 +83,12 @@ class DecisionWrites {
   // Sets ended_at_ms unless it is already set.
   Status MarkEnded(const std::string& gtrid, int64_t now_ms);
 
-  // Deletes ended records; returns how many.
+  // Deletes ended records; returns how many. Heuristic records stay: they
+  // are the audit trail of what operators forced.
   Result<uint64_t> DeleteEnded();
+
+  // Appends `record` (its at_ms as given) to the heuristics.
+  Status InsertHeuristic(const HeuristicRecord& record);
 
  private:
   DecisionWrites() = default;
@@ -79,6 +97,7 @@ class DecisionWrites {
   std::unique_ptr<SqliteStatement> existing_;
   std::unique_ptr<SqliteStatement> end_;
   std::unique_ptr<SqliteStatement> delete_ended_;
+  std::unique_ptr<SqliteStatement> insert_heuristic_;
 };
 
 }  // namespace twopc::internal

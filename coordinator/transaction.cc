@@ -172,6 +172,7 @@ std::shared_ptr<TxnState> internal::NewTxnState(CoordinatorImpl* core,
   t->deadline = core->DeadlineFor(options);
   t->txn = core->next_txn.fetch_add(1);
   t->gtrid = EncodeGtrid(core->options.node_id, core->log->incarnation(), t->txn);
+  core->RegisterTxn(t->gtrid);
   return t;
 }
 

@@ -38,6 +38,9 @@ struct BranchState {
 enum class TxnPhase { kActive, kCommitting, kFinished };
 
 struct TxnState {
+  ~TxnState() {
+    if (core != nullptr) core->UnregisterTxn(gtrid);
+  }
   CoordinatorImpl* core = nullptr;
   TransactionOptions options;
   Deadline deadline;

@@ -85,6 +85,11 @@ class Participant {
   virtual void Recover(Deadline deadline,
                        std::function<void(Result<std::vector<PreparedXact>>)> done) = 0;
 
+  // Runs one read-only statement on a pooled connection (operator views:
+  // pg_locks, pg_stat_activity...). Never used inside a global transaction.
+  virtual void Inspect(Query query, Deadline deadline,
+                       std::function<void(Result<std::vector<QueryResult>>)> done) = 0;
+
   // Start-up check: FailedPrecondition-like InvalidArgument when the server
   // has max_prepared_transactions = 0 (with the fix in the message),
   // Unavailable when it cannot be reached.

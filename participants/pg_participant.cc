@@ -155,8 +155,9 @@ Status MapPreparedResult(Status s) {
   return s;
 }
 
-PgParticipant::PgParticipant(boost::asio::io_context& io, ParticipantOptions options)
-    : pool_(std::make_shared<PgPool>(io, std::move(options))) {}
+PgParticipant::PgParticipant(boost::asio::io_context& io, ParticipantOptions options,
+                             std::chrono::milliseconds connect_timeout)
+    : pool_(std::make_shared<PgPool>(io, std::move(options), connect_timeout)) {}
 
 void PgParticipant::Open(const TransactionOptions& options, Deadline deadline,
                          std::function<void(Result<std::unique_ptr<Branch>>)> done) {

@@ -10,7 +10,8 @@ namespace twopc::internal {
 
 class PgParticipant : public Participant {
  public:
-  PgParticipant(boost::asio::io_context& io, ParticipantOptions options);
+  PgParticipant(boost::asio::io_context& io, ParticipantOptions options,
+                std::chrono::milliseconds connect_timeout);
 
   const std::string& name() const override { return pool_->options().name; }
   void Open(const TransactionOptions& options, Deadline deadline,
@@ -22,6 +23,10 @@ class PgParticipant : public Participant {
   void Recover(Deadline deadline,
                std::function<void(Result<std::vector<PreparedXact>>)> done) override;
   void CheckReady(Deadline deadline, std::function<void(Status)> done) override;
+  void Inspect(Query query, Deadline deadline,
+               std::function<void(Result<std::vector<QueryResult>>)> done) override {
+    RunPooled(std::move(query), deadline, std::move(done));
+  }
 
  private:
   // Runs one statement on a pooled connection and returns the connection.

@@ -13,8 +13,9 @@ struct PgPool::Waiter {
   AcquireCallback done;  // empty once answered
 };
 
-PgPool::PgPool(asio::io_context& io, ParticipantOptions options)
-    : io_(io), options_(std::move(options)) {}
+PgPool::PgPool(asio::io_context& io, ParticipantOptions options,
+               std::chrono::milliseconds connect_timeout)
+    : io_(io), options_(std::move(options)), connect_timeout_(connect_timeout) {}
 
 int PgPool::open_connections() const {
   std::lock_guard lock(mutex_);
@@ -66,6 +67,7 @@ void PgPool::Acquire(Deadline deadline, AcquireCallback done) {
 
 void PgPool::Connect(Deadline deadline, AcquireCallback done) {
   auto self = shared_from_this();
+  deadline = std::min(deadline, Clock::now() + connect_timeout_);
   PgConnection::AsyncConnect(
       io_, options_.name, options_.conninfo, deadline,
       [self, done = std::move(done)](Result<std::shared_ptr<PgConnection>> conn) {

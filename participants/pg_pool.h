@@ -19,7 +19,10 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
  public:
   using AcquireCallback = std::function<void(Result<std::shared_ptr<PgConnection>>)>;
 
-  PgPool(boost::asio::io_context& io, ParticipantOptions options);
+  // A new connection gives up after `connect_timeout` even if the caller's
+  // deadline is later.
+  PgPool(boost::asio::io_context& io, ParticipantOptions options,
+         std::chrono::milliseconds connect_timeout);
 
   // Calls `done` with an idle connection: a pooled one, a new one, or the
   // next one released if max_connections are all in use. TimedOut at
@@ -44,6 +47,7 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
 
   boost::asio::io_context& io_;
   const ParticipantOptions options_;
+  const std::chrono::milliseconds connect_timeout_;
   mutable std::mutex mutex_;
   std::deque<std::shared_ptr<PgConnection>> idle_;  // GUARDED_BY(mutex_)
   std::list<std::shared_ptr<Waiter>> waiters_;      // GUARDED_BY(mutex_)

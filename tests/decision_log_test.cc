@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "coordinator/sqlite_decision_log.h"
+#include "twopc/gid.h"
 
 extern char** environ;
 
@@ -585,6 +586,182 @@ TEST_F(DecisionLogTest, ReadOnlyOpenOfMissingLogIsNotFound) {
   ASSERT_FALSE(reader.ok());
   EXPECT_TRUE(reader.status().IsNotFound()) << reader.status().ToString();
   EXPECT_FALSE(std::filesystem::exists(options_.path));
+}
+
+// --- Heuristic records ----------------------------------------------------------
+
+HeuristicRecord Heuristic(const std::string& gid, Decision action) {
+  HeuristicRecord h;
+  h.gtrid = gid;
+  h.gid = gid;
+  h.participant = "orders";
+  h.action = action;
+  h.note = "forced by an operator";
+  return h;
+}
+
+TEST_F(DecisionLogTest, HeuristicRecordsSurviveReopenOldestFirst) {
+  HeuristicRecord first = Heuristic("131077_dGVzdA==_YnJhbmNo", Decision::kAbort);
+  HeuristicRecord second = Heuristic("tpc1.n1.3.7.2", Decision::kCommit);
+  second.gtrid = "tpc1.n1.3.7";
+  second.logged = Decision::kAbort;
+  {
+    auto log = OpenWithFaultVfs();
+    ASSERT_NE(log, nullptr);
+    int syncs_before = g_fault.wal_syncs;
+    ASSERT_TRUE(log->RecordHeuristic(first).ok());
+    EXPECT_GT(g_fault.wal_syncs, syncs_before) << "heuristic record acknowledged unsynced";
+    ASSERT_TRUE(log->RecordHeuristic(second).ok());
+    // A compaction drops ended decisions, never the operators' audit trail.
+    ASSERT_TRUE(log->Compact().ok());
+  }
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  auto heuristics = log->Heuristics();
+  ASSERT_TRUE(heuristics.ok()) << heuristics.status().ToString();
+  ASSERT_EQ(heuristics->size(), 2u);
+  const HeuristicRecord& a = (*heuristics)[0];
+  EXPECT_EQ(a.gid, first.gid);
+  EXPECT_EQ(a.gtrid, first.gtrid);
+  EXPECT_EQ(a.participant, "orders");
+  EXPECT_EQ(a.action, Decision::kAbort);
+  EXPECT_FALSE(a.logged.has_value());
+  EXPECT_EQ(a.note, "forced by an operator");
+  EXPECT_GT(a.at_ms, 0);
+  const HeuristicRecord& b = (*heuristics)[1];
+  EXPECT_EQ(b.gtrid, "tpc1.n1.3.7");
+  EXPECT_EQ(b.action, Decision::kCommit);
+  ASSERT_TRUE(b.logged.has_value());
+  EXPECT_EQ(*b.logged, Decision::kAbort);
+  EXPECT_GE(b.at_ms, a.at_ms);
+}
+
+TEST_F(DecisionLogTest, ReadOnlyLogListsHeuristicsButRefusesToRecordThem) {
+  auto writer = Open();
+  ASSERT_NE(writer, nullptr);
+  ASSERT_TRUE(writer->RecordHeuristic(Heuristic("my-manual-txn", Decision::kAbort)).ok());
+
+  auto reader = OpenSqliteDecisionLogReadOnly(options_.path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  Status refused = (*reader)->RecordHeuristic(Heuristic("other", Decision::kCommit));
+  EXPECT_TRUE(refused.IsInvalidArgument()) << refused.ToString();
+  auto heuristics = (*reader)->Heuristics();
+  ASSERT_TRUE(heuristics.ok()) << heuristics.status().ToString();
+  ASSERT_EQ(heuristics->size(), 1u);
+  EXPECT_EQ((*heuristics)[0].gid, "my-manual-txn");
+}
+
+TEST_F(DecisionLogTest, LogWithoutHeuristicsTableListsNone) {
+  // A version-1 log written before the table existed: the read-only view
+  // (which never changes the schema) lists no heuristics instead of failing,
+  // and the next writable open adds the table.
+  { ASSERT_NE(Open(), nullptr); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE heuristics", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto reader = OpenSqliteDecisionLogReadOnly(options_.path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto none = (*reader)->Heuristics();
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+  reader->reset();
+
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  EXPECT_TRUE(log->RecordHeuristic(Heuristic("g", Decision::kAbort)).ok());
+}
+
+// --- Verify ---------------------------------------------------------------------------
+
+DecisionRecord TwopcRecord(uint64_t txn, Decision decision = Decision::kCommit) {
+  DecisionRecord r;
+  r.gtrid = EncodeGtrid("n1", 1, txn);
+  r.decision = decision;
+  r.branches = {{"orders", EncodeGid({"n1", 1, txn, 1})},
+                {"payments", EncodeGid({"n1", 1, txn, 2})}};
+  return r;
+}
+
+void CorruptWith(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+      << (error != nullptr ? error : "") << "\n"
+      << sql;
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+bool AnyMentions(const std::vector<std::string>& problems, const std::string& gtrid,
+                 const std::string& what) {
+  for (const std::string& p : problems) {
+    if (p.find(gtrid) != std::string::npos && p.find(what) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_F(DecisionLogTest, VerifyFindsNothingOnAGoodLog) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  for (uint64_t txn = 1; txn <= 3; ++txn) ASSERT_TRUE(log->Decide(TwopcRecord(txn)).ok());
+  log->End(EncodeGtrid("n1", 1, 2));
+  ASSERT_TRUE(log->Flush().ok());
+  ASSERT_TRUE(log->RecordHeuristic(Heuristic("my-manual-txn", Decision::kAbort)).ok());
+  auto problems = log->Verify();
+  ASSERT_TRUE(problems.ok()) << problems.status().ToString();
+  EXPECT_TRUE(problems->empty()) << ::testing::PrintToString(*problems);
+
+  auto reader = OpenSqliteDecisionLogReadOnly(options_.path);
+  ASSERT_TRUE(reader.ok());
+  problems = (*reader)->Verify();
+  ASSERT_TRUE(problems.ok()) << problems.status().ToString();
+  EXPECT_TRUE(problems->empty()) << ::testing::PrintToString(*problems);
+}
+
+TEST_F(DecisionLogTest, VerifyNamesEveryCorruptRecord) {
+  std::vector<std::string> gtrids;
+  {
+    auto log = Open();
+    ASSERT_NE(log, nullptr);
+    for (uint64_t txn = 1; txn <= 6; ++txn) {
+      ASSERT_TRUE(log->Decide(TwopcRecord(txn)).ok());
+      gtrids.push_back(EncodeGtrid("n1", 1, txn));
+    }
+  }
+  auto update = [&](const std::string& set, int i) {
+    CorruptWith(options_.path,
+                "UPDATE decisions SET " + set + " WHERE gtrid = '" + gtrids[i] + "'");
+  };
+  update("branches = 'not json'", 0);
+  update(R"(branches = '[{"participant": "orders", "gid": "tpc1.n1.1.99.1"}]')", 1);
+  update(R"(branches = '[{"participant": "orders", "gid": "hand-made"}]')", 2);
+  std::string gid = EncodeGid({"n1", 1, 4, 1});
+  update(R"(branches = '[{"participant": "a", "gid": ")" + gid +
+             R"("}, {"participant": "b", "gid": ")" + gid + R"("}]')",
+         3);
+  update("ended_at_ms = decided_at_ms - 1000", 4);
+  // Record 5 stays good.
+
+  auto reader = OpenSqliteDecisionLogReadOnly(options_.path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto problems = (*reader)->Verify();
+  ASSERT_TRUE(problems.ok()) << problems.status().ToString();
+  std::string all = ::testing::PrintToString(*problems);
+  EXPECT_EQ(problems->size(), 5u) << all;
+  EXPECT_TRUE(AnyMentions(*problems, gtrids[0], "do not parse")) << all;
+  EXPECT_TRUE(AnyMentions(*problems, gtrids[1], "belongs to gtrid 'tpc1.n1.1.99'")) << all;
+  EXPECT_TRUE(AnyMentions(*problems, gtrids[2], "not a twopc gid")) << all;
+  EXPECT_TRUE(AnyMentions(*problems, gtrids[3], "listed twice")) << all;
+  EXPECT_TRUE(AnyMentions(*problems, gtrids[4], "before it was decided")) << all;
+  EXPECT_FALSE(AnyMentions(*problems, gtrids[5], "")) << all;
+
+  auto log = Open();  // the writable log checks the same way
+  ASSERT_NE(log, nullptr);
+  auto again = log->Verify();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *problems);
 }
 
 // --- Bad paths and foreign files -------------------------------------------------

@@ -37,6 +37,9 @@ class FaultyLog : public DecisionLog {
   Result<std::vector<DecisionRecord>> All() override { return real_->All(); }
   Result<uint64_t> Compact() override { return real_->Compact(); }
   Status Flush() override { return real_->Flush(); }
+  Status RecordHeuristic(const HeuristicRecord& h) override { return real_->RecordHeuristic(h); }
+  Result<std::vector<HeuristicRecord>> Heuristics() override { return real_->Heuristics(); }
+  Result<std::vector<std::string>> Verify() override { return real_->Verify(); }
   LogStats stats() const override { return real_->stats(); }
 
  private:
@@ -106,6 +109,10 @@ class FlakyParticipant : public Participant {
   void CheckReady(Deadline d, std::function<void(Status)> done) override {
     real_->CheckReady(d, std::move(done));
   }
+  void Inspect(Query q, Deadline d,
+               std::function<void(Result<std::vector<QueryResult>>)> done) override {
+    real_->Inspect(std::move(q), d, std::move(done));
+  }
 
  private:
   std::unique_ptr<Participant> real_;
@@ -121,8 +128,9 @@ class FaultInjectionTest : public BankTest {
     EXPECT_TRUE(real.ok()) << real.status().ToString();
     auto log = std::make_unique<FaultyLog>(std::move(real.value()));
     *log_out = log.get();
-    auto factory = [faults](boost::asio::io_context& io, const ParticipantOptions& p) {
-      auto real = internal::MakePgParticipant(io, p);
+    auto factory = [faults](boost::asio::io_context& io, const ParticipantOptions& p,
+                            std::chrono::milliseconds connect_timeout) {
+      auto real = internal::MakePgParticipant(io, p, connect_timeout);
       if (p.name != faults->target) return real;
       return std::unique_ptr<Participant>(new FlakyParticipant(std::move(real), faults));
     };

@@ -22,6 +22,7 @@
 
 #include "twopc/decision_log.h"
 #include "twopc/options.h"
+#include "twopc/recovery.h"
 #include "twopc/status.h"
 
 namespace twopc {
@@ -146,8 +147,9 @@ class Coordinator {
   // Opens the decision log named in options.log, checks every participant
   // (a reachable one with max_prepared_transactions = 0 is an error saying
   // how to fix it; an unreachable one is a warning: its transactions will
-  // fail until it is back), completes COMMIT records left without END by an
-  // earlier run, and starts the I/O threads.
+  // fail until it is back), runs a recovery pass (decisions left without END
+  // by an earlier run are completed, its undecided branches fenced and
+  // rolled back) before any new work, and starts the background pass.
   static Result<std::unique_ptr<Coordinator>> Open(CoordinatorOptions options);
 
   // Same, with a caller-supplied log (tests wrap the real one to inject
@@ -174,6 +176,11 @@ class Coordinator {
   // Blocks until every early-acknowledged transaction has finished phase 2
   // (or been handed to recovery).
   void WaitForCompletions();
+
+  // Runs one recovery pass now (the same pass that runs at Open and every
+  // options().recovery.interval). Blocking; do not call from an async
+  // callback.
+  RecoveryReport Recover(const RecoveryPassOptions& options = {});
 
  private:
   friend struct internal::CoordinatorAccess;

@@ -45,6 +45,19 @@ struct DecisionRecord {
   std::optional<int64_t> ended_at_ms;  // set once an END record was written
 };
 
+// A recorded operator decision that went against the protocol (a forced
+// `twopc commit|rollback`): kept apart from the decisions, which stay
+// first-wins, so that recovery can report the transaction as heuristic/mixed.
+struct HeuristicRecord {
+  std::string gtrid;  // the gtrid, or the gid itself for a foreign branch
+  std::string gid;
+  std::string participant;
+  Decision action = Decision::kCommit;  // what the operator did to the branch
+  std::optional<Decision> logged;       // the log's decision then (none: undecided or foreign)
+  int64_t at_ms = 0;                    // filled in by the log
+  std::string note;
+};
+
 struct LogStats {
   uint64_t records_forced = 0;  // decision records made durable
   uint64_t forces = 0;          // fsync-ed batches (records_forced / forces = batch size)
@@ -87,6 +100,15 @@ class DecisionLog {
 
   // Deletes ended records; returns how many were deleted.
   virtual Result<uint64_t> Compact() = 0;
+
+  // Records an operator's heuristic decision, forced to disk. Never refused.
+  virtual Status RecordHeuristic(const HeuristicRecord& record) = 0;
+  virtual Result<std::vector<HeuristicRecord>> Heuristics() = 0;
+
+  // Checks the storage (SQLite integrity_check) and every record (branches
+  // parse, gids decode and belong to their gtrid). Returns the problems found
+  // (empty: all good); a non-OK Status if the check itself could not run.
+  virtual Result<std::vector<std::string>> Verify() = 0;
 
   // Waits until every End() issued so far is written.
   virtual Status Flush() = 0;

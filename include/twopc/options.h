@@ -34,10 +34,16 @@ struct LogOptions {
 };
 
 struct RecoveryOptions {
-  // How often the coordinator drives COMMIT records that have no END record
-  // yet to completion in the background. 0 disables the background pass (the
-  // pass at Open still runs).
+  // How often the coordinator runs a recovery pass in the background
+  // (completing decisions without END, fencing and rolling back orphans it
+  // left). 0 disables the background pass; the pass at Open always runs.
   std::chrono::milliseconds interval{10000};
+  // Pause after each COMMIT/ROLLBACK PREPARED of a pass, so that recovery
+  // does not take throughput away from live transactions.
+  std::chrono::microseconds pace{1000};
+  // Undecided branches of this very process older than this are fenced even
+  // if it still counts them in flight (a stuck caller). 0 = never.
+  std::chrono::seconds live_grace{0};
 };
 
 struct CoordinatorOptions {

@@ -1,0 +1,166 @@
+// Recovery: never leave a prepared transaction behind (DESIGN.md §2).
+//
+// A RecoveryManager is the operator's view of every participant's prepared
+// transactions and of the decision log; the `twopc` CLI is a thin shell over
+// it. A Coordinator runs the same recovery pass at Open and in the background.
+//
+// The rules a pass follows:
+//  * a COMMIT (ABORT) record without END: COMMIT (ROLLBACK) PREPARED every
+//    branch; a branch that is gone was completed already; then END;
+//  * a prepared branch with this node's gid and no decision is fenced -- an
+//    ABORT record first (the log keeps the first decision, so a stale
+//    process's late COMMIT is refused) -- then rolled back, but only when its
+//    transaction can no longer be deciding: an earlier incarnation while this
+//    process holds the log lock, or a transaction the live coordinator says
+//    is not in flight;
+//  * a branch is acted on only if it shows in two scans of pg_prepared_xacts
+//    taken around reading the log;
+//  * other gids (another node, Java XA, LIXA, Citus, hand-made) are listed,
+//    decoded where the format is known, and never touched without --force;
+//  * a lost connection or a server shutting down (57P01) means "try again
+//    later", never success or failure.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "twopc/decision_log.h"
+#include "twopc/gid.h"
+#include "twopc/options.h"
+#include "twopc/status.h"
+
+namespace twopc {
+
+// Whose a prepared transaction is, judged from its gid.
+enum class GidKind {
+  kThisNode,   // twopc gid with this coordinator's node id
+  kOtherNode,  // twopc gid of another node id
+  kJavaXa,     // "<formatId>_<base64 gtrid>_<base64 bqual>": pgjdbc, Narayana, Atomikos...
+  kLixa,       // "<formatId>.<hex gtrid>.<hex bqual>"
+  kCitus,      // "citus_<...>"
+  kUnknown,    // anything else (hand-made)
+};
+const char* GidKindName(GidKind kind);  // "this-node", "other-node", "java-xa", ...
+
+struct ClassifiedGid {
+  GidKind kind = GidKind::kUnknown;
+  std::optional<GidParts> parts;  // twopc gids
+  std::optional<Xid> xid;         // where the format is known
+};
+
+ClassifiedGid ClassifyGid(std::string_view gid, std::string_view this_node_id);
+
+// One prepared transaction on one participant.
+struct PreparedBranch {
+  std::string participant;
+  std::string database;
+  std::string gid;
+  std::string owner_role;
+  int64_t prepared_at_ms = 0;  // unix ms
+  ClassifiedGid classified;
+  // The log's record for its gtrid (twopc gids of this node only).
+  std::optional<DecisionRecord> decision;
+  // Filled by ListPrepared(with_impact = true):
+  std::vector<std::string> locked_relations;  // relations it holds locks on
+  int waiting_sessions = 0;                   // sessions blocked on those locks
+  int64_t xmin_age = 0;                       // age(transaction): how far it holds back VACUUM
+};
+
+enum class RecoveryActionKind {
+  kCommitPrepared,    // a branch of a COMMIT record completed
+  kRollbackPrepared,  // a branch of an ABORT record, or a fenced orphan, rolled back
+  kFence,             // ABORT record appended for an undecided orphan
+  kEnd,               // END written: every branch of the record completed
+  kSkipLive,          // undecided branch whose transaction may still be deciding
+  kSkipForeign,       // not this node's: reported, untouched
+  kSkipUnstable,      // seen in only one of the two scans
+  kRetryLater,        // participant unreachable or outcome unknown
+  kMixed,             // branches of one transaction ended differently (heuristic)
+};
+const char* RecoveryActionName(RecoveryActionKind kind);
+
+struct RecoveryAction {
+  RecoveryActionKind kind = RecoveryActionKind::kRetryLater;
+  std::string participant;
+  std::string gid;
+  std::string gtrid;
+  Status status;       // the failure, for kRetryLater
+  std::string detail;  // one line for humans
+};
+
+struct RecoveryReport {
+  bool dry_run = false;
+  std::vector<RecoveryAction> actions;
+  int resolved = 0;            // branches committed or rolled back (would be, in a dry run)
+  int in_doubt_remaining = 0;  // this node's branches / records still unresolved after the pass
+  int foreign = 0;             // branches that are not this node's
+  int unreachable = 0;         // participants that could not be scanned
+  int mixed = 0;               // transactions with a heuristic or mixed outcome
+
+  // The CLI's exit code: 4 a participant unreachable, 3 heuristic/mixed,
+  // 1 in-doubt remains, 0 all resolved.
+  int ExitCode() const;
+};
+
+struct RecoveryPassOptions {
+  // Report what would be done, change nothing.
+  bool dry_run = false;
+  // Pause after each COMMIT/ROLLBACK PREPARED, so that a pass does not take
+  // throughput away from live transactions.
+  std::chrono::microseconds pace{1000};
+  // Undecided branches of the *live* incarnation older than this may be
+  // fenced even though the live process holds the lock (the "separate grace
+  // period" of DESIGN.md). 0 = never.
+  std::chrono::seconds live_grace{0};
+};
+
+class RecoveryManagerImpl;
+
+class RecoveryManager {
+ public:
+  // Connects to the participants of `options` and opens its decision log:
+  // exclusively (taking the lock, so this process may fence orphans) when no
+  // coordinator holds it, read-only otherwise (then only COMMIT/ABORT records
+  // are driven forward; undecided branches are left to the live coordinator).
+  static Result<std::unique_ptr<RecoveryManager>> Open(CoordinatorOptions options);
+  ~RecoveryManager();
+
+  // True when this process holds the log lock (no coordinator is running).
+  bool holds_log_lock() const;
+  const CoordinatorOptions& options() const;
+  DecisionLog& log();
+
+  // Every prepared transaction on every participant. Unreachable
+  // participants are listed in `unreachable` (their name and error).
+  struct Listing {
+    std::vector<PreparedBranch> branches;
+    std::vector<Status> unreachable;
+  };
+  Listing ListPrepared(bool with_impact);
+
+  // Decision records without END (completion pending).
+  Result<std::vector<DecisionRecord>> PendingDecisions();
+
+  // One recovery pass.
+  RecoveryReport RunPass(const RecoveryPassOptions& options);
+
+  // Resolves one branch by hand. Allowed when it agrees with the log (or the
+  // branch is this node's, undecided, and this process holds the lock: then
+  // it is fenced first). Refused with Conflict when it contradicts the log,
+  // the gid is foreign, or the transaction may still be deciding -- unless
+  // `force`, and then it is recorded as a heuristic decision in the log.
+  // `participant` may be empty when the gid is prepared on one participant only.
+  Status Resolve(std::string_view gid, Decision action, bool force, std::string_view participant = {});
+
+  Result<std::vector<HeuristicRecord>> Heuristics();
+
+ private:
+  explicit RecoveryManager(std::unique_ptr<RecoveryManagerImpl> impl);
+  std::unique_ptr<RecoveryManagerImpl> impl_;
+};
+
+}  // namespace twopc

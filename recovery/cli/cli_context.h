@@ -1,0 +1,49 @@
+// What every `twopc` command shares: the global options, the exit codes, the
+// way errors are printed, and opening a RecoveryManager from --config.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "recovery/cli/terminal.h"
+#include "twopc/recovery.h"
+#include "twopc/status.h"
+
+namespace twopc::cli {
+
+// The exit codes, documented in the --help footer (kExitCodesHelp). A
+// monitoring script reads them, so each has one meaning across commands.
+inline constexpr int kExitOk = 0;           // nothing in doubt / done
+inline constexpr int kExitInDoubt = 1;      // in-doubt remains, or the command failed
+inline constexpr int kExitUsage = 2;        // usage or config error, unknown gid
+inline constexpr int kExitHeuristic = 3;    // heuristic/mixed outcome, or action refused
+inline constexpr int kExitUnreachable = 4;  // a participant could not be reached
+
+extern const char* const kExitCodesHelp;
+
+struct GlobalOptions {
+  std::string config_path = "./twopc.toml";
+  Terminal terminal = Terminal::ForStdout();
+};
+
+// The exit code of a command that failed with `s`: InvalidArgument and
+// NotFound 2, Conflict 3, Unavailable and TimedOut (a participant did not
+// answer) 4, anything else 1.
+int ExitCodeFor(const Status& s);
+
+// "twopc: <line>" on stderr for each line of `message`, made Printable().
+void PrintError(std::string_view message);
+
+// Loads the config and opens a RecoveryManager on it. On failure prints why
+// and sets *exit_code (2 for a config error: its message names file:line).
+std::unique_ptr<RecoveryManager> OpenManager(const GlobalOptions& global, int* exit_code);
+
+// "decision log PATH (incarnation N)" and, when a coordinator holds the log,
+// that this command only reads it.
+std::string LogLine(RecoveryManager& manager);
+
+// Prints `text` on stdout as it is.
+void PrintOut(std::string_view text);
+
+}  // namespace twopc::cli

@@ -1,0 +1,63 @@
+#include "recovery/cli/status_report.h"
+
+#include <algorithm>
+
+#include "recovery/cli/cli_context.h"
+#include "recovery/cli/text.h"
+
+namespace twopc::cli {
+
+std::string TransactionKey(const PreparedBranch& branch) {
+  const auto& parts = branch.classified.parts;
+  if (!parts) return branch.gid;
+  return EncodeGtrid(parts->node_id, parts->incarnation, parts->txn);
+}
+
+bool StatusReport::IsHeuristic(const PreparedBranch& branch) const {
+  if (branch.decision && branch.decision->heuristic) return true;
+  return forced.count(TransactionKey(branch)) > 0 || forced.count(branch.gid) > 0;
+}
+
+bool StatusReport::IsHeuristic(const DecisionRecord& record) const {
+  return record.heuristic || forced.count(record.gtrid) > 0;
+}
+
+int StatusReport::ExitCode() const {
+  if (!listing.unreachable.empty()) return kExitUnreachable;
+  bool heuristic = !heuristics.empty() ||
+                   std::any_of(pending.begin(), pending.end(),
+                               [this](const DecisionRecord& r) { return IsHeuristic(r); }) ||
+                   std::any_of(listing.branches.begin(), listing.branches.end(),
+                               [this](const PreparedBranch& b) { return IsHeuristic(b); });
+  if (heuristic) return kExitHeuristic;
+  bool in_doubt =
+      !pending.empty() || !log_errors.empty() ||
+      std::any_of(listing.branches.begin(), listing.branches.end(),
+                  [](const PreparedBranch& b) { return b.classified.kind == GidKind::kThisNode; });
+  return in_doubt ? kExitInDoubt : kExitOk;
+}
+
+StatusReport GatherStatus(RecoveryManager& manager) {
+  StatusReport report;
+  report.listing = manager.ListPrepared(/*with_impact=*/true);
+  auto pending = manager.PendingDecisions();
+  if (pending.ok()) {
+    report.pending = std::move(pending).value();
+  } else {
+    report.log_errors.push_back(pending.TakeStatus());
+  }
+  auto heuristics = manager.Heuristics();
+  if (heuristics.ok()) {
+    report.heuristics = std::move(heuristics).value();
+  } else {
+    report.log_errors.push_back(heuristics.TakeStatus());
+  }
+  for (const HeuristicRecord& h : report.heuristics) {
+    report.forced.insert(h.gtrid);
+    report.forced.insert(h.gid);
+  }
+  report.now_ms = NowMs();
+  return report;
+}
+
+}  // namespace twopc::cli

@@ -1,0 +1,239 @@
+// RecoveryManager: the operator's handle (the `twopc` CLI is a shell over it).
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "coordinator/coordinator_impl.h"
+#include "recovery/recovery_scanner.h"
+
+namespace twopc {
+
+using internal::Participant;
+using internal::ScanContext;
+
+class RecoveryManagerImpl {
+ public:
+  RecoveryManagerImpl(CoordinatorOptions o, std::unique_ptr<DecisionLog> l, bool lock)
+      : options(std::move(o)), log(std::move(l)), holds_lock(lock),
+        work_(boost::asio::make_work_guard(io_)) {
+    for (const auto& p : options.participants) {
+      participants_[p.name] = internal::MakePgParticipant(io_, p, options.connect_timeout);
+    }
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  ~RecoveryManagerImpl() {
+    work_.reset();
+    io_.stop();
+    thread_.join();
+    participants_.clear();
+  }
+
+  ScanContext Context() const {
+    ScanContext ctx;
+    ctx.node_id = options.node_id;
+    for (const auto& [name, p] : participants_) ctx.participants[name] = p.get();
+    ctx.log = log.get();
+    // Holding the lock, this process is the live incarnation and has nothing
+    // in flight: every earlier incarnation's undecided branch is an orphan.
+    ctx.can_fence = holds_lock;
+    ctx.live_incarnation = log->incarnation();
+    if (holds_lock) ctx.in_flight = [](const std::string&) { return false; };
+    ctx.timeout = options.connect_timeout + std::chrono::milliseconds(5000);
+    return ctx;
+  }
+
+  Status Resolve(std::string_view gid, Decision action, bool force, std::string_view participant);
+
+  const CoordinatorOptions options;
+  std::unique_ptr<DecisionLog> log;
+  const bool holds_lock;
+
+ private:
+  Status Record(const std::string& gtrid, const std::string& gid, const std::string& participant,
+                Decision action, std::optional<Decision> logged, const std::string& note);
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::map<std::string, std::unique_ptr<Participant>> participants_;
+  std::thread thread_;
+};
+
+Status RecoveryManagerImpl::Record(const std::string& gtrid, const std::string& gid,
+                                   const std::string& participant, Decision action,
+                                   std::optional<Decision> logged, const std::string& note) {
+  HeuristicRecord h;
+  h.gtrid = gtrid;
+  h.gid = gid;
+  h.participant = participant;
+  h.action = action;
+  h.logged = logged;
+  h.note = note;
+  return log->RecordHeuristic(h);
+}
+
+Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, bool force,
+                                    std::string_view participant_name) {
+  const std::string gid(gid_view);
+  ScanContext ctx = Context();
+  // Where is it prepared?
+  std::vector<std::string> holders;
+  for (const auto& [name, p] : ctx.participants) {
+    if (!participant_name.empty() && name != participant_name) continue;
+    auto rows = internal::RecoverSync(*p, ctx.timeout);
+    if (!rows.ok()) {
+      if (!participant_name.empty()) return rows.TakeStatus();
+      continue;
+    }
+    for (const auto& x : rows.value()) if (x.gid == gid) holders.push_back(name);
+  }
+  if (!participant_name.empty() && !ctx.participants.count(std::string(participant_name))) {
+    return Status::InvalidArgument(fmt::format("no participant named '{}'", participant_name));
+  }
+  if (holders.empty()) {
+    return Status::NotFound(fmt::format("no prepared transaction '{}' on {}", gid,
+                                        participant_name.empty() ? "any participant" : participant_name));
+  }
+  if (holders.size() > 1) {
+    return Status::InvalidArgument(fmt::format(
+        "'{}' is prepared on {} participants ({}...): name one with --participant", gid,
+        holders.size(), holders[0]));
+  }
+  const std::string& participant = holders[0];
+  const char* verb = DecisionName(action);
+  ClassifiedGid c = ClassifyGid(gid, options.node_id);
+
+  std::optional<Decision> logged;
+  std::string gtrid = gid;
+  bool heuristic = false;
+  if (c.kind != GidKind::kThisNode) {
+    if (!force) {
+      return Status::Conflict(fmt::format(
+          "'{}' is not this coordinator's ({} gid); its own transaction manager should resolve "
+          "it. Use --force to {} it anyway (recorded as a heuristic decision; see "
+          "docs/operations.md)", gid, GidKindName(c.kind), verb));
+    }
+    heuristic = true;
+  } else {
+    gtrid = EncodeGtrid(c.parts->node_id, c.parts->incarnation, c.parts->txn);
+    auto rec = log->Lookup(gtrid);
+    if (!rec.ok()) return rec.TakeStatus();
+    if (rec.value()) logged = rec.value()->decision;
+    if (logged && *logged != action) {
+      if (!force) {
+        return Status::Conflict(fmt::format(
+            "the decision log says {} for {}: {} this branch would leave the transaction mixed. "
+            "Run `twopc recover` to apply the logged decision, or --force to override (recorded "
+            "as a heuristic decision)", DecisionName(*logged), gtrid, verb));
+      }
+      heuristic = true;
+    } else if (!logged) {
+      // Undecided. Rolling back agrees with presumed abort, but only once no
+      // live process can decide COMMIT: fence with ABORT first.
+      if (action == Decision::kAbort && holds_lock) {
+        DecisionRecord abort;
+        abort.gtrid = gtrid;
+        abort.decision = Decision::kAbort;
+        abort.branches.push_back({participant, gid});
+        Status s = log->Decide(abort);
+        if (s.IsConflict()) {
+          return Status::Conflict("a COMMIT decision for " + gtrid +
+                                  " was recorded meanwhile; run `twopc recover`");
+        }
+        if (!s.ok()) return s;
+      } else if (!force) {
+        return Status::Conflict(
+            action == Decision::kCommit
+                ? fmt::format("{} has no COMMIT decision: under presumed abort it must roll "
+                              "back. Use --force to commit it anyway (heuristic)", gtrid)
+                : fmt::format("{} has no decision and a coordinator holds the decision log: it "
+                              "may still be deciding. Stop the coordinator (or let its recovery "
+                              "run), or use --force", gtrid));
+      } else {
+        heuristic = true;
+      }
+    }
+  }
+  if (heuristic) {
+    if (!holds_lock && c.kind == GidKind::kThisNode) {
+      return Status::Conflict(
+          "a forced decision on this node's transaction must be recorded in the decision log, "
+          "which a running coordinator holds: stop the coordinator first");
+    }
+    if (holds_lock) {
+      Status s = Record(gtrid, gid, participant, action, logged, "forced by operator");
+      if (!s.ok()) return s;
+    } else {
+      spdlog::warn("twopc: the decision log is held by a running coordinator; the forced {} of "
+                   "foreign gid {} is not recorded in it", verb, gid);
+    }
+  }
+  Participant* p = ctx.participants.at(participant);
+  Status s = action == Decision::kCommit ? internal::CommitPreparedSync(*p, gid, ctx.timeout)
+                                         : internal::RollbackPreparedSync(*p, gid, ctx.timeout);
+  if (!s.ok()) return s;
+  // A logged transaction whose branches are all done gets its END.
+  if (logged && !heuristic && holds_lock) {
+    auto rec = log->Lookup(gtrid);
+    if (rec.ok() && rec.value()) {
+      bool any_left = false;
+      for (const auto& b : rec.value()->branches) {
+        auto it = ctx.participants.find(b.participant);
+        if (it == ctx.participants.end()) { any_left = true; continue; }
+        auto rows = internal::RecoverSync(*it->second, ctx.timeout);
+        if (!rows.ok()) { any_left = true; continue; }
+        for (const auto& x : rows.value()) any_left = any_left || x.gid == b.gid;
+      }
+      if (!any_left) log->End(gtrid);
+    }
+  }
+  return Status::OK();
+}
+
+RecoveryManager::RecoveryManager(std::unique_ptr<RecoveryManagerImpl> impl) : impl_(std::move(impl)) {}
+RecoveryManager::~RecoveryManager() = default;
+
+Result<std::unique_ptr<RecoveryManager>> RecoveryManager::Open(CoordinatorOptions options) {
+  if (Status s = ValidateNodeId(options.node_id); !s.ok()) return s;
+  bool lock = true;
+  auto log = OpenSqliteDecisionLog(options.log);
+  if (!log.ok() && log.status().IsBusy()) {
+    // A coordinator is running: read its log without blocking it.
+    lock = false;
+    log = OpenSqliteDecisionLogReadOnly(options.log.path);
+  }
+  if (!log.ok()) return log.TakeStatus();
+  return std::unique_ptr<RecoveryManager>(new RecoveryManager(
+      std::make_unique<RecoveryManagerImpl>(std::move(options), std::move(log.value()), lock)));
+}
+
+bool RecoveryManager::holds_log_lock() const { return impl_->holds_lock; }
+const CoordinatorOptions& RecoveryManager::options() const { return impl_->options; }
+DecisionLog& RecoveryManager::log() { return *impl_->log; }
+
+RecoveryManager::Listing RecoveryManager::ListPrepared(bool with_impact) {
+  return internal::ListPrepared(impl_->Context(), with_impact);
+}
+
+Result<std::vector<DecisionRecord>> RecoveryManager::PendingDecisions() { return impl_->log->Unended(); }
+
+RecoveryReport RecoveryManager::RunPass(const RecoveryPassOptions& options) {
+  RecoveryReport r = internal::RunRecoveryPass(impl_->Context(), options);
+  if (!options.dry_run && impl_->holds_lock) (void)impl_->log->Flush();
+  return r;
+}
+
+Status RecoveryManager::Resolve(std::string_view gid, Decision action, bool force,
+                                std::string_view participant) {
+  Status s = impl_->Resolve(gid, action, force, participant);
+  if (impl_->holds_lock) (void)impl_->log->Flush();
+  return s;
+}
+
+Result<std::vector<HeuristicRecord>> RecoveryManager::Heuristics() { return impl_->log->Heuristics(); }
+
+}  // namespace twopc

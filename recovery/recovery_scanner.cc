@@ -1,0 +1,343 @@
+#include "recovery/recovery_scanner.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <future>
+#include <set>
+#include <thread>
+
+namespace twopc::internal {
+namespace {
+
+using Scan = std::map<std::string, std::set<std::string>>;  // participant -> gids
+
+template <class T, class Start>
+T Wait(Start start) {
+  std::promise<T> promise;
+  auto future = promise.get_future();
+  start([&promise](T v) { promise.set_value(std::move(v)); });
+  return future.get();
+}
+
+Deadline In(std::chrono::milliseconds t) { return Clock::now() + t; }
+
+// One scan of every participant, in parallel (an unreachable one costs one
+// timeout, not one per participant). Participants already in `unreachable`
+// are skipped; newly unreachable ones are added to it and left out of the
+// scan.
+Scan ScanAll(const ScanContext& ctx, std::map<std::string, Status>* unreachable,
+             std::vector<PreparedXact>* rows_out, std::vector<std::string>* row_participants) {
+  std::vector<std::pair<std::string, std::future<Result<std::vector<PreparedXact>>>>> pending;
+  for (const auto& [name, p] : ctx.participants) {
+    if (unreachable->count(name)) continue;
+    auto promise = std::make_shared<std::promise<Result<std::vector<PreparedXact>>>>();
+    pending.emplace_back(name, promise->get_future());
+    p->Recover(In(ctx.timeout), [promise](Result<std::vector<PreparedXact>> r) {
+      promise->set_value(std::move(r));
+    });
+  }
+  Scan scan;
+  for (auto& [name, future] : pending) {
+    auto r = future.get();
+    if (!r.ok()) {
+      unreachable->emplace(name, r.status());
+      continue;
+    }
+    auto& gids = scan[name];
+    for (auto& x : r.value()) {
+      gids.insert(x.gid);
+      if (rows_out != nullptr) {
+        rows_out->push_back(x);
+        row_participants->push_back(name);
+      }
+    }
+  }
+  return scan;
+}
+
+bool Has(const Scan& s, const std::string& participant, const std::string& gid) {
+  auto it = s.find(participant);
+  return it != s.end() && it->second.count(gid) > 0;
+}
+
+class Pass {
+ public:
+  Pass(const ScanContext& ctx, const RecoveryPassOptions& o) : ctx_(ctx), o_(o) {
+    report_.dry_run = o.dry_run;
+  }
+
+  RecoveryReport Run() {
+    // Scan, read the log, scan again: a branch is acted on only if both
+    // scans saw it, so one that is just being prepared or just completing
+    // is left for the next pass.
+    std::vector<PreparedXact> rows;
+    std::vector<std::string> row_participants;
+    Scan first = ScanAll(ctx_, &unreachable_, &rows, &row_participants);
+    auto unended = ctx_.log->Unended();
+    std::map<std::string, std::optional<DecisionRecord>> decided;  // gtrid -> record
+    for (size_t i = 0; i < rows.size(); ++i) {
+      ClassifiedGid c = ClassifyGid(rows[i].gid, ctx_.node_id);
+      if (c.kind != GidKind::kThisNode) {
+        Add(RecoveryActionKind::kSkipForeign, row_participants[i], rows[i].gid, "",
+            fmt::format("{} gid: left to its own transaction manager", GidKindName(c.kind)));
+        report_.foreign++;
+        continue;
+      }
+      std::string gtrid = EncodeGtrid(c.parts->node_id, c.parts->incarnation, c.parts->txn);
+      if (!decided.count(gtrid)) {
+        auto rec = ctx_.log->Lookup(gtrid);
+        decided[gtrid] = rec.ok() ? rec.value() : std::nullopt;
+        if (!rec.ok()) log_errors_.insert(gtrid);
+      }
+      mine_.push_back({row_participants[i], rows[i].gid, gtrid, *c.parts, rows[i].prepared_at_ms});
+    }
+    Scan second = ScanAll(ctx_, &unreachable_, nullptr, nullptr);
+    report_.unreachable = static_cast<int>(unreachable_.size());
+
+    if (unended.ok()) {
+      for (auto& rec : unended.value()) DriveRecord(rec, second);
+    } else {
+      report_.in_doubt_remaining++;
+    }
+    ResolveUndecided(decided, first, second);
+    CountMixed();
+    return report_;
+  }
+
+ private:
+  struct Mine {
+    std::string participant, gid, gtrid;
+    GidParts parts;
+    int64_t prepared_at_ms;
+  };
+
+  void Add(RecoveryActionKind kind, std::string participant, std::string gid, std::string gtrid,
+           std::string detail, Status status = Status::OK()) {
+    report_.actions.push_back({kind, std::move(participant), std::move(gid), std::move(gtrid),
+                               std::move(status), std::move(detail)});
+  }
+
+  void Pace() {
+    if (!o_.dry_run && o_.pace.count() > 0) std::this_thread::sleep_for(o_.pace);
+  }
+
+  // Completes one branch as `d` says. True when the branch is done.
+  bool Finish(Decision d, const std::string& participant, const std::string& gid,
+              const std::string& gtrid, const Scan& second) {
+    auto it = ctx_.participants.find(participant);
+    if (it == ctx_.participants.end()) {
+      Add(RecoveryActionKind::kRetryLater, participant, gid, gtrid,
+          "the log names a participant that is not in the configuration");
+      return false;
+    }
+    if (unreachable_.count(participant)) {
+      Add(RecoveryActionKind::kRetryLater, participant, gid, gtrid, "participant unreachable",
+          unreachable_.at(participant));
+      return false;
+    }
+    if (!Has(second, participant, gid)) return true;  // completed already
+    auto kind = d == Decision::kCommit ? RecoveryActionKind::kCommitPrepared
+                                       : RecoveryActionKind::kRollbackPrepared;
+    const char* verb = d == Decision::kCommit ? "COMMIT PREPARED" : "ROLLBACK PREPARED";
+    if (o_.dry_run) {
+      Add(kind, participant, gid, gtrid, fmt::format("would run {}", verb));
+      report_.resolved++;
+      return true;
+    }
+    Status s = d == Decision::kCommit ? CommitPreparedSync(*it->second, gid, ctx_.timeout)
+                                      : RollbackPreparedSync(*it->second, gid, ctx_.timeout);
+    Pace();
+    if (s.ok() || s.IsNotFound()) {
+      Add(kind, participant, gid, gtrid, s.ok() ? verb : "already completed");
+      if (s.ok()) report_.resolved++;
+      return true;
+    }
+    // Connection lost, server shutting down, or another session completing
+    // the same branch right now: outcome unknown, try again later.
+    Add(RecoveryActionKind::kRetryLater, participant, gid, gtrid, std::string(verb) + " failed", s);
+    return false;
+  }
+
+  void DriveRecord(const DecisionRecord& rec, const Scan& second) {
+    if (ctx_.completing && ctx_.completing(rec.gtrid)) return;  // the live process is on it
+    handled_.insert(rec.gtrid);
+    bool all = true;
+    for (const auto& b : rec.branches) all = Finish(rec.decision, b.participant, b.gid, rec.gtrid, second) && all;
+    if (!all) {
+      report_.in_doubt_remaining++;
+      return;
+    }
+    // END needs a writable log; a read-only pass leaves it to the coordinator.
+    if (!o_.dry_run && ctx_.can_fence) {
+      ctx_.log->End(rec.gtrid);
+      Add(RecoveryActionKind::kEnd, "", "", rec.gtrid,
+          fmt::format("{} completed on every branch", DecisionName(rec.decision)));
+    }
+  }
+
+  // May this undecided transaction still be deciding somewhere?
+  bool MayBeDeciding(const Mine& m, std::string* why) const {
+    if (!ctx_.can_fence) {
+      *why = "a coordinator holds the decision log and may still be deciding it";
+      return true;
+    }
+    if (m.parts.incarnation < ctx_.live_incarnation) return false;  // its process is gone
+    if (m.parts.incarnation > ctx_.live_incarnation) {
+      *why = "its incarnation is newer than the log's: is another log in use for this node id?";
+      return true;
+    }
+    if (ctx_.in_flight && !ctx_.in_flight(m.gtrid)) return false;
+    auto age = std::chrono::milliseconds(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch()).count() - m.prepared_at_ms);
+    if (o_.live_grace.count() > 0 && age > o_.live_grace) return false;
+    *why = "its transaction is still in flight in the live coordinator";
+    return true;
+  }
+
+  void ResolveUndecided(const std::map<std::string, std::optional<DecisionRecord>>& decided,
+                        const Scan& first, const Scan& second) {
+    std::map<std::string, std::vector<const Mine*>> by_gtrid;
+    for (const Mine& m : mine_) by_gtrid[m.gtrid].push_back(&m);
+    for (auto& [gtrid, branches] : by_gtrid) {
+      if (handled_.count(gtrid)) continue;
+      const auto& rec = decided.at(gtrid);
+      if (log_errors_.count(gtrid)) {
+        report_.in_doubt_remaining++;
+        Add(RecoveryActionKind::kRetryLater, "", "", gtrid, "cannot read the decision log");
+        continue;
+      }
+      if (rec.has_value()) {
+        // Decided, but not in Unended (END written, or the record was read
+        // between our log reads): follow the decision for what is left.
+        if (ctx_.completing && ctx_.completing(gtrid)) continue;
+        bool all = true;
+        for (const Mine* m : branches) all = Finish(rec->decision, m->participant, m->gid, gtrid, second) && all;
+        if (!all) report_.in_doubt_remaining++;
+        continue;
+      }
+      FenceAndRollBack(gtrid, branches, first, second);
+    }
+  }
+
+  void FenceAndRollBack(const std::string& gtrid, const std::vector<const Mine*>& branches,
+                        const Scan& first, const Scan& second) {
+    std::string why;
+    if (MayBeDeciding(*branches.front(), &why)) {
+      for (const Mine* m : branches) Add(RecoveryActionKind::kSkipLive, m->participant, m->gid, gtrid, why);
+      report_.in_doubt_remaining++;
+      return;
+    }
+    std::vector<const Mine*> stable;
+    for (const Mine* m : branches) {
+      if (Has(first, m->participant, m->gid) && Has(second, m->participant, m->gid)) {
+        stable.push_back(m);
+      } else {
+        Add(RecoveryActionKind::kSkipUnstable, m->participant, m->gid, gtrid,
+            "seen in only one of the two scans; next pass");
+      }
+    }
+    if (stable.empty()) return;
+    DecisionRecord abort;
+    abort.gtrid = gtrid;
+    abort.decision = Decision::kAbort;
+    for (const Mine* m : stable) abort.branches.push_back({m->participant, m->gid});
+    if (o_.dry_run) {
+      Add(RecoveryActionKind::kFence, "", "", gtrid, "would append ABORT (no decision, not in flight)");
+      for (const Mine* m : stable) Finish(Decision::kAbort, m->participant, m->gid, gtrid, second);
+      return;
+    }
+    // Fence first: once ABORT is in the log, a stale process's late COMMIT
+    // for this gtrid is refused, so rolling back cannot race a commit.
+    Status s = ctx_.log->Decide(abort);
+    if (s.IsConflict()) {
+      auto rec = ctx_.log->Lookup(gtrid);
+      if (rec.ok() && rec.value()) {
+        Add(RecoveryActionKind::kRetryLater, "", "", gtrid,
+            fmt::format("a {} decision was recorded meanwhile; following it", DecisionName(rec.value()->decision)));
+        DriveRecord(*rec.value(), second);
+      }
+      return;
+    }
+    if (!s.ok()) {
+      report_.in_doubt_remaining++;
+      Add(RecoveryActionKind::kRetryLater, "", "", gtrid, "cannot append the ABORT record", s);
+      return;
+    }
+    Add(RecoveryActionKind::kFence, "", "", gtrid, "ABORT appended: no decision, cannot be deciding");
+    DriveRecord(abort, second);
+  }
+
+  // Heuristic records that went against the log's decision (or against
+  // presumed abort for undecided ones) mean the transaction ended mixed.
+  void CountMixed() {
+    auto hs = ctx_.log->Heuristics();
+    if (!hs.ok()) return;
+    std::set<std::string> mixed;
+    for (const auto& h : hs.value()) {
+      Decision logged = h.logged.value_or(Decision::kAbort);
+      if (h.action != logged && !mixed.count(h.gtrid)) {
+        mixed.insert(h.gtrid);
+        Add(RecoveryActionKind::kMixed, h.participant, h.gid, h.gtrid,
+            fmt::format("operator forced {} against the log's {}", DecisionName(h.action),
+                        h.logged ? DecisionName(*h.logged) : "presumed abort"));
+      }
+    }
+    report_.mixed = static_cast<int>(mixed.size());
+  }
+
+  const ScanContext& ctx_;
+  const RecoveryPassOptions& o_;
+  RecoveryReport report_;
+  std::map<std::string, Status> unreachable_;
+  std::vector<Mine> mine_;
+  std::set<std::string> handled_, log_errors_;  // gtrids driven from their record; unreadable
+};
+
+}  // namespace
+
+Result<std::vector<PreparedXact>> RecoverSync(Participant& p, std::chrono::milliseconds timeout) {
+  return Wait<Result<std::vector<PreparedXact>>>(
+      [&](auto done) { p.Recover(In(timeout), std::move(done)); });
+}
+
+Status CommitPreparedSync(Participant& p, const std::string& gid, std::chrono::milliseconds timeout) {
+  return Wait<Status>([&](auto done) { p.CommitPrepared(gid, In(timeout), std::move(done)); });
+}
+
+Status RollbackPreparedSync(Participant& p, const std::string& gid, std::chrono::milliseconds timeout) {
+  return Wait<Status>([&](auto done) { p.RollbackPrepared(gid, In(timeout), std::move(done)); });
+}
+
+RecoveryReport RunRecoveryPass(const ScanContext& ctx, const RecoveryPassOptions& options) {
+  return Pass(ctx, options).Run();
+}
+
+}  // namespace twopc::internal
+
+namespace twopc {
+
+const char* RecoveryActionName(RecoveryActionKind kind) {
+  switch (kind) {
+    case RecoveryActionKind::kCommitPrepared: return "commit-prepared";
+    case RecoveryActionKind::kRollbackPrepared: return "rollback-prepared";
+    case RecoveryActionKind::kFence: return "fence";
+    case RecoveryActionKind::kEnd: return "end";
+    case RecoveryActionKind::kSkipLive: return "skip-live";
+    case RecoveryActionKind::kSkipForeign: return "skip-foreign";
+    case RecoveryActionKind::kSkipUnstable: return "skip-unstable";
+    case RecoveryActionKind::kRetryLater: return "retry-later";
+    case RecoveryActionKind::kMixed: return "mixed";
+  }
+  return "?";
+}
+
+int RecoveryReport::ExitCode() const {
+  if (unreachable > 0) return 4;
+  if (mixed > 0) return 3;
+  if (in_doubt_remaining > 0) return 1;
+  return 0;
+}
+
+}  // namespace twopc

@@ -1,0 +1,552 @@
+// The `twopc` operator CLI, run as a real process against real PostgreSQL
+// servers (DESIGN.md §3 recovery/, §4).
+//
+// Every test writes its own config with its own decision log, so that a
+// heuristic record or a decision one test leaves behind never changes
+// another's exit codes; the servers are shared (one sandbox for the suite)
+// and every test rolls back what it left prepared.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <pty.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/pg_sandbox.h"
+#include "twopc/decision_log.h"
+#include "twopc/gid.h"
+
+extern char** environ;
+
+namespace twopc {
+namespace {
+
+using ::twopc::testing::PgSandbox;
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The inherited environment without TWOPC_CONFIG and NO_COLOR (a developer's
+// shell may set them), plus `extra` ("NAME=value").
+std::vector<std::string> ChildEnv(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry(*e);
+    if (entry.rfind("TWOPC_CONFIG=", 0) == 0 || entry.rfind("NO_COLOR=", 0) == 0) continue;
+    env.push_back(entry);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+std::vector<char*> CStrings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (std::string& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// Runs the twopc binary with stdout and stderr going to files (or stdout to
+// `stdout_fd` when >= 0, e.g. a pseudo-terminal).
+CliResult RunCli(std::vector<std::string> args, const std::string& scratch_dir,
+                 std::vector<std::string> extra_env = {}, int stdout_fd = -1) {
+  args.insert(args.begin(), TWOPC_CLI_PATH);
+  std::vector<std::string> env = ChildEnv(extra_env);
+  std::vector<char*> argv = CStrings(args);
+  std::vector<char*> envp = CStrings(env);
+  std::string out_path = scratch_dir + "/cli.out";
+  std::string err_path = scratch_dir + "/cli.err";
+  int out_fd =
+      stdout_fd >= 0 ? stdout_fd : open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  CliResult result;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_fd, STDOUT_FILENO);
+    dup2(err_fd, STDERR_FILENO);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  if (stdout_fd < 0) close(out_fd);
+  close(err_fd);
+  int status = 0;
+  if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  }
+  if (stdout_fd < 0) result.out = ReadFile(out_path);
+  result.err = ReadFile(err_path);
+  return result;
+}
+
+std::string Show(const CliResult& r) {
+  return "exit " + std::to_string(r.exit_code) + "\n--- stdout\n" + r.out + "--- stderr\n" + r.err;
+}
+
+nlohmann::json ParseJson(const CliResult& r) {
+  auto doc = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(doc.is_discarded()) << "not one JSON document:\n" << Show(r);
+  return doc;
+}
+
+bool Contains(const std::string& text, const std::string& what) {
+  return text.find(what) != std::string::npos;
+}
+
+// A port nothing listens on: bound, then closed.
+int DeadPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    sandbox_ = PgSandbox::Start({"a", "b"}).release();
+    if (sandbox_ == nullptr) return;
+    sandbox_->Exec("a", "CREATE TABLE t(id int PRIMARY KEY, v int)");
+    sandbox_->Exec("b", "CREATE TABLE u(id int PRIMARY KEY, v int)");
+  }
+  static void TearDownTestSuite() {
+    delete sandbox_;
+    sandbox_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(sandbox_, nullptr) << "the PostgreSQL sandbox did not start";
+    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    log_path_ = sandbox_->dir() + "/" + name_ + ".db";
+    config_path_ = sandbox_->dir() + "/" + name_ + ".toml";
+    WriteConfig(config_path_, "");
+  }
+
+  // Every test leaves the servers as it found them, even when it failed.
+  void TearDown() override {
+    if (sandbox_ == nullptr) return;
+    for (const char* db : {"a", "b"}) {
+      for (const auto& row : sandbox_->Query(
+               db, "SELECT gid FROM pg_prepared_xacts WHERE database = current_database()")) {
+        sandbox_->Exec(db, "ROLLBACK PREPARED '" + Quote(row[0]) + "'");
+      }
+    }
+    sandbox_->Exec("a", "DELETE FROM t");
+    sandbox_->Exec("b", "DELETE FROM u");
+  }
+
+  static std::string Quote(const std::string& text) {
+    std::string out;
+    for (char c : text) out += c == '\'' ? "''" : std::string(1, c);
+    return out;
+  }
+
+  void WriteConfig(const std::string& path, const std::string& extra) {
+    std::ofstream out(path);
+    out << "node_id = \"" << sandbox_->options().node_id << "\"\n"
+        << "[log]\npath = \"" << log_path_ << "\"\n";
+    for (const char* db : {"a", "b"}) {
+      out << "\n[[participants]]\nname = \"" << db << "\"\nconninfo = \"" << sandbox_->conninfo(db)
+          << "\"\n";
+    }
+    out << extra;
+  }
+
+  CliResult Twopc(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    args.insert(args.begin(), {"--config", config_path_});
+    return RunCli(std::move(args), sandbox_->dir(), std::move(env));
+  }
+
+  // PREPAREs a branch that inserts `id` into t (on a) or u (on b).
+  void PrepareBranch(const std::string& db, const std::string& gid, int id) {
+    std::string table = db == "a" ? "t" : "u";
+    sandbox_->Exec(db, "BEGIN; INSERT INTO " + table + " VALUES (" + std::to_string(id) +
+                           ", 0); PREPARE TRANSACTION '" + Quote(gid) + "'");
+  }
+
+  bool IsPrepared(const std::string& db, const std::string& gid) {
+    return sandbox_->QueryInt(
+               db, "SELECT count(*) FROM pg_prepared_xacts WHERE gid = '" + Quote(gid) + "'") == 1;
+  }
+
+  std::unique_ptr<DecisionLog> OpenLog() {
+    LogOptions options;
+    options.path = log_path_;
+    auto log = OpenSqliteDecisionLog(options);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return log.ok() ? std::move(log).value() : nullptr;
+  }
+
+  std::string Gid(uint64_t txn, uint32_t branch, uint64_t incarnation = 1) {
+    return EncodeGid({sandbox_->options().node_id, incarnation, txn, branch});
+  }
+  std::string Gtrid(uint64_t txn, uint64_t incarnation = 1) {
+    return EncodeGtrid(sandbox_->options().node_id, incarnation, txn);
+  }
+
+  static nlohmann::json FindBy(const nlohmann::json& list, const std::string& key,
+                               const std::string& value) {
+    for (const auto& item : list) {
+      if (item.value(key, "") == value) return item;
+    }
+    return nullptr;
+  }
+
+  static PgSandbox* sandbox_;
+  std::string name_;
+  std::string log_path_;
+  std::string config_path_;
+};
+
+PgSandbox* CliTest::sandbox_ = nullptr;
+
+TEST_F(CliTest, StatusOnCleanSandboxReportsNothing) {
+  CliResult r = Twopc({"status"});
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_TRUE(Contains(r.out, "Prepared transactions: none")) << Show(r);
+  EXPECT_FALSE(Contains(r.out, "PARTICIPANT")) << "a table header without rows\n" << Show(r);
+  EXPECT_FALSE(Contains(r.out, "\033")) << "colour codes on a pipe\n" << Show(r);
+
+  CliResult j = Twopc({"status", "--json"});
+  EXPECT_EQ(j.exit_code, 0) << Show(j);
+  nlohmann::json doc = ParseJson(j);
+  ASSERT_TRUE(doc["prepared"].is_array()) << Show(j);
+  EXPECT_TRUE(doc["prepared"].empty());
+  EXPECT_TRUE(doc["pending"].empty());
+  EXPECT_TRUE(doc["unreachable"].empty());
+  EXPECT_EQ(doc["exit_code"], 0);
+}
+
+TEST_F(CliTest, ForeignGidsAreListedDecodedAndLeftAlone) {
+  const std::string java = "131077_dGVzdA==_YnJhbmNo";  // formatId 131077, "test", "branch"
+  PrepareBranch("a", java, 1);
+  PrepareBranch("a", "citus_1_2_3_4", 2);
+  PrepareBranch("b", "my-manual-txn", 3);
+
+  CliResult r = Twopc({"status", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << "foreign branches are not this node's in-doubt\n" << Show(r);
+  nlohmann::json prepared = ParseJson(r)["prepared"];
+  ASSERT_EQ(prepared.size(), 3u) << Show(r);
+  nlohmann::json j = FindBy(prepared, "gid", java);
+  ASSERT_TRUE(j.is_object()) << Show(r);
+  EXPECT_EQ(j["kind"], "java-xa");
+  EXPECT_EQ(j["participant"], "a");
+  EXPECT_EQ(j["database"], "a");
+  EXPECT_EQ(j["owner"], "postgres");
+  EXPECT_EQ(j["xid"]["format_id"], 131077);
+  EXPECT_EQ(j["xid"]["gtrid"], "test");
+  EXPECT_EQ(j["xid"]["bqual"], "branch");
+  EXPECT_TRUE(j["decision"].is_null());
+  EXPECT_EQ(FindBy(prepared, "gid", "citus_1_2_3_4")["kind"], "citus");
+  EXPECT_EQ(FindBy(prepared, "gid", "my-manual-txn")["kind"], "unknown");
+
+  CliResult human = Twopc({"status"});
+  EXPECT_TRUE(Contains(human.out, "fmt=131077 gtrid=test bqual=branch")) << Show(human);
+  EXPECT_TRUE(Contains(human.out, "java-xa")) << Show(human);
+
+  CliResult recover = Twopc({"recover"});
+  EXPECT_EQ(recover.exit_code, 0) << Show(recover);
+  EXPECT_TRUE(Contains(recover.out, "skip-foreign")) << Show(recover);
+  EXPECT_TRUE(IsPrepared("a", java));
+  EXPECT_TRUE(IsPrepared("a", "citus_1_2_3_4"));
+  EXPECT_TRUE(IsPrepared("b", "my-manual-txn"));
+
+  CliResult refused = Twopc({"rollback", "my-manual-txn"});
+  EXPECT_EQ(refused.exit_code, 3) << Show(refused);
+  EXPECT_TRUE(Contains(refused.err, "--force")) << Show(refused);
+  EXPECT_TRUE(Contains(refused.err, "docs/operations.md")) << Show(refused);
+  EXPECT_TRUE(IsPrepared("b", "my-manual-txn"));
+
+  CliResult forced = Twopc({"rollback", "my-manual-txn", "--force"});
+  EXPECT_EQ(forced.exit_code, 0) << Show(forced);
+  EXPECT_TRUE(Contains(forced.out, "heuristic")) << Show(forced);
+  EXPECT_FALSE(IsPrepared("b", "my-manual-txn"));
+
+  CliResult after = Twopc({"status", "--json"});
+  EXPECT_EQ(after.exit_code, 3) << "a heuristic decision is on record\n" << Show(after);
+  nlohmann::json heuristic = FindBy(ParseJson(after)["heuristics"], "gid", "my-manual-txn");
+  ASSERT_TRUE(heuristic.is_object()) << Show(after);
+  EXPECT_EQ(heuristic["action"], "abort");
+  EXPECT_EQ(heuristic["participant"], "b");
+  CliResult after_human = Twopc({"status"});
+  EXPECT_TRUE(Contains(after_human.out, "Heuristic decisions")) << Show(after_human);
+}
+
+TEST_F(CliTest, StatusShowsLocksAndBlockedSessions) {
+  sandbox_->Exec("a", "INSERT INTO t VALUES (10, 0)");
+  sandbox_->Exec("a", "BEGIN; UPDATE t SET v = 1 WHERE id = 10; PREPARE TRANSACTION 'lock-holder'");
+  // A session that wants the same row waits for the prepared transaction.
+  PGconn* waiter = PQconnectdb(sandbox_->conninfo("a").c_str());
+  ASSERT_EQ(PQstatus(waiter), CONNECTION_OK) << PQerrorMessage(waiter);
+  ASSERT_EQ(PQsendQuery(waiter, "UPDATE t SET v = 2 WHERE id = 10"), 1);
+  for (int i = 0;
+       i < 100 && sandbox_->QueryInt("a", "SELECT count(*) FROM pg_locks WHERE NOT granted") == 0;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  CliResult r = Twopc({"status", "--json"});
+  nlohmann::json holder = FindBy(ParseJson(r)["prepared"], "gid", "lock-holder");
+  ASSERT_TRUE(holder.is_object()) << Show(r);
+  EXPECT_EQ(holder["waiting_sessions"], 1) << Show(r);
+  EXPECT_GE(holder["xmin_age"].get<int64_t>(), 1) << Show(r);
+  bool lists_t = false;
+  for (const auto& relation : holder["locked_relations"]) lists_t = lists_t || relation == "t";
+  EXPECT_TRUE(lists_t) << "the prepared UPDATE holds a lock on t\n" << Show(r);
+
+  sandbox_->Exec("a", "ROLLBACK PREPARED 'lock-holder'");
+  while (PGresult* res = PQgetResult(waiter)) PQclear(res);
+  PQfinish(waiter);
+}
+
+TEST_F(CliTest, OrphanOfThisNodeIsFencedThenRolledBack) {
+  OpenLog().reset();  // incarnation 1 exists; the CLI runs as a later one
+  PrepareBranch("a", Gid(5, 1), 105);
+  PrepareBranch("b", Gid(5, 2), 105);
+
+  CliResult status = Twopc({"status", "--json"});
+  EXPECT_EQ(status.exit_code, 1) << Show(status);
+  nlohmann::json branch = FindBy(ParseJson(status)["prepared"], "gid", Gid(5, 1));
+  EXPECT_EQ(branch["kind"], "this-node") << Show(status);
+  EXPECT_EQ(branch["decision"], "none") << Show(status);
+
+  CliResult dry = Twopc({"recover", "--dry-run", "--json"});
+  nlohmann::json report = ParseJson(dry);
+  EXPECT_EQ(report["dry_run"], true);
+  for (const std::string& gid : {Gid(5, 1), Gid(5, 2)}) {
+    nlohmann::json action = FindBy(report["actions"], "gid", gid);
+    EXPECT_EQ(action.value("action", ""), "rollback-prepared") << gid << "\n" << Show(dry);
+  }
+  EXPECT_TRUE(IsPrepared("a", Gid(5, 1))) << "a dry run changed something";
+  EXPECT_TRUE(IsPrepared("b", Gid(5, 2))) << "a dry run changed something";
+  CliResult no_records = Twopc({"log", "show", "--all", "--json"});
+  EXPECT_TRUE(ParseJson(no_records)["records"].empty()) << "a dry run fenced\n" << Show(no_records);
+
+  CliResult recover = Twopc({"recover"});
+  EXPECT_EQ(recover.exit_code, 0) << Show(recover);
+  EXPECT_TRUE(Contains(recover.out, "fence")) << Show(recover);
+  EXPECT_FALSE(IsPrepared("a", Gid(5, 1)));
+  EXPECT_FALSE(IsPrepared("b", Gid(5, 2)));
+  EXPECT_EQ(sandbox_->QueryInt("a", "SELECT count(*) FROM t WHERE id = 105"), 0);
+
+  CliResult log = Twopc({"log", "show", "--all", "--json"});
+  nlohmann::json record = FindBy(ParseJson(log)["records"], "gtrid", Gtrid(5));
+  ASSERT_TRUE(record.is_object()) << "no fencing record\n" << Show(log);
+  EXPECT_EQ(record["decision"], "abort");
+  EXPECT_EQ(record["branches"].size(), 2u) << Show(log);
+  CliResult human = Twopc({"log", "show", "--all"});
+  EXPECT_TRUE(Contains(human.out, Gtrid(5))) << Show(human);
+  EXPECT_TRUE(Contains(human.out, "abort")) << Show(human);
+  EXPECT_EQ(Twopc({"status"}).exit_code, 0);
+}
+
+TEST_F(CliTest, CommitRecordWithoutEndIsCompletedByRecover) {
+  PrepareBranch("a", Gid(7, 1), 107);
+  PrepareBranch("b", Gid(7, 2), 107);
+  {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+    DecisionRecord record;
+    record.gtrid = Gtrid(7);
+    record.decision = Decision::kCommit;
+    record.branches = {{"a", Gid(7, 1)}, {"b", Gid(7, 2)}};
+    ASSERT_TRUE(log->Decide(record).ok());
+  }
+
+  CliResult status = Twopc({"status"});
+  EXPECT_EQ(status.exit_code, 1) << Show(status);
+  EXPECT_TRUE(Contains(status.out, "Pending completion")) << Show(status);
+  EXPECT_TRUE(Contains(status.out, Gtrid(7))) << Show(status);
+  nlohmann::json doc = ParseJson(Twopc({"status", "--json"}));
+  EXPECT_EQ(FindBy(doc["pending"], "gtrid", Gtrid(7)).value("decision", ""), "commit");
+  EXPECT_EQ(FindBy(doc["prepared"], "gid", Gid(7, 2)).value("decision", ""), "commit");
+
+  CliResult recover = Twopc({"recover"});
+  EXPECT_EQ(recover.exit_code, 0) << Show(recover);
+  EXPECT_TRUE(Contains(recover.out, "commit-prepared")) << Show(recover);
+  EXPECT_EQ(sandbox_->QueryInt("a", "SELECT count(*) FROM t WHERE id = 107"), 1);
+  EXPECT_EQ(sandbox_->QueryInt("b", "SELECT count(*) FROM u WHERE id = 107"), 1);
+  nlohmann::json all = ParseJson(Twopc({"log", "show", "--all", "--json"}));
+  EXPECT_FALSE(FindBy(all["records"], "gtrid", Gtrid(7))["ended_at"].is_null()) << all.dump();
+  EXPECT_TRUE(ParseJson(Twopc({"log", "show", "--json"}))["records"].empty());
+
+  CliResult again = Twopc({"commit", Gid(7, 1)});
+  EXPECT_EQ(again.exit_code, 2) << Show(again);
+  EXPECT_TRUE(Contains(again.err, "no prepared transaction")) << Show(again);
+  EXPECT_TRUE(Contains(again.err, "records commit")) << Show(again);
+}
+
+TEST_F(CliTest, ManualResolutionFollowsPresumedAbort) {
+  OpenLog().reset();
+  PrepareBranch("a", Gid(9, 1), 109);
+
+  CliResult commit = Twopc({"commit", Gid(9, 1)});
+  EXPECT_EQ(commit.exit_code, 3) << "no COMMIT record: committing contradicts the log\n"
+                                 << Show(commit);
+  EXPECT_TRUE(IsPrepared("a", Gid(9, 1)));
+
+  CliResult rollback = Twopc({"rollback", Gid(9, 1)});
+  EXPECT_EQ(rollback.exit_code, 0) << Show(rollback);
+  EXPECT_TRUE(Contains(rollback.out, "participant a")) << Show(rollback);
+  EXPECT_FALSE(IsPrepared("a", Gid(9, 1)));
+  nlohmann::json all = ParseJson(Twopc({"log", "show", "--all", "--json"}));
+  EXPECT_EQ(FindBy(all["records"], "gtrid", Gtrid(9)).value("decision", ""), "abort")
+      << "rolled back without fencing first\n"
+      << all.dump();
+}
+
+TEST_F(CliTest, LogVerifyAndCompact) {
+  {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+    for (uint64_t txn : {11, 12}) {
+      DecisionRecord record;
+      record.gtrid = Gtrid(txn);
+      record.branches = {{"a", Gid(txn, 1)}, {"b", Gid(txn, 2)}};
+      ASSERT_TRUE(log->Decide(record).ok());
+    }
+    log->End(Gtrid(11));
+    ASSERT_TRUE(log->Flush().ok());
+  }
+  CliResult verify = Twopc({"log", "verify"});
+  EXPECT_EQ(verify.exit_code, 0) << Show(verify);
+
+  {
+    // A running coordinator holds the lock: compaction must wait for it,
+    // while the read-only commands still work.
+    auto live = OpenLog();
+    CliResult refused = Twopc({"log", "compact"});
+    EXPECT_EQ(refused.exit_code, 1) << Show(refused);
+    EXPECT_TRUE(Contains(refused.err, "coordinator is running")) << Show(refused);
+    CliResult show = Twopc({"log", "show", "--all", "--json"});
+    EXPECT_EQ(show.exit_code, 0) << Show(show);
+    EXPECT_EQ(ParseJson(show)["records"].size(), 2u);
+  }
+
+  CliResult compact = Twopc({"log", "compact"});
+  EXPECT_EQ(compact.exit_code, 0) << Show(compact);
+  EXPECT_TRUE(Contains(compact.out, "deleted 1 record")) << Show(compact);
+  nlohmann::json left = ParseJson(Twopc({"log", "show", "--all", "--json"}))["records"];
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0]["gtrid"], Gtrid(12));
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(log_path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "UPDATE decisions SET branches = 'not json'", nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  CliResult bad = Twopc({"log", "verify"});
+  EXPECT_EQ(bad.exit_code, 1) << Show(bad);
+  EXPECT_TRUE(Contains(bad.out, Gtrid(12))) << Show(bad);
+  nlohmann::json problems = ParseJson(Twopc({"log", "verify", "--json"}));
+  EXPECT_EQ(problems["ok"], false);
+  EXPECT_EQ(problems["problems"].size(), 1u);
+}
+
+TEST_F(CliTest, ConfigAndUsageErrorsExitTwo) {
+  WriteConfig(config_path_, "\n[[participants]]\nname = \"c\"\nconninfo = \"x\"\ncolour = 1\n");
+  // The unknown key is on the last line written.
+  int line = 0;
+  for (char c : ReadFile(config_path_)) line += c == '\n';
+  CliResult bad = Twopc({"status"});
+  EXPECT_EQ(bad.exit_code, 2) << Show(bad);
+  EXPECT_TRUE(Contains(bad.err, config_path_ + ":" + std::to_string(line))) << Show(bad);
+  EXPECT_TRUE(Contains(bad.err, "colour")) << Show(bad);
+  EXPECT_TRUE(bad.out.empty()) << Show(bad);
+
+  CliResult missing =
+      RunCli({"--config", sandbox_->dir() + "/nope.toml", "status"}, sandbox_->dir());
+  EXPECT_EQ(missing.exit_code, 2) << Show(missing);
+
+  CliResult usage = RunCli({"status", "--no-such-flag"}, sandbox_->dir());
+  EXPECT_EQ(usage.exit_code, 2) << Show(usage);
+  CliResult no_gid = RunCli({"commit"}, sandbox_->dir());
+  EXPECT_EQ(no_gid.exit_code, 2) << Show(no_gid);
+
+  WriteConfig(config_path_, "");
+  CliResult from_env =
+      RunCli({"status", "--json"}, sandbox_->dir(), {"TWOPC_CONFIG=" + config_path_});
+  EXPECT_EQ(from_env.exit_code, 0) << "TWOPC_CONFIG not used\n" << Show(from_env);
+}
+
+TEST_F(CliTest, UnreachableParticipantExitsFourWithoutItsPassword) {
+  int port = DeadPort();
+  WriteConfig(config_path_,
+              "\n[[participants]]\nname = \"dead\"\nconninfo = \"host=127.0.0.1 port=" +
+                  std::to_string(port) + " dbname=x user=postgres password=hunter2\"\n");
+  CliResult r = Twopc({"status"});
+  EXPECT_EQ(r.exit_code, 4) << Show(r);
+  EXPECT_TRUE(Contains(r.out, "Unreachable participants: 1")) << Show(r);
+  EXPECT_TRUE(Contains(r.out, "dead")) << Show(r);
+  EXPECT_FALSE(Contains(r.out + r.err, "hunter2")) << "a password was printed\n" << Show(r);
+
+  CliResult j = Twopc({"status", "--json"});
+  EXPECT_EQ(j.exit_code, 4);
+  nlohmann::json unreachable = ParseJson(j)["unreachable"];
+  ASSERT_EQ(unreachable.size(), 1u) << Show(j);
+  EXPECT_EQ(unreachable[0]["participant"], "dead");
+  EXPECT_FALSE(Contains(j.out, "hunter2"));
+  EXPECT_EQ(ParseJson(Twopc({"recover", "--dry-run", "--json"}))["unreachable"], 1);
+}
+
+TEST_F(CliTest, ColoursOnlyOnATerminalWithoutNoColor) {
+  PrepareBranch("a", "my-coloured-txn", 20);
+  auto run_on_pty = [&](std::vector<std::string> env) {
+    int master = -1;
+    int slave = -1;
+    EXPECT_EQ(openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+    CliResult r = RunCli({"--config", config_path_, "status"}, sandbox_->dir(), env, slave);
+    close(slave);
+    char buf[4096];
+    for (ssize_t n; (n = read(master, buf, sizeof(buf))) > 0;) r.out.append(buf, n);
+    close(master);
+    return r;
+  };
+  CliResult tty = run_on_pty({});
+  EXPECT_EQ(tty.exit_code, 0) << Show(tty);
+  EXPECT_TRUE(Contains(tty.out, "\033[")) << Show(tty);
+  CliResult no_color = run_on_pty({"NO_COLOR=1"});
+  EXPECT_TRUE(Contains(no_color.out, "my-coloured-txn")) << Show(no_color);
+  EXPECT_FALSE(Contains(no_color.out, "\033")) << Show(no_color);
+}
+
+TEST_F(CliTest, HostileGidCannotWriteEscapeCodes) {
+  PrepareBranch("a", "evil\033[2Jgid", 30);
+  CliResult r = Twopc({"status"});
+  EXPECT_FALSE(Contains(r.out, "\033")) << Show(r);
+  EXPECT_TRUE(Contains(r.out, "evil\\x1B[2Jgid")) << Show(r);
+  nlohmann::json doc = ParseJson(Twopc({"status", "--json"}));
+  EXPECT_TRUE(FindBy(doc["prepared"], "gid", "evil\033[2Jgid").is_object())
+      << "JSON carries the exact gid\n"
+      << doc.dump();
+}
+
+}  // namespace
+}  // namespace twopc
