@@ -2,6 +2,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -197,10 +201,16 @@ Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, 
 RecoveryManager::RecoveryManager(std::unique_ptr<RecoveryManagerImpl> impl) : impl_(std::move(impl)) {}
 RecoveryManager::~RecoveryManager() = default;
 
-Result<std::unique_ptr<RecoveryManager>> RecoveryManager::Open(CoordinatorOptions options) {
+Result<std::unique_ptr<RecoveryManager>> RecoveryManager::Open(CoordinatorOptions options,
+                                                               LogAccess access) {
   if (Status s = ValidateNodeId(options.node_id); !s.ok()) return s;
-  bool lock = true;
-  auto log = OpenSqliteDecisionLog(options.log);
+  bool lock = false;
+  Result<std::unique_ptr<DecisionLog>> log = Status::NotFound("not opened");
+  if (access == LogAccess::kReadOnly) log = OpenSqliteDecisionLogReadOnly(options.log.path);
+  if (access == LogAccess::kExclusiveIfFree || log.status().IsNotFound()) {
+    lock = true;
+    log = OpenSqliteDecisionLog(options.log);
+  }
   if (!log.ok() && log.status().IsBusy()) {
     // A coordinator is running: read its log without blocking it.
     lock = false;
@@ -212,6 +222,16 @@ Result<std::unique_ptr<RecoveryManager>> RecoveryManager::Open(CoordinatorOption
 }
 
 bool RecoveryManager::holds_log_lock() const { return impl_->holds_lock; }
+
+bool RecoveryManager::coordinator_running() const {
+  if (impl_->holds_lock) return false;
+  // Probe the lock the way a coordinator takes it, and let go at once.
+  int fd = ::open((impl_->options.log.path + ".lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);
+  return held;
+}
 const CoordinatorOptions& RecoveryManager::options() const { return impl_->options; }
 DecisionLog& RecoveryManager::log() { return *impl_->log; }
 

@@ -126,11 +126,20 @@ class RecoveryManager {
   // exclusively (taking the lock, so this process may fence orphans) when no
   // coordinator holds it, read-only otherwise (then only COMMIT/ABORT records
   // are driven forward; undecided branches are left to the live coordinator).
-  static Result<std::unique_ptr<RecoveryManager>> Open(CoordinatorOptions options);
+  //
+  // kReadOnly never takes the lock (nor bumps the incarnation), so a
+  // coordinator starting meanwhile is not refused: for views (status, log
+  // show/verify). A log that does not exist yet is created.
+  enum class LogAccess { kExclusiveIfFree, kReadOnly };
+  static Result<std::unique_ptr<RecoveryManager>> Open(
+      CoordinatorOptions options, LogAccess access = LogAccess::kExclusiveIfFree);
   ~RecoveryManager();
 
   // True when this process holds the log lock (no coordinator is running).
   bool holds_log_lock() const;
+  // True when another process (a running coordinator) holds the log lock
+  // right now. Checked anew at every call.
+  bool coordinator_running() const;
   const CoordinatorOptions& options() const;
   DecisionLog& log();
 

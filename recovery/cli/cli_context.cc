@@ -49,14 +49,15 @@ void PrintError(std::string_view message) {
   std::fputs(out.c_str(), stderr);
 }
 
-std::unique_ptr<RecoveryManager> OpenManager(const GlobalOptions& global, int* exit_code) {
+std::unique_ptr<RecoveryManager> OpenManager(const GlobalOptions& global, int* exit_code,
+                                             RecoveryManager::LogAccess access) {
   auto options = LoadConfigFile(global.config_path);
   if (!options.ok()) {
     PrintError(options.status().message());
     *exit_code = kExitUsage;
     return nullptr;
   }
-  auto manager = RecoveryManager::Open(std::move(options).value());
+  auto manager = RecoveryManager::Open(std::move(options).value(), access);
   if (!manager.ok()) {
     PrintError(fmt::format("cannot open {}: {}", global.config_path, manager.status().ToString()));
     *exit_code = ExitCodeFor(manager.status());
@@ -69,7 +70,7 @@ std::string LogLine(RecoveryManager& manager) {
   std::string line =
       fmt::format("decision log {} (incarnation {})", Printable(manager.options().log.path),
                   manager.log().incarnation());
-  if (!manager.holds_log_lock()) {
+  if (manager.coordinator_running()) {
     line += ": a running coordinator holds it; this command only reads it";
   }
   return line;

@@ -37,7 +37,11 @@ void PrintError(std::string_view message);
 
 // Loads the config and opens a RecoveryManager on it. On failure prints why
 // and sets *exit_code (2 for a config error: its message names file:line).
-std::unique_ptr<RecoveryManager> OpenManager(const GlobalOptions& global, int* exit_code);
+// Views pass kReadOnly: they must not take the log lock (a coordinator
+// starting meanwhile would be refused) nor bump the incarnation.
+std::unique_ptr<RecoveryManager> OpenManager(
+    const GlobalOptions& global, int* exit_code,
+    RecoveryManager::LogAccess access = RecoveryManager::LogAccess::kExclusiveIfFree);
 
 // "decision log PATH (incarnation N)" and, when a coordinator holds the log,
 // that this command only reads it.

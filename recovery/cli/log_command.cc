@@ -31,7 +31,7 @@ std::string ShowTable(const std::vector<DecisionRecord>& records, const Terminal
 
 int RunShow(const GlobalOptions& global, const LogCommandOptions& o) {
   int exit_code = kExitOk;
-  auto manager = OpenManager(global, &exit_code);
+  auto manager = OpenManager(global, &exit_code, RecoveryManager::LogAccess::kReadOnly);
   if (manager == nullptr) return exit_code;
   auto records = o.all ? manager->log().All() : manager->PendingDecisions();
   if (!records.ok()) {
@@ -56,7 +56,7 @@ int RunShow(const GlobalOptions& global, const LogCommandOptions& o) {
 
 int RunVerify(const GlobalOptions& global, const LogCommandOptions& o) {
   int exit_code = kExitOk;
-  auto manager = OpenManager(global, &exit_code);
+  auto manager = OpenManager(global, &exit_code, RecoveryManager::LogAccess::kReadOnly);
   if (manager == nullptr) return exit_code;
   auto problems = manager->log().Verify();
   if (!problems.ok()) {

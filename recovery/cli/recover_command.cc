@@ -81,7 +81,7 @@ void PrintRecoverJson(RecoveryManager& manager, const RecoveryReport& r) {
   PrintJson(
       {{"dry_run", r.dry_run},
        {"decision_log",
-        {{"path", manager.options().log.path}, {"held_by_coordinator", !manager.holds_log_lock()}}},
+        {{"path", manager.options().log.path}, {"held_by_coordinator", manager.coordinator_running()}}},
        {"actions", actions},
        {"resolved", r.resolved},
        {"in_doubt_remaining", r.in_doubt_remaining},

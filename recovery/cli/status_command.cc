@@ -146,7 +146,7 @@ void PrintStatusJson(RecoveryManager& manager, const StatusReport& report) {
              {"decision_log",
               {{"path", manager.options().log.path},
                {"incarnation", manager.log().incarnation()},
-               {"held_by_coordinator", !manager.holds_log_lock()}}},
+               {"held_by_coordinator", manager.coordinator_running()}}},
              {"prepared", prepared},
              {"pending", pending},
              {"heuristics", heuristics},
@@ -157,7 +157,7 @@ void PrintStatusJson(RecoveryManager& manager, const StatusReport& report) {
 
 int RunStatus(const GlobalOptions& global, const StatusOptions& options) {
   int exit_code = kExitOk;
-  auto manager = OpenManager(global, &exit_code);
+  auto manager = OpenManager(global, &exit_code, RecoveryManager::LogAccess::kReadOnly);
   if (manager == nullptr) return exit_code;
   StatusReport report = GatherStatus(*manager);
   if (options.json) {
