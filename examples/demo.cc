@@ -81,17 +81,20 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  twopc::Transaction setup = c.Begin();
+  // Set-up runs one local transaction per participant (one phase): the first
+  // two-phase commit of the demo is transfer 1, so TWOPC_CRASH_AT points
+  // (see the README's "stuck transaction" walkthrough) land on it.
   for (const auto& db : dbs) {
+    twopc::Transaction setup = c.Begin();
     (void)setup.Queue(db, "DROP TABLE IF EXISTS accounts");
     (void)setup.Queue(db, "CREATE TABLE accounts(id bigint PRIMARY KEY,"
                           " balance bigint NOT NULL CHECK (balance >= 0))");
     (void)setup.Queue(db, "INSERT INTO accounts SELECT g, $1 FROM generate_series(1, $2) g",
                       {kOpening, kAccounts});
-  }
-  if (auto s = setup.Commit(); !s.ok()) {
-    std::fprintf(stderr, "twopc-demo: setup failed: %s\n", s.ToString().c_str());
-    return 1;
+    if (auto s = setup.Commit(); !s.ok()) {
+      std::fprintf(stderr, "twopc-demo: setup of %s failed: %s\n", db.c_str(), s.ToString().c_str());
+      return 1;
+    }
   }
   std::printf("\nopening balances:\n");
   PrintBalances(c, dbs);

@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 #include <cstring>
 
@@ -40,6 +42,12 @@ std::string Chomp(const char* msg) {
 
 // Connection failures and server shutdown (class 08, 57P01..57P03) mean "the
 // outcome of what was in flight is unknown", never "it failed".
+// Server NOTICEs ("table ... does not exist, skipping") go to the log at
+// debug level instead of libpq's default, stderr.
+void LogNotice(void* participant, const char* message) {
+  spdlog::debug("twopc: {}: {}", *static_cast<const std::string*>(participant), Chomp(message));
+}
+
 bool IsConnectionLoss(const std::string& sqlstate) {
   return sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P", 0) == 0;
 }
@@ -137,6 +145,7 @@ void PgConnection::ContinueConnect(int poll_status, Deadline deadline, ConnectCa
       });
       return;
     case PGRES_POLLING_OK: {
+      PQsetNoticeProcessor(conn_, LogNotice, &participant_);
       if (PQsetnonblocking(conn_, 1) != 0 || PQenterPipelineMode(conn_) != 1) {
         Break(ConnectionError("cannot enter pipeline mode"));
         return;
