@@ -188,7 +188,7 @@ TEST_F(RecoveryTest, OperatorToolDoesNotFenceWhileCoordinatorRuns) {
   ASSERT_NE(coord, nullptr);
   // An orphan of an earlier incarnation that appeared after the coordinator's
   // own pass at Open.
-  std::string g = EncodeGid({"sandbox", coord->incarnation() - 1 + 0, 99, 1});
+  std::string g = EncodeGid({"sandbox", coord->incarnation() - 1, 99, 1});
   PrepareByHand("b", 6, 1, g);
   auto manager = RecoveryManager::Open(Options());
   ASSERT_TRUE(manager.ok());
@@ -238,6 +238,30 @@ TEST_F(RecoveryTest, StatusShowsLocksWaitersAndDecision) {
   RecoveryReport r = (*manager)->RunPass({});
   EXPECT_EQ(r.ExitCode(), 0);
   EXPECT_EQ(Balance("a", 7), 1);  // the COMMIT decision was carried out
+}
+
+}  // namespace
+}  // namespace twopc::testing
+
+namespace twopc::testing {
+namespace {
+
+// A killed coordinator's pipelined PREPARE can finish on the server after
+// the next coordinator's recovery at Open already ran; the background pass
+// must pick it up.
+TEST_F(RecoveryTest, BackgroundPassResolvesOrphanThatAppearsAfterOpen) {
+  CoordinatorOptions opts = Options();
+  opts.recovery.interval = 200ms;
+  auto coord = Open(opts);
+  ASSERT_NE(coord, nullptr);
+  std::string g = EncodeGid({"sandbox", coord->incarnation() - 1, 42, 1});
+  PrepareByHand("c", 8, 1, g);
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (PreparedEverywhere() > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(PreparedEverywhere(), 0);
+  EXPECT_EQ(Balance("c", 8), kInitialBalance);
 }
 
 }  // namespace

@@ -23,9 +23,8 @@ std::vector<std::string> ChildEnvironment(const std::vector<std::string>& extra)
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string entry(*e);
-    bool replaced = std::any_of(extra.begin(), extra.end(), [&](const std::string& x) {
-      return name_of(x) == name_of(entry);
-    });
+    bool replaced = std::any_of(extra.begin(), extra.end(),
+                                [&](const std::string& x) { return name_of(x) == name_of(entry); });
     if (!replaced) env.push_back(std::move(entry));
   }
   env.insert(env.end(), extra.begin(), extra.end());

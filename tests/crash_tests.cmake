@@ -1,0 +1,29 @@
+# Crash tests: a real coordinator process SIGKILLed at every named point of
+# the commit protocol (TWOPC_CRASH_AT), participants crashed with
+# `pg_ctl stop -m immediate`, and a chaos run. Needs TWOPC_SYNC_POINTS.
+if(NOT TWOPC_SYNC_POINTS)
+  message(STATUS "twopc: crash tests need TWOPC_SYNC_POINTS=ON; not built")
+  return()
+endif()
+find_package(CLI11 REQUIRED)
+
+# The coordinator process the tests kill.
+add_executable(crash_coordinator crash_coordinator.cc)
+target_link_libraries(crash_coordinator PRIVATE twopc CLI11::CLI11 spdlog::spdlog fmt::fmt
+  nlohmann_json::nlohmann_json)
+
+# Spawning, reading and killing child processes.
+add_library(child_process_support STATIC support/child_process.cc)
+target_include_directories(child_process_support PUBLIC ${PROJECT_SOURCE_DIR})
+
+add_executable(crash_test crash_test.cc)
+target_link_libraries(crash_test PRIVATE twopc pg_test_support child_process_support
+  GTest::gtest_main nlohmann_json::nlohmann_json)
+# The source dir for coordinator/sync_point.h (in-process crash callbacks).
+target_include_directories(crash_test PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_definitions(crash_test PRIVATE
+  CRASH_COORDINATOR_PATH="$<TARGET_FILE:crash_coordinator>")
+add_dependencies(crash_test crash_coordinator)
+# One ctest entry: every test of the binary shares one set of servers.
+add_test(NAME crash_test COMMAND crash_test)
+set_tests_properties(crash_test PROPERTIES LABELS "integration;crash" TIMEOUT 900)
