@@ -15,6 +15,10 @@
 //   after_decision_forced    the COMMIT record is durable
 //   after_commit_prepared:k  k branches have answered COMMIT PREPARED OK
 //   before_end               every branch committed, END not yet written
+//
+// Outside the 2PC commit path:
+//   outbox_after_deliver:k   a relay committed the k-th delivery of its round,
+//                            before deleting the event from the source outbox
 #pragma once
 
 #include <functional>

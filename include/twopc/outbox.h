@@ -14,6 +14,8 @@
 // between delivering and deleting.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,7 +40,7 @@ struct OutboxEvent {
 struct EmitEvent {
   std::string event;
   std::string target;   // participant that must handle it
-  std::string payload;  // JSON text
+  std::string payload;  // JSON text; empty means {}
 };
 
 // A handler runs inside the receiving participant's local transaction (`tx`
@@ -53,12 +55,20 @@ struct OutboxOptions {
   int batch = 32;                                 // events a relay moves per round
   std::chrono::milliseconds idle_poll{2};         // sleep when a relay found nothing
   int relays_per_participant = 1;
+  // An event whose delivery failed (handler error, no handler, target
+  // unreachable) is skipped by this process's relays for a while, doubling
+  // from `retry_initial_backoff` up to `retry_max_backoff` per failure, so a
+  // poison event neither spins nor holds back the events behind it.
+  std::chrono::milliseconds retry_initial_backoff{10};
+  std::chrono::milliseconds retry_max_backoff{1000};
 };
 
 struct OutboxStats {
   uint64_t delivered = 0;     // events handled (first delivery)
   uint64_t duplicates = 0;    // redeliveries dropped by the inbox
   uint64_t handler_errors = 0;
+  uint64_t delivery_errors = 0;  // target unreachable, or its commit failed
+  uint64_t unhandled = 0;        // deliveries skipped: no handler registered
 };
 
 class OutboxBusImpl;
@@ -66,23 +76,30 @@ class OutboxBusImpl;
 class OutboxBus {
  public:
   // Creates twopc_outbox/twopc_inbox on every participant if missing.
+  // REQUIRES: `coordinator` outlives the bus.
   static Result<std::unique_ptr<OutboxBus>> Open(Coordinator& coordinator, OutboxOptions options = {});
   ~OutboxBus();  // stops the relays
 
-  // Registers the handler for `event` on participant `target`.
+  // Registers the handler for `event` on participant `target` (replacing an
+  // earlier one). Thread-safe; may be called while relays run.
   void On(const std::string& target, const std::string& event, OutboxHandler handler);
 
   // Starts an event chain: runs `start` as a local transaction on
-  // `participant` and emits `first` from it atomically.
+  // `participant` and emits `first` from it atomically. `start` should touch
+  // only `participant` (it may be empty). Returns the commit's outcome; on
+  // InDoubt the chain may have started: find out before publishing again.
   Status Publish(const std::string& participant, const std::string& saga_id,
                  const std::function<Status(Transaction&)>& start, const EmitEvent& first);
 
-  // Starts / stops the relay threads.
+  // Starts / stops the relay threads (relays_per_participant per
+  // participant). StopRelays lets each thread finish its round; it must not
+  // be called from a handler.
   void StartRelays();
   void StopRelays();
 
   // Runs one relay round for `participant` in the calling thread (tests).
-  // Returns the number of events delivered.
+  // Returns the number of events delivered, i.e. removed from the outbox:
+  // handled now, or found already handled (a duplicate dropped by the inbox).
   Result<int> RelayOnce(const std::string& participant);
 
   // Events still waiting in outboxes (all participants).

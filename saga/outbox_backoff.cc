@@ -1,0 +1,44 @@
+#include "saga/outbox_backoff.h"
+
+#include <algorithm>
+
+namespace twopc::internal {
+namespace {
+
+// How long after its retry time an entry is considered stale.
+constexpr std::chrono::minutes kStaleAfter{5};
+
+}  // namespace
+
+EventBackoff::EventBackoff(std::chrono::milliseconds initial, std::chrono::milliseconds max)
+    : initial_(std::max(initial, std::chrono::milliseconds(1))), max_(std::max(max, initial_)) {}
+
+std::vector<int64_t> EventBackoff::Waiting(Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  DropStale(now);
+  std::vector<int64_t> ids;
+  for (const auto& [id, entry] : entries_) {
+    if (entry.not_before > now) ids.push_back(id);
+  }
+  return ids;
+}
+
+void EventBackoff::Failed(int64_t id, Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  Entry& e = entries_[id];
+  e.failures = std::min(e.failures + 1, 30);  // 2^30 * 1ms is past any sane max
+  auto wait =
+      std::min<std::chrono::milliseconds>(initial_ * (int64_t{1} << (e.failures - 1)), max_);
+  e.not_before = now + wait;
+}
+
+void EventBackoff::Forget(int64_t id) {
+  std::lock_guard lock(mutex_);
+  entries_.erase(id);
+}
+
+void EventBackoff::DropStale(Clock::time_point now) {
+  std::erase_if(entries_, [&](const auto& kv) { return kv.second.not_before + kStaleAfter < now; });
+}
+
+}  // namespace twopc::internal

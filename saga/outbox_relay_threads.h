@@ -1,0 +1,46 @@
+// RelayThreads: the background threads that run relay rounds.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "saga/outbox_relay.h"
+
+namespace twopc::internal {
+
+class RelayThreads {
+ public:
+  RelayThreads(std::chrono::milliseconds idle_poll, std::chrono::milliseconds max_error_backoff,
+               LogLimiter& warnings);
+  ~RelayThreads();  // Stop()
+
+  // Starts `per_relay` threads for each relay. No-op while running.
+  // REQUIRES: the relays outlive Stop().
+  void Start(const std::vector<OutboxRelay*>& relays, int per_relay);
+
+  // Lets each thread finish its current round, then joins them. No-op when
+  // not running. Must not be called from a relay thread (a handler).
+  void Stop();
+
+ private:
+  // Rounds back to back while they move events; sleeps idle_poll when the
+  // outbox had nothing to move, and longer after each failed round (a
+  // participant that is down should not be hammered).
+  void Loop(OutboxRelay* relay);
+  // Sleeps `d` unless Stop() is called; false once stopping.
+  bool SleepUnlessStopped(std::chrono::milliseconds d);
+
+  const std::chrono::milliseconds idle_poll_;
+  const std::chrono::milliseconds max_error_backoff_;
+  LogLimiter& warnings_;
+  std::mutex start_stop_mutex_;       // serializes Start and Stop
+  std::vector<std::thread> threads_;  // GUARDED_BY(start_stop_mutex_)
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // GUARDED_BY(mutex_)
+};
+
+}  // namespace twopc::internal
