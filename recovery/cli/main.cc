@@ -38,6 +38,7 @@ int Run(int argc, char** argv) {
   AddRecoverCommand(app, global, &exit_code);
   AddResolveCommands(app, global, &exit_code);
   AddLogCommand(app, global, &exit_code);
+  AddSagaCommand(app, global, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

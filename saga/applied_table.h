@@ -1,0 +1,54 @@
+// twopc_saga_applied: the idempotency keys of saga steps, one table in each
+// participant, written in the step's own local transaction (saga.h).
+//
+//   twopc_saga_applied(saga_id text, step int, direction text,
+//                      applied_at timestamptz, PRIMARY KEY (saga_id, step, direction))
+//
+// direction is 'forward' for an action and 'compensate' for a compensation.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "twopc/coordinator.h"
+
+namespace twopc::internal {
+
+inline constexpr const char* kSagaDirectionForward = "forward";
+inline constexpr const char* kSagaDirectionCompensate = "compensate";
+
+// $1 saga id, $2 step (0-based), $3 direction. affected() == 0 means the key
+// was there already: that step and direction were applied before.
+inline constexpr const char* kInsertSagaKey =
+    "INSERT INTO twopc_saga_applied(saga_id, step, direction) VALUES ($1, $2, $3) "
+    "ON CONFLICT DO NOTHING";
+
+// Creates the table on each participant the first time this process runs a
+// step there. Thread-safe; concurrent first steps on one participant wait
+// for one creation.
+class AppliedTables {
+ public:
+  explicit AppliedTables(Coordinator& coordinator) : coordinator_(coordinator) {}
+
+  // OK once the table exists on `participant`. A failure is the creating
+  // transaction's (e.g. Unavailable), and the next call tries again.
+  Status Ensure(const std::string& participant, std::chrono::milliseconds deadline);
+
+ private:
+  struct Entry {
+    std::mutex mu;       // held while creating, so only one thread creates
+    bool ready = false;  // GUARDED_BY(mu)
+  };
+
+  Entry& EntryFor(const std::string& participant);
+  Status Create(const std::string& participant, std::chrono::milliseconds deadline);
+
+  Coordinator& coordinator_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Entry>> entries_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace twopc::internal

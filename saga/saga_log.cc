@@ -1,0 +1,91 @@
+#include "saga/saga_log.h"
+
+#include <chrono>
+
+namespace twopc::internal {
+namespace {
+
+// A read-only connection: resume and Unfinished() read a WAL snapshot and
+// never wait for the writer's group commit.
+Result<std::unique_ptr<SqliteDb>> OpenReader(const std::string& path) {
+  auto db = SqliteDb::Open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (!db.ok()) return SagaLogError(db.status());
+  if (Status s = CheckSagaLogFormat(db->get()); !s.ok()) return s;
+  return db;
+}
+
+}  // namespace
+
+int64_t SagaNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::unique_ptr<SagaLog>> SagaLog::Open(const std::string& path) {
+  // The lock comes first: a second orchestrator must not even run WAL
+  // recovery on a log that a live one is writing.
+  auto lock = SagaLogLock::Acquire(path);
+  if (!lock.ok()) return lock.TakeStatus();
+  if (Status s = CreateSagaLogFileIfMissing(path); !s.ok()) return s;
+  auto db = SqliteDb::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (!db.ok()) return SagaLogError(db.status());
+  if (Status s = InitializeSagaLog(db->get()); !s.ok()) return s;
+  auto reader = OpenReader(path);
+  if (!reader.ok()) return reader.TakeStatus();
+  auto writer = SagaLogWriter::Start(std::move(db).value());
+  if (!writer.ok()) return writer.TakeStatus();
+  return std::unique_ptr<SagaLog>(new SagaLog(
+      path, std::move(lock).value(), std::move(writer).value(), std::move(reader).value()));
+}
+
+SagaLog::SagaLog(std::string path, SagaLogLock lock, std::unique_ptr<SagaLogWriter> writer,
+                 std::unique_ptr<SqliteDb> reader)
+    : path_(std::move(path)),
+      lock_(std::move(lock)),
+      writer_(std::move(writer)),
+      reader_(std::move(reader)) {}
+
+Status SagaLog::Insert(const SagaRecord& record, const std::string& definition) {
+  SagaLogWrite w;
+  w.kind = SagaLogWrite::Kind::kInsert;
+  w.record = record;
+  w.definition = definition;
+  return writer_->Write(std::move(w));
+}
+
+Status SagaLog::Update(const std::string& saga_id, SagaState state, int next_step,
+                       const std::string& last_error) {
+  SagaLogWrite w;
+  w.kind = SagaLogWrite::Kind::kUpdate;
+  w.record.saga_id = saga_id;
+  w.record.state = state;
+  w.record.next_step = next_step;
+  w.record.last_error = last_error;
+  w.record.updated_at_ms = SagaNowMs();
+  return writer_->Write(std::move(w));
+}
+
+Result<std::vector<SagaRecord>> SagaLog::Unfinished() {
+  std::lock_guard lock(reader_mu_);
+  return ReadUnfinishedRecords(reader_.get());
+}
+
+Result<std::optional<StoredSaga>> SagaLog::Load(const std::string& saga_id) {
+  std::lock_guard lock(reader_mu_);
+  return ReadStoredSaga(reader_.get(), saga_id);
+}
+
+}  // namespace twopc::internal
+
+namespace twopc {
+
+Result<std::vector<SagaRecord>> ReadUnfinishedSagas(const std::string& log_path) {
+  // No lock and no writes: this runs beside a live orchestrator.
+  if (Status s = internal::CheckSagaLogExists(log_path); !s.ok()) return s;
+  auto db = internal::OpenReader(log_path);
+  if (!db.ok()) return db.TakeStatus();
+  return internal::ReadUnfinishedRecords(db->get());
+}
+
+}  // namespace twopc
