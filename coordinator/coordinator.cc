@@ -92,7 +92,10 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
   RecoveryReport r = RunRecovery({});
   if (r.in_doubt_remaining > 0 || r.unreachable > 0) {
     spdlog::warn("twopc: recovery at start left {} transactions unresolved ({} participants "
-                 "unreachable); retrying in the background", r.in_doubt_remaining, r.unreachable);
+                 "unreachable); {}", r.in_doubt_remaining, r.unreachable,
+                 options.recovery.interval.count() > 0
+                     ? "retrying in the background"
+                     : "the background pass is off: run `twopc recover`");
   }
   if (options.recovery.interval.count() > 0) {
     recovery_thread_ = std::thread([this] { BackgroundRecovery(); });

@@ -1,0 +1,111 @@
+#include "bench/sandbox.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace twopc::bench {
+namespace {
+
+std::string Tail(const std::string& path, size_t max_bytes) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  return s.size() > max_bytes ? s.substr(s.size() - max_bytes) : s;
+}
+
+}  // namespace
+
+std::string SandboxScriptPath() {
+  if (const char* env = std::getenv("TWOPC_PG_SANDBOX"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return std::string(TWOPC_SOURCE_DIR) + "/scripts/pg-sandbox";
+}
+
+Result<int> RunProgram(const std::vector<std::string>& argv, const std::string& output_path) {
+  int out = open(output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (out < 0) return Status::IOError(output_path + ": " + std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out, 1);
+  posix_spawn_file_actions_adddup2(&actions, out, 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out);
+  if (rc != 0) return Status::IOError("cannot run " + argv[0] + ": " + std::strerror(rc));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return Status::IOError(std::string("waitpid: ") + std::strerror(errno));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
+  char tmpl[] = "/tmp/twopc-bench-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) {
+    return Status::IOError(std::string("mkdtemp: ") + std::strerror(errno));
+  }
+  std::unique_ptr<Sandbox> sb(new Sandbox(tmpl));
+  std::string dbs;
+  for (const auto& d : spec.databases) dbs += (dbs.empty() ? "" : " ") + d;
+  // bash runs the script explicitly: a checkout that lost the executable
+  // bit still works.
+  std::vector<std::string> argv = {"/bin/bash",
+                                   SandboxScriptPath(),
+                                   "start",
+                                   sb->dir_,
+                                   "--databases",
+                                   dbs,
+                                   "--servers",
+                                   std::to_string(spec.servers),
+                                   "--node-id",
+                                   "bench",
+                                   "--fsync",
+                                   spec.fsync ? "on" : "off",
+                                   "--max-connections",
+                                   std::to_string(spec.max_connections),
+                                   "--max-prepared",
+                                   std::to_string(spec.max_connections),
+                                   "--quiet"};
+  std::string log = sb->dir_ + "/pg-sandbox.out";
+  auto rc = RunProgram(argv, log);
+  if (!rc.ok()) return rc.TakeStatus();
+  if (rc.value() != 0) {
+    return Status::Unavailable(
+        fmt::format("scripts/pg-sandbox start failed (exit {}):\n{}", rc.value(), Tail(log, 4000)));
+  }
+  return sb;
+}
+
+Sandbox::~Sandbox() {
+  std::string log = dir_ + "/pg-sandbox.out";
+  auto rc = RunProgram({"/bin/bash", SandboxScriptPath(), "stop", dir_, "--quiet"}, log);
+  if (!rc.ok() || rc.value() != 0) {
+    // Keep the directory: the servers may still run from it.
+    fmt::print(stderr, "twopc-bench: stopping the sandbox servers failed; left {} in place\n{}\n",
+               dir_, Tail(log, 2000));
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+}  // namespace twopc::bench

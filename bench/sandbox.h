@@ -1,0 +1,48 @@
+// --sandbox N: throwaway PostgreSQL servers for one bench invocation,
+// started and stopped with the project's scripts/pg-sandbox (DESIGN.md §4).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "twopc/status.h"
+
+namespace twopc::bench {
+
+struct SandboxSpec {
+  int servers = 3;
+  std::vector<std::string> databases;  // spread round robin over the servers
+  bool fsync = true;
+  int max_connections = 200;  // per server; max_prepared_transactions follows it
+};
+
+class Sandbox {
+ public:
+  // Starts the servers in a new /tmp/twopc-bench-XXXXXX directory (short:
+  // unix socket paths must fit) and writes DIR/twopc.toml.
+  static Result<std::unique_ptr<Sandbox>> Start(const SandboxSpec& spec);
+  // Stops every server and removes the directory.
+  ~Sandbox();
+
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  std::string config_path() const { return dir_ + "/twopc.toml"; }
+
+ private:
+  explicit Sandbox(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+};
+
+// scripts/pg-sandbox of the source tree this bench was built from, or
+// $TWOPC_PG_SANDBOX when set (an installed bench run from elsewhere).
+std::string SandboxScriptPath();
+
+// Runs `argv` (argv[0] a path) with stdin from /dev/null and stdout+stderr
+// appended to `output_path` -- a file, not a pipe: a postmaster inheriting a
+// pipe would keep the reader waiting for end of file. Returns the exit code.
+Result<int> RunProgram(const std::vector<std::string>& argv, const std::string& output_path);
+
+}  // namespace twopc::bench

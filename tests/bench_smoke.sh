@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# bench_smoke.sh TWOPC_BENCH: the benchmark's smoke test (ctest bench_smoke).
+#
+# Runs twopc-bench for seconds on throwaway servers, every mode it was built
+# with, and lets the bench judge its own results (--check, then
+# --check-results on the written results.json, which must parse): zero final
+# violations for 2PC, committed + aborted == attempted for every mode. Then the
+# order workload with 5% business failures through 2PC: the refused orders
+# must abort (aborted_business > 0) and leave no violation.
+set -euo pipefail
+
+bench=${1:?usage: bench_smoke.sh TWOPC_BENCH}
+out=$(mktemp -d /tmp/twopc-bench-smoke-XXXXXX)
+trap 'rm -rf "$out"' EXIT
+
+# The saga modes are built in only when libtwopc has the saga engines.
+modes=""
+for m in none 2pc saga saga-outbox null; do
+  if "$bench" --list-modes | grep -qx "$m yes"; then
+    modes+="${modes:+,}$m"
+  fi
+done
+echo "bench_smoke: modes $modes"
+
+"$bench" --sandbox 3 --mode "$modes" --workload transfer --clients 4 --duration 2 \
+  --warmup 0 --out "$out/transfer" --check
+"$bench" --check-results "$out/transfer/results.json"
+for f in results.csv results.md latency_percentiles.svg; do
+  [[ -s "$out/transfer/$f" ]] || { echo "bench_smoke: $f missing" >&2; exit 1; }
+done
+
+"$bench" --sandbox 3 --mode 2pc --workload order --failure-rate 0.05 --clients 4 \
+  --duration 2 --warmup 0 --out "$out/order" --check
+"$bench" --check-results "$out/order/results.json"
+# Column 10 of results.csv is aborted_business.
+business=$(awk -F, 'NR == 2 { print $10 }' "$out/order/results.csv")
+if [[ -z "$business" || "$business" -eq 0 ]]; then
+  echo "bench_smoke: the order workload refused no order at failure rate 0.05" >&2
+  exit 1
+fi
+echo "bench_smoke: passed ($business orders refused for business reasons, all aborted cleanly)"
