@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <thread>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
@@ -297,6 +298,21 @@ void PgConnection::Finish(Status failure) {
 }
 
 void PgConnection::Break(Status reason) {
+  // Closing alone does not stop the server: a backend waiting on a lock only
+  // notices its client is gone when it next writes, and would then run the
+  // PREPARE TRANSACTION already sent in the pipeline -- an orphan branch.
+  // A cancel request stops the waiting statement, and with it the pipeline.
+  // PQcancel opens its own connection (blocking), so it runs off the strand.
+  if (reason.IsTimedOut() && conn_ != nullptr && request_ != nullptr &&
+      !request_->connect_done) {
+    if (PGcancel* cancel = PQgetCancel(conn_)) {
+      std::thread([cancel] {
+        char error[256];
+        PQcancel(cancel, error, sizeof error);
+        PQfreeCancel(cancel);
+      }).detach();
+    }
+  }
   if (socket_.is_open()) {
     boost::system::error_code ignored;
     socket_.cancel(ignored);

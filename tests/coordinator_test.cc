@@ -285,6 +285,31 @@ TEST_F(CoordinatorTest, UnreachableParticipantAbortsWithinDeadline) {
   EXPECT_EQ(PreparedEverywhere(), 0);
 }
 
+TEST_F(CoordinatorTest, TimedOutBranchDoesNotPrepareLater) {
+  auto coord = Open(Options());
+  ASSERT_NE(coord, nullptr);
+  // Another session holds the row lock for 2 s.
+  std::thread holder([] {
+    sandbox_->Exec("a", "BEGIN; UPDATE accounts SET balance = balance WHERE id = 9; "
+                        "SELECT pg_sleep(2); COMMIT");
+  });
+  std::this_thread::sleep_for(300ms);
+  TransactionOptions to;
+  to.deadline = 700ms;
+  Transaction tx = coord->Begin(to);
+  ASSERT_TRUE(tx.Queue("a", "UPDATE accounts SET balance = balance - 1 WHERE id = 9").ok());
+  ASSERT_TRUE(tx.Queue("b", "UPDATE accounts SET balance = balance + 1 WHERE id = 9").ok());
+  Status s = tx.Commit();
+  EXPECT_TRUE(s.IsAborted()) << s.ToString();
+  holder.join();
+  // Had the waiting UPDATE been left running, the PREPARE pipelined behind it
+  // would now have run: an orphan holding the row until recovery.
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(PreparedEverywhere(), 0);
+  EXPECT_EQ(Balance("a", 9), kInitialBalance);
+  EXPECT_EQ(Balance("b", 9), kInitialBalance);
+}
+
 TEST_F(CoordinatorTest, CommitRecordLeftByEarlierRunIsCompletedAtOpen) {
   // An earlier incarnation decided COMMIT and died before COMMIT PREPARED.
   std::string g1, g2, gtrid;
