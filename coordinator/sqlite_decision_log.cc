@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "coordinator/group_commit_writer.h"
+#include "coordinator/log_file.h"
 #include "coordinator/sqlite_db.h"
 #include "coordinator/sqlite_decision_table.h"
 
@@ -27,61 +28,6 @@ namespace {
 int64_t NowMs() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-Status ErrnoError(const std::string& path, std::string_view what, int err) {
-  return Status::IOError(fmt::format("decision log {}: {}: {}", path, what, std::strerror(err)));
-}
-
-// flock() on "<path>.lock", held for the life of the log object. Not on the
-// database file: closing any other descriptor of that file in this process
-// would drop SQLite's POSIX locks on it. flock() conflicts between two opens
-// in one process too, and the kernel drops it when the process dies (kill -9
-// included), so a crashed coordinator never leaves the log locked.
-class LogLock {
- public:
-  static Result<LogLock> Acquire(const std::string& db_path) {
-    std::string lock_path = db_path + ".lock";
-    // O_CLOEXEC: a child this process execs (pg_ctl, a shell) must not
-    // inherit the lock and keep it after the coordinator died.
-    int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return ErrnoError(db_path, "cannot open lock file " + lock_path, errno);
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      int err = errno;
-      close(fd);
-      if (err == EWOULDBLOCK) {
-        return Status::Busy(fmt::format("decision log {} is in use: another coordinator holds {}",
-                                        db_path, lock_path));
-      }
-      return ErrnoError(db_path, "cannot lock " + lock_path, err);
-    }
-    return LogLock(fd);
-  }
-
-  LogLock(LogLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  LogLock& operator=(LogLock&&) = delete;
-  ~LogLock() {
-    if (fd_ >= 0) close(fd_);
-  }
-
- private:
-  explicit LogLock(int fd) : fd_(fd) {}
-  int fd_;
-};
-
-// Creates the database file with mode 0600 (SQLite would use 0644). SQLite
-// gives the -wal and -shm files the mode of the database file, so they are
-// 0600 too. O_EXCL: an existing file is never opened here, because closing
-// that descriptor would drop the POSIX locks that another connection of this
-// process (a read-only view) holds on it.
-Status CreateFileIfMissing(const std::string& path) {
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd >= 0) {
-    close(fd);
-    return Status::OK();
-  }
-  if (errno == EEXIST) return Status::OK();
-  return ErrnoError(path, "cannot create", errno);
 }
 
 // The read connection: WAL readers do not block the writer, so Lookup and
@@ -138,7 +84,7 @@ class LogReader {
 
 class SqliteDecisionLog final : public DecisionLog {
  public:
-  SqliteDecisionLog(LogLock lock, uint64_t incarnation, std::unique_ptr<GroupCommitWriter> writer,
+  SqliteDecisionLog(LogFileLock lock, uint64_t incarnation, std::unique_ptr<GroupCommitWriter> writer,
                     std::unique_ptr<LogReader> reader)
       : lock_(std::move(lock)),
         incarnation_(incarnation),
@@ -182,7 +128,7 @@ class SqliteDecisionLog final : public DecisionLog {
   LogStats stats() const override { return writer_->stats(); }
 
  private:
-  LogLock lock_;
+  LogFileLock lock_;
   uint64_t incarnation_;
   std::unique_ptr<GroupCommitWriter> writer_;
   std::unique_ptr<LogReader> reader_;
@@ -228,9 +174,9 @@ Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogWithVfs(const LogOptio
                                                                   const char* vfs) {
   // The lock comes first: a second coordinator must not even run WAL
   // recovery or bump the incarnation of a log that a live one is writing.
-  auto lock = LogLock::Acquire(options.path);
+  auto lock = LogFileLock::Acquire(options.path, "decision log", "coordinator");
   if (!lock.ok()) return lock.TakeStatus();
-  Status s = CreateFileIfMissing(options.path);
+  Status s = CreateLogFileIfMissing(options.path, "decision log");
   if (!s.ok()) return s;
   auto db = SqliteDb::Open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs);
   if (!db.ok()) return db.TakeStatus();
@@ -253,13 +199,7 @@ Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLog(const LogOptions& opt
 }
 
 Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogReadOnly(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) {
-      return Status::NotFound(fmt::format("decision log {} does not exist", path));
-    }
-    return internal::ErrnoError(path, "cannot stat", errno);
-  }
+  if (Status s = internal::CheckLogExists(path, "decision log"); !s.ok()) return s;
   auto reader = internal::LogReader::Open(path, nullptr);
   if (!reader.ok()) return reader.TakeStatus();
   return std::unique_ptr<DecisionLog>(

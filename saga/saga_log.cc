@@ -25,9 +25,9 @@ int64_t SagaNowMs() {
 Result<std::unique_ptr<SagaLog>> SagaLog::Open(const std::string& path) {
   // The lock comes first: a second orchestrator must not even run WAL
   // recovery on a log that a live one is writing.
-  auto lock = SagaLogLock::Acquire(path);
+  auto lock = LogFileLock::Acquire(path, "saga log", "saga orchestrator");
   if (!lock.ok()) return lock.TakeStatus();
-  if (Status s = CreateSagaLogFileIfMissing(path); !s.ok()) return s;
+  if (Status s = CreateLogFileIfMissing(path, "saga log"); !s.ok()) return s;
   auto db = SqliteDb::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (!db.ok()) return SagaLogError(db.status());
   if (Status s = InitializeSagaLog(db->get()); !s.ok()) return s;
@@ -39,7 +39,7 @@ Result<std::unique_ptr<SagaLog>> SagaLog::Open(const std::string& path) {
       path, std::move(lock).value(), std::move(writer).value(), std::move(reader).value()));
 }
 
-SagaLog::SagaLog(std::string path, SagaLogLock lock, std::unique_ptr<SagaLogWriter> writer,
+SagaLog::SagaLog(std::string path, LogFileLock lock, std::unique_ptr<SagaLogWriter> writer,
                  std::unique_ptr<SqliteDb> reader)
     : path_(std::move(path)),
       lock_(std::move(lock)),
@@ -82,7 +82,7 @@ namespace twopc {
 
 Result<std::vector<SagaRecord>> ReadUnfinishedSagas(const std::string& log_path) {
   // No lock and no writes: this runs beside a live orchestrator.
-  if (Status s = internal::CheckSagaLogExists(log_path); !s.ok()) return s;
+  if (Status s = internal::CheckLogExists(log_path, "saga log"); !s.ok()) return s;
   auto db = internal::OpenReader(log_path);
   if (!db.ok()) return db.TakeStatus();
   return internal::ReadUnfinishedRecords(db->get());

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "coordinator/sqlite_db.h"
-#include "saga/saga_log_file.h"
+#include "coordinator/log_file.h"
 #include "saga/saga_log_schema.h"
 #include "saga/saga_log_writer.h"
 #include "twopc/saga.h"
@@ -48,14 +48,14 @@ class SagaLog {
   const std::string& path() const { return path_; }
 
  private:
-  SagaLog(std::string path, SagaLogLock lock, std::unique_ptr<SagaLogWriter> writer,
+  SagaLog(std::string path, LogFileLock lock, std::unique_ptr<SagaLogWriter> writer,
           std::unique_ptr<SqliteDb> reader);
 
   std::string path_;
   // Members go in reverse order: the reader closes first, so that the
   // writer's connection is the last one and checkpoints the WAL; the lock
   // goes last, once no connection of this process touches the files.
-  SagaLogLock lock_;
+  LogFileLock lock_;
   std::unique_ptr<SagaLogWriter> writer_;
   std::mutex reader_mu_;
   std::unique_ptr<SqliteDb> reader_;  // GUARDED_BY(reader_mu_)

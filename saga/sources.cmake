@@ -8,7 +8,6 @@ target_sources(twopc PRIVATE
   ${PROJECT_SOURCE_DIR}/saga/saga_ids.cc
   ${PROJECT_SOURCE_DIR}/saga/saga_json.cc
   ${PROJECT_SOURCE_DIR}/saga/saga_log.cc
-  ${PROJECT_SOURCE_DIR}/saga/saga_log_file.cc
   ${PROJECT_SOURCE_DIR}/saga/saga_log_schema.cc
   ${PROJECT_SOURCE_DIR}/saga/saga_log_writer.cc
   ${PROJECT_SOURCE_DIR}/saga/saga_names.cc
