@@ -307,15 +307,15 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   // Nothing is written to the log: presumed abort.
   void Abort(Status cause) {
     auto self = shared_from_this();
-    std::vector<BranchState*> todo;
-    for (auto& b : txn_->branches) if (b->branch != nullptr || b->vote == BranchVote::kUnknown) todo.push_back(b.get());
-    auto join = std::make_shared<Join>(todo.size(), [self, cause] {
+    std::vector<BranchState*> to_undo;
+    for (auto& b : txn_->branches) if (b->branch != nullptr || b->vote == BranchVote::kUnknown) to_undo.push_back(b.get());
+    auto join = std::make_shared<Join>(to_undo.size(), [self, cause] {
       self->core_->aborted++;
       self->txn_->phase = TxnPhase::kFinished;
       self->ReleaseBranches();
       self->Report(cause);
     });
-    for (BranchState* b : todo) {
+    for (BranchState* b : to_undo) {
       auto warn = [b, join](Status s) {
         if (!s.ok() && !s.IsNotFound()) {
           spdlog::warn("twopc: rolling back {} on {} failed ({}); recovery will resolve it",
