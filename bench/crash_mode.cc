@@ -10,11 +10,14 @@
 #include <thread>
 
 #include "bench/auditor.h"
-#include "bench/child_process.h"
 #include "bench/disk_probe.h"
 #include "bench/driver.h"
+#include "support/child_process.h"
 
 namespace twopc::bench {
+
+using support::ChildProcess;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -166,12 +169,15 @@ PointResult RunCrashPoint(const PointSpec& spec, const DriverEnv& env) {
   // ids stay unique (orders and journal rows are keyed on them).
   uint64_t base = NextOperationId().fetch_add(1000000000);
 
-  auto worker = ChildProcess::Spawn(ChildArgs(env, spec, "worker", dir, base));
-  if (!worker.ok()) {
-    r.error = worker.status().ToString();
+  std::string spawn_error;
+  // stderr inherited: the worker's errors show up on the bench's stderr.
+  auto worker =
+      ChildProcess::Spawn(ChildArgs(env, spec, "worker", dir, base), {}, "", &spawn_error);
+  if (worker == nullptr) {
+    r.error = spawn_error;
     return r;
   }
-  auto ready = (*worker)->ReadLine(Clock::now() + std::chrono::seconds(60));
+  auto ready = worker->ReadLine(Clock::now() + std::chrono::seconds(60));
   if (!ready || *ready != "READY") {
     r.error = "the worker process did not start (see its errors above)";
     return r;
@@ -184,13 +190,13 @@ PointResult RunCrashPoint(const PointSpec& spec, const DriverEnv& env) {
   WorkerLog log;
   std::thread reader([&] {
     // Until end of file: the kill closes the pipe.
-    while (auto line = (*worker)->ReadLine(Clock::now() + std::chrono::hours(1))) {
+    while (auto line = worker->ReadLine(Clock::now() + std::chrono::hours(1))) {
       ParseLine(*line, &log);
     }
   });
   auto t_start = Clock::now();
   SleepUnlessInterrupted(f.crash_after, env.interrupted);
-  (*worker)->KillAndWait();
+  worker->KillAndWait();
   auto t_kill = Clock::now();
   reader.join();
   r.duration_s = std::chrono::duration<double>(t_kill - t_start).count();
@@ -198,20 +204,21 @@ PointResult RunCrashPoint(const PointSpec& spec, const DriverEnv& env) {
   r.crash->prepared_at_restart = CountPrepared(*fixture);
 
   auto t_restart = Clock::now();
-  auto recover = ChildProcess::Spawn(ChildArgs(env, spec, "recover", dir, base + 500000000));
-  if (!recover.ok()) {
-    r.error = recover.status().ToString();
+  auto recover = ChildProcess::Spawn(ChildArgs(env, spec, "recover", dir, base + 500000000), {}, "",
+                                     &spawn_error);
+  if (recover == nullptr) {
+    r.error = spawn_error;
     return r;
   }
   std::string verdict;
-  while (auto line = (*recover)->ReadLine(Clock::now() + std::chrono::minutes(3))) {
+  while (auto line = recover->ReadLine(Clock::now() + std::chrono::minutes(3))) {
     if (*line == "OPENED") r.crash->restart_open_ms = MsSince(t_restart);
     if (*line == "CLEAN" || line->rfind("UNCLEAN", 0) == 0) {
       verdict = *line;
       break;
     }
   }
-  (*recover)->Wait(Clock::now() + std::chrono::minutes(1));
+  recover->Wait(Clock::now() + std::chrono::minutes(1));
   r.crash->recovery_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_kill).count();
   if (verdict != "CLEAN") {
     r.quiesce_error = verdict.empty() ? "the recover process gave no verdict" : verdict;

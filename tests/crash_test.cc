@@ -34,7 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator/sync_point.h"
-#include "tests/support/child_process.h"
+#include "support/child_process.h"
 #include "tests/support/pg_sandbox.h"
 #include "twopc/config.h"
 #include "twopc/coordinator.h"
@@ -44,6 +44,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using support::ChildExit;
+using support::ChildProcess;
 using AccountKey = std::pair<std::string, int64_t>;  // (participant, account id)
 using Balances = std::map<AccountKey, int64_t>;
 

@@ -12,12 +12,8 @@ add_executable(crash_coordinator crash_coordinator.cc)
 target_link_libraries(crash_coordinator PRIVATE twopc CLI11::CLI11 spdlog::spdlog fmt::fmt
   nlohmann_json::nlohmann_json)
 
-# Spawning, reading and killing child processes.
-add_library(child_process_support STATIC support/child_process.cc)
-target_include_directories(child_process_support PUBLIC ${PROJECT_SOURCE_DIR})
-
 add_executable(crash_test crash_test.cc)
-target_link_libraries(crash_test PRIVATE twopc pg_test_support child_process_support
+target_link_libraries(crash_test PRIVATE twopc pg_test_support twopc_child_process
   GTest::gtest_main nlohmann_json::nlohmann_json)
 # The source dir for coordinator/sync_point.h (in-process crash callbacks).
 target_include_directories(crash_test PRIVATE ${PROJECT_SOURCE_DIR})

@@ -23,7 +23,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/support/child_process.h"
+#include "support/child_process.h"
 #include "tests/support/pg_sandbox.h"
 #include "twopc/config.h"
 #include "twopc/coordinator.h"
@@ -34,6 +34,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using support::ChildExit;
+using support::ChildProcess;
 using Emits = Result<std::vector<EmitEvent>>;
 
 constexpr std::array<const char*, 3> kDbs = {"orders", "payments", "inventory"};

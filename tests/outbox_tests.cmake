@@ -6,14 +6,7 @@ add_executable(outbox_relay_child outbox_relay_child.cc)
 target_link_libraries(outbox_relay_child PRIVATE twopc spdlog::spdlog fmt::fmt)
 
 add_executable(outbox_test outbox_test.cc)
-# Child-process support is built by crash_tests.cmake when crash tests are on;
-# compile it in directly otherwise.
-if(TARGET child_process_support)
-  target_link_libraries(outbox_test PRIVATE child_process_support)
-else()
-  target_sources(outbox_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/support/child_process.cc)
-endif()
-target_link_libraries(outbox_test PRIVATE twopc pg_test_support GTest::gtest_main
+target_link_libraries(outbox_test PRIVATE twopc pg_test_support twopc_child_process GTest::gtest_main
   nlohmann_json::nlohmann_json fmt::fmt)
 target_include_directories(outbox_test PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(outbox_test PRIVATE

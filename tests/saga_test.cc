@@ -30,7 +30,7 @@
 #include "saga/saga_log.h"
 #include "saga/step_failure.h"
 #include "saga/step_runner.h"
-#include "tests/support/child_process.h"
+#include "support/child_process.h"
 #include "tests/support/pg_sandbox.h"
 #include "twopc/config.h"
 #include "twopc/coordinator.h"
@@ -43,6 +43,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using support::ChildExit;
+using support::ChildProcess;
 
 const std::vector<std::string> kDbs = {"a", "b", "c"};
 constexpr int kAccounts = 10;

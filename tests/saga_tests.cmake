@@ -17,14 +17,7 @@ target_link_libraries(saga_crash_child PRIVATE twopc SQLite::SQLite3)
 target_include_directories(saga_crash_child PRIVATE ${PROJECT_SOURCE_DIR})
 
 add_executable(saga_test saga_test.cc)
-# Child-process support is built by crash_tests.cmake when crash tests are on;
-# compile it in directly otherwise.
-if(TARGET child_process_support)
-  target_link_libraries(saga_test PRIVATE child_process_support)
-else()
-  target_sources(saga_test PRIVATE support/child_process.cc)
-endif()
-target_link_libraries(saga_test PRIVATE twopc pg_test_support GTest::gtest_main
+target_link_libraries(saga_test PRIVATE twopc pg_test_support twopc_child_process GTest::gtest_main
   SQLite::SQLite3 nlohmann_json::nlohmann_json fmt::fmt)
 target_include_directories(saga_test PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(saga_test PRIVATE

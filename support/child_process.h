@@ -1,9 +1,10 @@
-// A child process for crash tests: started with its stdout on a pipe that
-// the test reads line by line, killed with SIGKILL, reaped with waitpid.
+// A child process started with its stdout on a pipe that the parent reads
+// line by line, killed with SIGKILL, reaped with waitpid: the coordinator
+// processes that the crash tests and twopc-bench's crash mode kill.
 //
 // The destructor SIGKILLs and reaps a child that is still running, so a test
-// that fails half-way never leaves a coordinator process behind holding the
-// decision log's lock or participant connections.
+// or a bench that stops half-way never leaves a coordinator process behind
+// holding the decision log's lock or participant connections.
 //
 // Error policy: no GoogleTest dependency; Spawn() reports failure through
 // `error`, the other calls through their return values.
@@ -17,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace twopc::testing {
+namespace twopc::support {
 
 // How a reaped child ended.
 struct ChildExit {
@@ -82,4 +83,4 @@ class ChildProcess {
   bool timed_out_ = false;
 };
 
-}  // namespace twopc::testing
+}  // namespace twopc::support

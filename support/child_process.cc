@@ -1,4 +1,4 @@
-#include "tests/support/child_process.h"
+#include "support/child_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,7 +14,7 @@
 
 extern char** environ;
 
-namespace twopc::testing {
+namespace twopc::support {
 namespace {
 
 // Our environment with `extra` entries replacing variables of the same name.
@@ -159,4 +159,4 @@ ChildExit ChildProcess::KillAndWait() {
   return exit.value_or(ChildExit{});
 }
 
-}  // namespace twopc::testing
+}  // namespace twopc::support
