@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <future>
+#include <iterator>
 #include <utility>
 
 namespace twopc::internal {
@@ -96,28 +97,29 @@ void GroupCommitWriter::Enqueue(Job job) {
 }
 
 void GroupCommitWriter::Run() {
+  std::vector<Job> batch;
   for (;;) {
-    std::vector<Job> batch = TakeBatch();
+    TakeBatch(&batch);
     if (batch.empty()) return;
     WriteBatch(batch);
+    batch.clear();  // keeps its capacity for the queue it is swapped with next
   }
 }
 
-std::vector<GroupCommitWriter::Job> GroupCommitWriter::TakeBatch() {
+void GroupCommitWriter::TakeBatch(std::vector<Job>* batch) {
   std::unique_lock<std::mutex> lock(mu_);
   work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
   if (window_.count() > 0 && !stopping_) {
     // Give concurrent transactions the chance to share this fsync.
     work_.wait_for(lock, window_, [this] { return stopping_ || queue_.size() >= max_batch_; });
   }
-  size_t n = std::min(queue_.size(), max_batch_);
-  std::vector<Job> batch;
-  batch.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    batch.push_back(std::move(queue_.front()));
-    queue_.pop_front();
+  if (queue_.size() <= max_batch_) {
+    batch->swap(queue_);
+    return;
   }
-  return batch;
+  auto end = queue_.begin() + static_cast<std::ptrdiff_t>(max_batch_);
+  batch->assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+  queue_.erase(queue_.begin(), end);
 }
 
 void GroupCommitWriter::WriteBatch(std::vector<Job>& batch) {

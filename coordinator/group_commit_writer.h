@@ -6,7 +6,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -68,8 +67,9 @@ class GroupCommitWriter {
 
   void Enqueue(Job job);
   void Run();
-  // Waits for work; empty only when stopping with nothing left.
-  std::vector<Job> TakeBatch();
+  // Waits for work and moves it into `*batch` (empty on entry); leaves it
+  // empty only when stopping with nothing left.
+  void TakeBatch(std::vector<Job>* batch);
   void WriteBatch(std::vector<Job>& batch);
   Status WriteJobs(std::vector<Job>& batch);
   Status Commit(bool* outcome_unknown);
@@ -90,8 +90,10 @@ class GroupCommitWriter {
 
   std::mutex mu_;
   std::condition_variable work_;
-  std::deque<Job> queue_;  // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
+  // A vector, not a deque: the writer takes the whole queue by swapping it
+  // with the batch it just finished (no job moved, capacity reused).
+  std::vector<Job> queue_;  // guarded by mu_
+  bool stopping_ = false;   // guarded by mu_
 
   std::atomic<uint64_t> records_forced_{0};
   std::atomic<uint64_t> forces_{0};

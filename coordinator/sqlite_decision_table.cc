@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 
 #include "twopc/gid.h"
 
@@ -48,7 +50,43 @@ CREATE TABLE IF NOT EXISTS heuristics(
 #define TWOPC_RECORD_COLUMNS \
   "gtrid, decision, branches, heuristic, incarnation, decided_at_ms, ended_at_ms"
 
+// True when `text` needs no escaping in a JSON string: printable ASCII
+// without quote or backslash. Gids and participant names always are (the gid
+// codec and the config allow nothing else), so the common path is plain
+// concatenation; anything else goes through nlohmann, which escapes it and
+// rejects invalid UTF-8.
+bool IsPlainJsonText(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+}
+
+// What nlohmann's dump() writes for the same branches (object keys sorted):
+// the fast path must not change the stored format.
+std::optional<std::string> EncodePlainBranches(const std::vector<BranchRef>& branches) {
+  size_t size = 2;
+  for (const BranchRef& b : branches) {
+    if (!IsPlainJsonText(b.participant) || !IsPlainJsonText(b.gid)) return std::nullopt;
+    size += b.participant.size() + b.gid.size() + 32;
+  }
+  std::string out;
+  out.reserve(size);
+  out += '[';
+  for (const BranchRef& b : branches) {
+    if (out.size() > 1) out += ',';
+    out += R"({"gid":")";
+    out += b.gid;
+    out += R"(","participant":")";
+    out += b.participant;
+    out += R"("})";
+  }
+  out += ']';
+  return out;
+}
+
 Result<std::string> EncodeBranches(const std::vector<BranchRef>& branches) {
+  // The log writer encodes every COMMIT record on its one thread: the
+  // profile showed nlohmann's document building as a tenth of its work.
+  if (auto plain = EncodePlainBranches(branches)) return std::move(*plain);
   nlohmann::json array = nlohmann::json::array();
   for (const BranchRef& b : branches) {
     array.push_back({{"participant", b.participant}, {"gid", b.gid}});

@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "coordinator/sqlite_decision_log.h"
 #include "twopc/gid.h"
 
@@ -223,6 +225,47 @@ TEST_F(DecisionLogTest, DecisionReadsBackWithAllFields) {
   ASSERT_EQ(all->size(), 1u);
   EXPECT_EQ((*all)[0].branches, written.branches);
   EXPECT_TRUE((*all)[0].heuristic);
+}
+
+// The writer encodes plain branch lists itself and hands anything else to
+// nlohmann: both must read back, and the stored text must be the same JSON
+// either way, so that the format does not depend on which path wrote it.
+TEST_F(DecisionLogTest, BranchesOfAnyTextReadBackInOneStoredFormat) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  DecisionRecord plain = Record("plain");
+  DecisionRecord odd = Record("odd");
+  odd.branches = {{"we\"ird\\ p\xc3\xa4rt\n", "odd-b0"}, {"payments", "odd-b1"}};
+  DecisionRecord bad = Record("bad");
+  bad.branches[0].participant = "\xff\xfe";  // not UTF-8: cannot be stored as JSON text
+  ASSERT_TRUE(log->Decide(plain).ok());
+  ASSERT_TRUE(log->Decide(odd).ok());
+  Status refused = log->Decide(bad);
+  EXPECT_TRUE(refused.IsInvalidArgument()) << refused.ToString();
+
+  for (const DecisionRecord* r : {&plain, &odd}) {
+    auto found = log->Lookup(r->gtrid);
+    ASSERT_TRUE(found.ok() && found->has_value()) << r->gtrid;
+    EXPECT_EQ((**found).branches, r->branches) << r->gtrid;
+  }
+  EXPECT_FALSE(log->Lookup("bad")->has_value());
+  log.reset();
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(options_.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT branches FROM decisions WHERE gtrid = 'plain'", -1,
+                               &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  std::string stored = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  nlohmann::json expected = nlohmann::json::array();
+  for (const BranchRef& b : plain.branches) {
+    expected.push_back({{"participant", b.participant}, {"gid", b.gid}});
+  }
+  EXPECT_EQ(stored, expected.dump());
 }
 
 TEST_F(DecisionLogTest, EndRemovesFromUnendedOldestFirst) {
