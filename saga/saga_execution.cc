@@ -65,9 +65,9 @@ SagaResult SagaExecution::Backward(int next_step, Status cause) {
     if (!run.last.ok()) {
       Status parked = RewordStatus(
           run.last.status,
-          fmt::format("compensation of {} failed {} times, saga parked for an operator: {}; "
-                      "the saga was compensating because: {}",
-                      StepLabel(i), run.attempts, run.last.status.message(), cause.ToString()));
+          fmt::format("compensation of {} failed {} times, saga parked for an operator: {}{}{}",
+                      StepLabel(i), run.attempts, run.last.status.message(), kCompensatingBecause,
+                      cause.ToString()));
       spdlog::error("twopc: saga {} ({}) parked: {}", result_.saga_id, saga_.name,
                     parked.ToString());
       Status s = log_.Update(result_.saga_id, SagaState::kParked, i, parked.ToString());

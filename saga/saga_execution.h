@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "saga/saga_counters.h"
 #include "saga/saga_log.h"
@@ -13,6 +14,12 @@
 #include "twopc/saga.h"
 
 namespace twopc::internal {
+
+// Between a parked saga's own error and the cause it was compensating for, in
+// its last_error. Handing the saga back (parked_saga.h) cuts there, so that
+// the undo goes on with the original cause instead of nesting one park
+// message inside the next.
+inline constexpr std::string_view kCompensatingBecause = "; the saga was compensating because: ";
 
 class SagaExecution {
  public:

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "saga/parked_saga.h"
+
 namespace twopc::internal {
 namespace {
 
@@ -86,6 +88,18 @@ Result<std::vector<SagaRecord>> ReadUnfinishedSagas(const std::string& log_path)
   auto db = internal::OpenReader(log_path);
   if (!db.ok()) return db.TakeStatus();
   return internal::ReadUnfinishedRecords(db->get());
+}
+
+Result<SagaRecord> HandBackParkedSaga(const std::string& log_path, const std::string& saga_id) {
+  // Opening for writing would create a missing file: say it is missing.
+  if (Status s = internal::CheckLogExists(log_path, "saga log"); !s.ok()) return s;
+  // The log's lock: Busy while an orchestrator holds it, and no orchestrator
+  // can start (and resume the saga) while the hand-back is being written.
+  auto log = internal::SagaLog::Open(log_path);
+  if (!log.ok()) return log.TakeStatus();
+  auto row = internal::HandBackParked(**log, saga_id);
+  if (!row.ok()) return row.TakeStatus();
+  return row->record;
 }
 
 }  // namespace twopc

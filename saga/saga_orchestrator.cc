@@ -11,6 +11,7 @@
 
 #include "saga/applied_table.h"
 #include "saga/circuit_breaker.h"
+#include "saga/parked_saga.h"
 #include "saga/saga_counters.h"
 #include "saga/saga_execution.h"
 #include "saga/saga_ids.h"
@@ -38,6 +39,7 @@ class SagaOrchestratorImpl {
 
   SagaResult Run(const Saga& saga);
   std::vector<SagaResult> ResumeUnfinished();
+  Result<SagaResult> RetryParked(const std::string& saga_id);
   Result<std::vector<SagaRecord>> Unfinished() { return log_->Unfinished(); }
   BreakerState breaker(const std::string& participant) const {
     return breakers_.StateOf(participant);
@@ -157,6 +159,16 @@ std::vector<SagaResult> SagaOrchestratorImpl::ResumeUnfinished() {
   return results;
 }
 
+Result<SagaResult> SagaOrchestratorImpl::RetryParked(const std::string& saga_id) {
+  if (!Claim(saga_id)) {
+    return Status::Busy(fmt::format("saga '{}' is being driven by another thread", saga_id));
+  }
+  auto row = internal::HandBackParked(*log_, saga_id);
+  Result<SagaResult> result = row.ok() ? Result<SagaResult>(Resume(*row)) : row.TakeStatus();
+  Release(saga_id);
+  return result;
+}
+
 SagaResult SagaOrchestratorImpl::Resume(const StoredSaga& row) {
   const SagaRecord& r = row.record;
   auto saga = internal::SagaFromJson(row.definition);
@@ -223,6 +235,10 @@ SagaOrchestrator::~SagaOrchestrator() = default;
 SagaResult SagaOrchestrator::Run(Saga saga) { return impl_->Run(saga); }
 
 std::vector<SagaResult> SagaOrchestrator::ResumeUnfinished() { return impl_->ResumeUnfinished(); }
+
+Result<SagaResult> SagaOrchestrator::RetryParked(const std::string& saga_id) {
+  return impl_->RetryParked(saga_id);
+}
 
 Result<std::vector<SagaRecord>> SagaOrchestrator::Unfinished() { return impl_->Unfinished(); }
 

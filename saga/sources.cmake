@@ -4,6 +4,7 @@ target_sources(twopc PRIVATE
   ${PROJECT_SOURCE_DIR}/saga/applied_table.cc
   ${PROJECT_SOURCE_DIR}/saga/backoff.cc
   ${PROJECT_SOURCE_DIR}/saga/circuit_breaker.cc
+  ${PROJECT_SOURCE_DIR}/saga/parked_saga.cc
   ${PROJECT_SOURCE_DIR}/saga/saga_execution.cc
   ${PROJECT_SOURCE_DIR}/saga/saga_ids.cc
   ${PROJECT_SOURCE_DIR}/saga/saga_json.cc

@@ -2,7 +2,8 @@
 // servers: forward runs, compensation in reverse order, idempotency keys,
 // resume after a SIGKILLed orchestrator (forward and backward), the circuit
 // breaker against a crashed server, parked sagas as operators see them
-// (`twopc saga status`), and many concurrent sagas keeping the bank's total.
+// (`twopc saga status`) and handed back (RetryParked, `twopc saga retry`), and
+// many concurrent sagas keeping the bank's total.
 //
 // Every database holds accounts(id, balance CHECK (balance >= 0)): a debit
 // past zero is the business refusal (SQLSTATE 23514) that makes a saga
@@ -632,6 +633,109 @@ TEST_F(SagaTest, CompensationThatKeepsFailingParksTheSaga) {
   EXPECT_EQ(orch->stats().parked, 0u);
   ASSERT_EQ(orch->Unfinished()->size(), 1u);
   EXPECT_EQ(Balance("a", 8), kInitial - 100);
+}
+
+// The operator fixes what made the compensation fail and hands the saga back
+// in the running process: the undo goes on from the failed step, once.
+TEST_F(SagaTest, RetryParkedFinishesTheUndoOnceTheCauseIsFixed) {
+  g_sandbox->Exec("a", "DROP TABLE IF EXISTS undo_audit");
+  SagaOptions options = Options();
+  options.max_compensation_attempts = 2;
+  SagaOrchestrator* orch = Open(options);
+  ASSERT_NE(orch, nullptr);
+  SagaStep debit = Move("debit a", "a", 9, -100);
+  debit.compensation.push_back({"INSERT INTO undo_audit(note) VALUES ($1)", {"undo"}});
+  Saga saga{"doomed", {debit, Move("debit b", "b", 9, -5000)}};
+  SagaResult parked = orch->Run(saga);
+  ASSERT_EQ(parked.state, SagaState::kParked) << parked.cause.ToString();
+
+  // Still broken: parked again, nothing undone, still listed.
+  auto again = orch->RetryParked(parked.saga_id);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->state, SagaState::kParked);
+  EXPECT_EQ(again->cause.sqlstate(), "42P01") << again->cause.ToString();
+  EXPECT_EQ(Balance("a", 9), kInitial - 100);
+  auto listed = orch->Unfinished();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().state, SagaState::kParked);
+  // The new park message wraps the original cause, not the old message.
+  const std::string& error = listed->front().last_error;
+  EXPECT_EQ(error.find("compensating because"), error.rfind("compensating because")) << error;
+  EXPECT_NE(error.find("23514"), std::string::npos) << error;
+
+  auto unknown = orch->RetryParked("no-such-saga");
+  EXPECT_TRUE(unknown.status().IsNotFound()) << unknown.status().ToString();
+
+  // Fixed: the compensation runs once and the saga ends compensated.
+  g_sandbox->Exec("a", "CREATE TABLE undo_audit(note text)");
+  auto fixed = orch->RetryParked(parked.saga_id);
+  ASSERT_TRUE(fixed.ok()) << fixed.status().ToString();
+  EXPECT_EQ(fixed->state, SagaState::kCompensated) << fixed->cause.ToString();
+  EXPECT_EQ(fixed->cause.message().find("parked"), std::string::npos) << fixed->cause.ToString();
+  EXPECT_NE(fixed->cause.message().find("23514"), std::string::npos) << fixed->cause.ToString();
+  EXPECT_EQ(fixed->compensations, 1);
+  EXPECT_EQ(Balance("a", 9), kInitial);
+  EXPECT_EQ(Keys("a", parked.saga_id, 0, "compensate"), 1);
+  EXPECT_EQ(g_sandbox->QueryInt("a", "SELECT count(*) FROM undo_audit"), 1);
+  EXPECT_TRUE(orch->Unfinished()->empty());
+
+  // Only parked sagas are handed back.
+  auto done = orch->RetryParked(parked.saga_id);
+  EXPECT_TRUE(done.status().IsInvalidArgument()) << done.status().ToString();
+  EXPECT_NE(done.status().message().find("compensated"), std::string::npos)
+      << done.status().ToString();
+  EXPECT_EQ(Balance("a", 9), kInitial);
+  g_sandbox->Exec("a", "DROP TABLE undo_audit");
+}
+
+// `twopc saga retry` hands a parked saga back while no orchestrator runs;
+// the next Open finishes the undo.
+TEST_F(SagaTest, SagaRetryCommandHandsBackToTheNextOrchestrator) {
+  g_sandbox->Exec("a", "DROP TABLE IF EXISTS undo_audit");
+  SagaOptions options = Options();
+  options.max_compensation_attempts = 2;
+  SagaOrchestrator* orch = Open(options);
+  ASSERT_NE(orch, nullptr);
+  SagaStep debit = Move("debit a", "a", 10, -100);
+  debit.compensation.push_back({"INSERT INTO undo_audit(note) VALUES ($1)", {"undo"}});
+  SagaResult parked = orch->Run({"doomed", {debit, Move("debit b", "b", 10, -5000)}});
+  ASSERT_EQ(parked.state, SagaState::kParked) << parked.cause.ToString();
+
+  // Refused while the orchestrator holds the log, with what to do instead.
+  CliResult busy = RunCli({"saga", "retry", parked.saga_id, "--saga-log", SagaLogPath()});
+  EXPECT_EQ(busy.exit_code, 1) << busy.out << busy.err;
+  EXPECT_NE(busy.err.find("RetryParked"), std::string::npos) << busy.err;
+
+  orchestrator_.reset();
+  g_sandbox->Exec("a", "CREATE TABLE undo_audit(note text)");
+  CliResult unknown = RunCli({"saga", "retry", "no-such-saga", "--saga-log", SagaLogPath()});
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.out << unknown.err;
+  CliResult retry =
+      RunCli({"saga", "retry", parked.saga_id, "--saga-log", SagaLogPath(), "--json"});
+  ASSERT_EQ(retry.exit_code, 0) << retry.out << retry.err;
+  auto doc = nlohmann::json::parse(retry.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(doc.is_discarded()) << retry.out;
+  EXPECT_EQ(doc["saga"]["saga_id"], parked.saga_id);
+  EXPECT_EQ(doc["saga"]["state"], "compensating");
+  EXPECT_EQ(doc["saga"]["next_step"], 0);
+  // What it is compensating for: the refused step, not the park message.
+  std::string cause = doc["saga"]["last_error"].get<std::string>();
+  EXPECT_NE(cause.find("23514"), std::string::npos) << cause;
+  EXPECT_EQ(cause.find("parked"), std::string::npos) << cause;
+  // Nothing ran yet: the CLI only records the hand-back.
+  EXPECT_EQ(Balance("a", 10), kInitial - 100);
+  CliResult status = RunCli({"saga", "status", "--saga-log", SagaLogPath()});
+  EXPECT_EQ(status.exit_code, 1) << status.out << status.err;
+  CliResult twice = RunCli({"saga", "retry", parked.saga_id, "--saga-log", SagaLogPath()});
+  EXPECT_EQ(twice.exit_code, 2) << twice.out << twice.err;
+  EXPECT_NE(twice.err.find("not parked"), std::string::npos) << twice.err;
+
+  orch = Open(options);
+  ASSERT_NE(orch, nullptr);
+  EXPECT_TRUE(orch->Unfinished()->empty());
+  EXPECT_EQ(Balance("a", 10), kInitial);
+  EXPECT_EQ(g_sandbox->QueryInt("a", "SELECT count(*) FROM undo_audit"), 1);
+  g_sandbox->Exec("a", "DROP TABLE undo_audit");
 }
 
 TEST_F(SagaTest, SagaStatusExitCodes) {

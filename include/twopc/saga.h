@@ -45,10 +45,10 @@ struct SagaStatement {
 };
 
 struct SagaStep {
-  std::string name;                        // for logs and `twopc saga status`
-  std::string participant;                 // where action and compensation run
-  std::vector<SagaStatement> action;       // one local transaction
-  std::vector<SagaStatement> compensation; // one local transaction; may be empty
+  std::string name;                         // for logs and `twopc saga status`
+  std::string participant;                  // where action and compensation run
+  std::vector<SagaStatement> action;        // one local transaction
+  std::vector<SagaStatement> compensation;  // one local transaction; may be empty
   // A statement of `action` that affects zero rows makes the step fail as a
   // business refusal ("no such account", "out of stock" written as
   // UPDATE ... WHERE stock >= $1). Off: zero rows is fine.
@@ -114,6 +114,8 @@ enum class BreakerState { kClosed, kOpen, kHalfOpen };
 const char* BreakerStateName(BreakerState s);
 
 struct SagaStats {
+  // Outcomes of runs in this process: a saga parked again after RetryParked
+  // counts again, and one compensated by RetryParked counts as compensated.
   uint64_t completed = 0, compensated = 0, parked = 0;
   uint64_t retries = 0, compensations = 0, fast_failures = 0;  // fast: refused by an open breaker
 };
@@ -126,7 +128,8 @@ class SagaOrchestrator {
   // transaction: one phase, no decision record). Opens the saga log (Busy if
   // another orchestrator holds it) and resumes unfinished sagas before
   // returning. REQUIRES: `coordinator` outlives the orchestrator.
-  static Result<std::unique_ptr<SagaOrchestrator>> Open(Coordinator& coordinator, SagaOptions options);
+  static Result<std::unique_ptr<SagaOrchestrator>> Open(Coordinator& coordinator,
+                                                        SagaOptions options);
   ~SagaOrchestrator();
 
   // Runs a saga to its end (completed, compensated or parked). Thread-safe:
@@ -135,6 +138,17 @@ class SagaOrchestrator {
 
   // Resumes sagas left unfinished by an earlier process (Open calls it).
   std::vector<SagaResult> ResumeUnfinished();
+
+  // Hands a parked saga back once an operator fixed what made its
+  // compensation fail: records it as compensating again (forced), with the
+  // cause it was compensating for as its last error, and runs the remaining
+  // compensations now, from the step that failed down to the first; any
+  // already applied are skipped through their keys. A handed-back saga is
+  // always undone, never resumed forward. Returns where the saga ended:
+  // compensated, or parked again if the cause is still there.
+  // NotFound for an unknown saga, InvalidArgument for one that is not parked,
+  // Busy while a thread of this process drives it.
+  Result<SagaResult> RetryParked(const std::string& saga_id);
 
   // Sagas not completed/compensated (running, compensating, parked), oldest first.
   Result<std::vector<SagaRecord>> Unfinished();
@@ -148,5 +162,12 @@ class SagaOrchestrator {
 
 // Read-only view of a saga log, for `twopc saga status` while an orchestrator runs.
 Result<std::vector<SagaRecord>> ReadUnfinishedSagas(const std::string& log_path);
+
+// For `twopc saga retry` while no orchestrator runs: records a parked saga as
+// compensating again, so that the next SagaOrchestrator::Open (or
+// ResumeUnfinished) finishes its undo. Returns the saga as now recorded.
+// Busy while an orchestrator holds the log (call RetryParked in it instead);
+// NotFound / InvalidArgument as RetryParked.
+Result<SagaRecord> HandBackParkedSaga(const std::string& log_path, const std::string& saga_id);
 
 }  // namespace twopc

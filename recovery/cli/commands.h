@@ -17,7 +17,7 @@ void AddRecoverCommand(CLI::App& app, const GlobalOptions& global, int* exit_cod
 void AddResolveCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);
 // twopc log show [--all] [--json] | verify [--json] | compact [--json]
 void AddLogCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
-// twopc saga status [--json] [--saga-log PATH]
+// twopc saga status [--json] [--saga-log PATH] | retry SAGA_ID [--json] [--saga-log PATH]
 void AddSagaCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 
 }  // namespace twopc::cli

@@ -2,6 +2,9 @@
 // compensating, and above all parked ones (a compensation kept failing and an
 // operator must step in). It reads the log without its lock, so it works
 // beside a live orchestrator and never blocks one starting.
+// twopc saga retry: hands a parked saga back once the operator fixed the
+// cause. It writes the log, so it takes the log's lock and refuses while an
+// orchestrator runs.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -130,10 +133,51 @@ int RunSagaStatus(const GlobalOptions& global, const SagaStatusOptions& options)
   return exit_code;
 }
 
+constexpr const char* kRetryExitCodesHelp =
+    "Exit codes:\n"
+    "  0  handed back: the orchestrator's next start undoes the remaining steps\n"
+    "  1  not done: an orchestrator holds the saga log (call\n"
+    "     SagaOrchestrator::RetryParked in it, or stop it and run this again),\n"
+    "     or the log could not be written\n"
+    "  2  usage error, no saga log at the path, no such saga, or it is not parked";
+
+struct SagaRetryOptions {
+  bool json = false;
+  std::string log_path;  // empty: beside the config file
+  std::string saga_id;
+};
+
+int RunSagaRetry(const GlobalOptions& global, const SagaRetryOptions& options) {
+  std::string path = options.log_path.empty() ? DefaultLogPath(global) : options.log_path;
+  auto saga = HandBackParkedSaga(path, options.saga_id);
+  if (!saga.ok()) {
+    std::string message = saga.status().ToString();
+    if (saga.status().IsBusy()) {
+      message +=
+          "\nhint: while it runs, have the application call "
+          "SagaOrchestrator::RetryParked(\"" +
+          options.saga_id + "\"), or stop it and run this command again";
+    }
+    PrintError(message);
+    return ExitCodeFor(saga.status());
+  }
+  if (options.json) {
+    PrintJson({{"saga_log", path}, {"saga", SagaJson(*saga)}, {"exit_code", kExitOk}});
+  } else {
+    PrintOut(fmt::format(
+        "saga {} ({}) handed back: compensating from step {} of {}.\n"
+        "The next start of its orchestrator (SagaOrchestrator::Open) undoes the remaining "
+        "steps;\ncompensations already applied are skipped. Check with: twopc saga status\n",
+        Printable(saga->saga_id), Printable(saga->name), saga->next_step + 1, saga->steps));
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddSagaCommand(CLI::App& app, const GlobalOptions& global, int* exit_code) {
-  CLI::App* saga = app.add_subcommand("saga", "Inspect the orchestrated sagas of a saga log");
+  CLI::App* saga = app.add_subcommand(
+      "saga", "Inspect the orchestrated sagas of a saga log; hand parked ones back");
   saga->require_subcommand(1);
   auto options = std::make_shared<SagaStatusOptions>();
   CLI::App* status = saga->add_subcommand(
@@ -145,6 +189,20 @@ void AddSagaCommand(CLI::App& app, const GlobalOptions& global, int* exit_code) 
   status->add_option("--saga-log", options->log_path,
                      "The saga log (default: twopc-sagas.db beside the config file)");
   status->callback([&global, exit_code, options] { *exit_code = RunSagaStatus(global, *options); });
+
+  auto retry_options = std::make_shared<SagaRetryOptions>();
+  CLI::App* retry = saga->add_subcommand(
+      "retry",
+      "Hand a parked saga back to its orchestrator once the cause is fixed: its next "
+      "start undoes the remaining steps (only while no orchestrator holds the log)");
+  retry->footer(kRetryExitCodesHelp);
+  retry->add_option("saga-id", retry_options->saga_id, "The parked saga (from twopc saga status)")
+      ->required();
+  retry->add_flag("--json", retry_options->json, "Print one JSON document");
+  retry->add_option("--saga-log", retry_options->log_path,
+                    "The saga log (default: twopc-sagas.db beside the config file)");
+  retry->callback(
+      [&global, exit_code, retry_options] { *exit_code = RunSagaRetry(global, *retry_options); });
 }
 
 }  // namespace twopc::cli
