@@ -45,8 +45,18 @@ int CheckResultsJson(const nlohmann::json& results) {
     if (IsStrict(mode) && violations != 0) {
       fail(p, fmt::format("{} final violations: {}", violations, p.value("final_detail", "")));
     }
-    if (p.contains("crash") && p["crash"].value("lost", uint64_t{0}) > 0) {
-      fail(p, fmt::format("{} acknowledged operations lost", p["crash"].value("lost", 0)));
+    if (p.contains("crash")) {
+      const auto& c = p["crash"];
+      uint64_t lost = c.value("lost", uint64_t{0});
+      if (lost > 0) fail(p, fmt::format("{} acknowledged operations lost", lost));
+      // Crash mode counts an operation as committed when it was acknowledged
+      // or, in flight at the kill, completed by recovery; nothing else.
+      uint64_t acknowledged = c.value("acknowledged", uint64_t{0});
+      uint64_t applied = c.value("in_flight_applied", uint64_t{0});
+      if (acknowledged + applied != committed) {
+        fail(p, fmt::format("crash: acknowledged {} + in flight applied {} != committed {}",
+                            acknowledged, applied, committed));
+      }
     }
     if (mode != "none" && !p.value("quiesce_error", std::string()).empty()) {
       fail(p, "did not quiesce: " + p.value("quiesce_error", ""));

@@ -41,6 +41,32 @@ void PrintSummary(const PointResult& r) {
   std::fflush(stdout);
 }
 
+// Crash mode: like the other counts, what was lost, in flight, applied or
+// undone is summed over the runs -- a loss in any run must show in the point --
+// and the times are medians.
+CrashResult CrashOfRuns(const std::vector<PointResult>& runs) {
+  CrashResult sum;
+  std::vector<double> after, open, recovery;
+  for (const auto& r : runs) {
+    if (!r.crash) continue;
+    const CrashResult& c = *r.crash;
+    sum.acknowledged += c.acknowledged;
+    sum.in_flight += c.in_flight;
+    sum.lost += c.lost;
+    sum.in_flight_applied += c.in_flight_applied;
+    sum.in_flight_undone += c.in_flight_undone;
+    sum.partial += c.partial;
+    sum.prepared_at_restart += c.prepared_at_restart;
+    after.push_back(c.after_s);
+    open.push_back(c.restart_open_ms);
+    recovery.push_back(c.recovery_ms);
+  }
+  sum.after_s = Median(after);
+  sum.restart_open_ms = Median(open);
+  sum.recovery_ms = Median(recovery);
+  return sum;
+}
+
 }  // namespace
 
 PointResult MedianOfRuns(std::vector<PointResult> runs) {
@@ -92,6 +118,7 @@ PointResult MedianOfRuns(std::vector<PointResult> runs) {
     if (m.error.empty()) m.error = r.error;
     if (m.final_detail.empty()) m.final_detail = r.final_detail;
   }
+  if (m.crash) m.crash = CrashOfRuns(runs);
   m.runs = std::move(runs);
   return m;
 }

@@ -6,7 +6,7 @@
 # --check-results on the written results.json, which must parse): zero final
 # violations for 2PC, committed + aborted == attempted for every mode. Then the
 # order workload with 5% business failures through 2PC: the refused orders
-# must abort (aborted_business > 0) and leave no violation.
+# must abort (aborted_business > 0) and leave no violation. Then crash mode.
 set -euo pipefail
 
 bench=${1:?usage: bench_smoke.sh TWOPC_BENCH}
@@ -38,4 +38,12 @@ if [[ -z "$business" || "$business" -eq 0 ]]; then
   echo "bench_smoke: the order workload refused no order at failure rate 0.05" >&2
   exit 1
 fi
-echo "bench_smoke: passed ($business orders refused for business reasons, all aborted cleanly)"
+# Crash mode, two runs of one point: the coordinator process is SIGKILLed
+# after a second, restarted, recovered. --check-results holds the point to
+# its crash accounting: nothing acknowledged lost, and the committed
+# operations of both runs = acknowledged + in flight then applied, summed.
+"$bench" --sandbox 2 --mode 2pc --workload transfer --clients 4 --duration 2 --warmup 0 \
+  --crash-after 1 --repeat 2 --out "$out/crash" --check
+"$bench" --check-results "$out/crash/results.json"
+
+echo "bench_smoke: passed ($business orders refused for business reasons, all aborted cleanly; crash mode recovered)"
