@@ -35,6 +35,9 @@ class NullBranch : public Branch {
                [n = queries.size(), done = std::move(done)] { done(std::vector<QueryResult>(n)); });
   }
   bool wrote() const override { return wrote_; }
+  uint64_t txid() const override { return 0; }
+  bool prepared() const override { return false; }
+  int session() const override { return 0; }
   void Prepare(std::vector<Query>, const std::string&, Deadline, Done done) override {
     Answer(std::move(done));
   }
@@ -78,6 +81,18 @@ class NullParticipant : public Participant {
     asio::post(io_, [done = std::move(done)] { done(std::vector<QueryResult>(1)); });
   }
   void CheckReady(Deadline, std::function<void(Status)> done) override { Answer(std::move(done)); }
+  void TransactionStatus(uint64_t, Deadline,
+                         std::function<void(Result<internal::TxidOutcome>)> done) override {
+    asio::post(io_, [done = std::move(done)] { done(internal::TxidOutcome::kCommitted); });
+  }
+  void EndSession(int, Deadline, std::function<void(Status)> done) override { Answer(std::move(done)); }
+  void EndSessions(const std::string&, uint64_t, Deadline,
+                   std::function<void(Result<internal::EndedSessions>)> done) override {
+    asio::post(io_, [done = std::move(done)] { done(internal::EndedSessions{}); });
+  }
+  void Register(const std::string&, uint64_t, Deadline, std::function<void(Status)> done) override {
+    Answer(std::move(done));
+  }
 
  private:
   void Answer(std::function<void(Status)> done) {

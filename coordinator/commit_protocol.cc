@@ -8,6 +8,7 @@
 // Each step is one method of CommitOperation; every callback that ends a
 // parallel step goes through a Join so the next step starts exactly once.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -128,9 +129,38 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
         self->core_->committed_one_phase++;
         return self->Committed();
       }
-      if (OutcomeUnknown(s)) return self->InDoubt(b, s);
+      if (OutcomeUnknown(s)) return self->SettleOnePhase(b, s);
       b->vote = BranchVote::kRefused;
       self->Abort(AbortCause(*b, s, "commit"));
+    });
+  }
+
+  // The answer to a one-phase COMMIT was lost. Its session is ended first
+  // (so that the COMMIT cannot still be running), then PostgreSQL is asked
+  // what became of the branch's transaction id: a known outcome instead of
+  // InDoubt (docs/protocol.md, "A gone branch proves nothing").
+  void SettleOnePhase(BranchState* b, const Status& lost) {
+    uint64_t txid = b->branch != nullptr ? b->branch->txid() : 0;
+    int session = b->branch != nullptr ? b->branch->session() : 0;
+    if (txid == 0) return InDoubt(b, lost);
+    auto self = shared_from_this();
+    Deadline deadline = Clock::now() + core_->options.default_deadline;
+    b->participant->EndSession(session, deadline, [self, b, txid, lost, deadline](Status ended) {
+      if (!ended.ok()) return self->InDoubt(b, lost);
+      b->participant->TransactionStatus(txid, deadline, [self, b, lost](Result<TxidOutcome> r) {
+        if (r.ok() && *r == TxidOutcome::kCommitted) {
+          self->core_->committed_one_phase++;
+          return self->Committed();
+        }
+        if (r.ok() && *r == TxidOutcome::kAborted) {
+          b->vote = BranchVote::kRefused;
+          return self->Abort(AbortCause(
+              *b, Status::Aborted("the connection was lost during COMMIT and the server rolled "
+                                  "the branch back (" + lost.message() + ")"),
+              "commit"));
+        }
+        self->InDoubt(b, lost);
+      });
     });
   }
 
@@ -175,7 +205,10 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     DecisionRecord r;
     r.gtrid = txn_->gtrid;
     r.decision = d;
-    for (BranchState* b : writes_) r.branches.push_back({b->name(), b->gid});
+    for (BranchState* b : writes_) {
+      b->txid = b->branch != nullptr ? b->branch->txid() : 0;
+      r.branches.push_back({b->name(), b->gid, b->txid});
+    }
     return r;
   }
 
@@ -244,21 +277,23 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
         if (!ec) self->Report(Status::OK());
       });
     }
+    // The join is owned by the branches' callbacks only, never by this
+    // operation: a member would close a cycle (operation -> join -> `then`
+    // -> operation) and leak both, and the TxnState with them.
     auto self = shared_from_this();
-    complete_join_ = std::make_shared<Join>(writes_.size(), [self] { self->Forget(); });
-    for (BranchState* b : writes_) CompleteBranch(b, 0, Clock::now());
+    auto join = std::make_shared<Join>(writes_.size(), [self] { self->Forget(); });
+    for (BranchState* b : writes_) CompleteBranch(b, join, 0, Clock::now());
   }
 
-  void CompleteBranch(BranchState* b, int attempt, Clock::time_point first_try) {
+  void CompleteBranch(BranchState* b, std::shared_ptr<Join> join, int attempt,
+                      Clock::time_point first_try) {
     auto self = shared_from_this();
-    auto on_done = [self, b, attempt, first_try](Status s) {
-      // NotFound: an earlier try (whose answer was lost) already committed it.
-      if (s.ok() || s.IsNotFound()) {
-        b->completed = true;
-        TWOPC_SYNC_POINT("after_commit_prepared", ++self->completed_);
-        return self->complete_join_->Arrive();
-      }
-      self->RetryComplete(b, attempt, first_try, s);
+    auto on_done = [self, b, join, attempt, first_try](Status s) {
+      if (s.ok()) return self->Completed(b, join);
+      // Gone: committed by an earlier try whose answer was lost -- or rolled
+      // back by hand. Only PostgreSQL can tell which.
+      if (s.IsNotFound()) return self->CheckGone(b, join, attempt, first_try);
+      self->RetryComplete(b, join, attempt, first_try, s);
     };
     Deadline deadline = Clock::now() + core_->options.default_deadline;
     if (attempt == 0 && b->branch != nullptr) {
@@ -268,12 +303,71 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     }
   }
 
-  void RetryComplete(BranchState* b, int attempt, Clock::time_point first_try, const Status& s) {
+  void Completed(BranchState* b, const std::shared_ptr<Join>& join) {
+    b->completed = true;
+    TWOPC_SYNC_POINT("after_commit_prepared", ++completed_);
+    join->Arrive();
+  }
+
+  // COMMIT PREPARED found no such branch. txid_status() of the id kept in
+  // the COMMIT record says whether it committed (an earlier try did it) or
+  // was rolled back behind the log's back: a mixed outcome, recorded and
+  // reported, never counted as done (docs/protocol.md).
+  void CheckGone(BranchState* b, std::shared_ptr<Join> join, int attempt, Clock::time_point first_try) {
+    if (b->txid == 0) return Completed(b, join);  // nothing to ask (cannot happen since 0.2)
+    auto self = shared_from_this();
+    Deadline deadline = Clock::now() + core_->options.default_deadline;
+    b->participant->TransactionStatus(
+        b->txid, deadline, [self, b, join, attempt, first_try](Result<TxidOutcome> r) {
+          if (!r.ok()) return self->RetryComplete(b, join, attempt, first_try, r.status());
+          switch (*r) {
+            case TxidOutcome::kCommitted:
+              return self->Completed(b, join);
+            case TxidOutcome::kAborted:
+              self->RecordMixed(b);
+              return self->Completed(b, join);
+            case TxidOutcome::kInProgress:
+              // Another session is committing it right now (recovery).
+              return self->RetryComplete(
+                  b, join, attempt, first_try,
+                  Status::Unavailable("branch not prepared but its transaction is in progress"));
+            case TxidOutcome::kUnknown:
+              spdlog::warn("twopc: {} on {} is gone and its transaction id {} is too old for "
+                           "txid_status(); taking it as committed", b->gid, b->name(), b->txid);
+              return self->Completed(b, join);
+          }
+        });
+  }
+
+  // A branch of a committed transaction was rolled back by someone else.
+  // The heuristic record is forced before END can be written, so the mixed
+  // outcome outlives this process; the caller hears HeuristicMixed.
+  void RecordMixed(BranchState* b) {
+    HeuristicRecord h;
+    h.gtrid = txn_->gtrid;
+    h.gid = b->gid;
+    h.participant = b->name();
+    h.action = Decision::kAbort;
+    h.logged = Decision::kCommit;
+    h.note = fmt::format("found rolled back at completion: txid_status({}) = aborted", b->txid);
+    // Blocks this I/O thread for one forced write; it happens only when an
+    // operator or another tool broke the transaction.
+    Status s = core_->log->RecordHeuristic(h);
+    spdlog::error("twopc: {} on {} was rolled back behind the coordinator's back although {} "
+                  "is committed: mixed outcome{}", b->gid, b->name(), txn_->gtrid,
+                  s.ok() ? " (recorded in the decision log)" : ", NOT recorded: " + s.ToString());
+    core_->heuristic_mixed++;
+    std::lock_guard lock(mutex_);
+    mixed_.push_back(b->name());
+  }
+
+  void RetryComplete(BranchState* b, std::shared_ptr<Join> join, int attempt,
+                     Clock::time_point first_try, const Status& s) {
     const auto& o = core_->options;
     if (Clock::now() - first_try >= o.complete_retry_for) {
       spdlog::error("twopc: COMMIT PREPARED of {} on {} still failing after {} tries ({}); "
                     "leaving it to recovery", b->gid, b->name(), attempt + 1, s.ToString());
-      return complete_join_->Arrive();
+      return join->Arrive();
     }
     spdlog::warn("twopc: COMMIT PREPARED of {} on {} failed ({}); retrying", b->gid, b->name(),
                  s.ToString());
@@ -283,8 +377,8 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     backoff = backoff / 2 + std::chrono::milliseconds(rng() % (backoff.count() / 2 + 1));
     auto timer = std::make_shared<asio::steady_timer>(core_->io, backoff);
     auto self = shared_from_this();
-    timer->async_wait([self, timer, b, attempt, first_try](const boost::system::error_code&) {
-      self->CompleteBranch(b, attempt + 1, first_try);
+    timer->async_wait([self, timer, b, join, attempt, first_try](const boost::system::error_code&) {
+      self->CompleteBranch(b, join, attempt + 1, first_try);
     });
   }
 
@@ -299,7 +393,20 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     txn_->phase = TxnPhase::kFinished;
     ReleaseBranches();
     report_timer_.cancel();
-    Report(Status::OK());
+    std::vector<std::string> mixed;
+    {
+      std::lock_guard lock(mutex_);
+      mixed = mixed_;
+    }
+    if (mixed.empty()) {
+      Report(Status::OK());
+    } else {
+      Report(std::move(Status::HeuristicMixed(fmt::format(
+                 "{} is committed, but its branch on {} was found rolled back (someone ran "
+                 "ROLLBACK PREPARED): mixed outcome, recorded in the decision log; see `twopc "
+                 "status`", txn_->gtrid, fmt::join(mixed, ", ")))
+                 .WithParticipant(mixed.front())));
+    }
     guard_.reset();
   }
 
@@ -323,11 +430,27 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
         }
         join->Arrive();
       };
-      if (b->vote == BranchVote::kPrepared || b->vote == BranchVote::kUnknown) {
-        b->participant->RollbackPrepared(b->gid, Clock::now() + core_->options.default_deadline,
-                                         std::move(warn));
+      Deadline deadline = Clock::now() + core_->options.default_deadline;
+      // A PREPARE that answered OK is undone with ROLLBACK PREPARED even when
+      // the request failed after it: a plain ROLLBACK would find no
+      // transaction and leave the branch prepared.
+      bool maybe_prepared = b->vote == BranchVote::kPrepared || b->vote == BranchVote::kUnknown ||
+                            (b->branch != nullptr && b->branch->prepared());
+      if (!maybe_prepared) {
+        b->branch->Rollback(deadline, std::move(warn));
+      } else if (b->vote == BranchVote::kUnknown && b->branch != nullptr && b->branch->session() > 0) {
+        // Timed out or cut off: its session may still run the PREPARE it
+        // was sent. The branch is not gone until that session is.
+        int session = b->branch->session();
+        b->participant->EndSession(session, deadline, [b, deadline, warn = std::move(warn)](Status s) mutable {
+          if (!s.ok()) {
+            spdlog::warn("twopc: cannot end the session of {} on {} ({}); a late PREPARE is "
+                         "left to recovery", b->gid, b->name(), s.ToString());
+          }
+          b->participant->RollbackPrepared(b->gid, deadline, std::move(warn));
+        });
       } else {
-        b->branch->Rollback(Clock::now() + core_->options.default_deadline, std::move(warn));
+        b->participant->RollbackPrepared(b->gid, deadline, std::move(warn));
       }
     }
   }
@@ -365,8 +488,8 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   std::vector<BranchState*> writes_, reads_;
   std::mutex mutex_;
   Status first_failure_;  // GUARDED_BY(mutex_)
+  std::vector<std::string> mixed_;  // GUARDED_BY(mutex_): branches found rolled back
   std::atomic<int> prepared_{0}, completed_{0};
-  std::shared_ptr<Join> complete_join_;
   std::unique_ptr<CoordinatorImpl::OpGuard> guard_;
 };
 

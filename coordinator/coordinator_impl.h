@@ -74,8 +74,14 @@ class CoordinatorImpl {
   void RegisterTxn(const std::string& gtrid);
   void UnregisterTxn(const std::string& gtrid);
   bool IsInFlight(const std::string& gtrid) const;
+  size_t InFlightCount() const;
+  size_t CompletingCount() const;
 
   RecoveryReport RunRecovery(const RecoveryPassOptions& options);
+
+  // Registers this node id as live on every reachable participant
+  // (Participant::Register). Conflict when another process holds it.
+  Status Register();
 
   const CoordinatorOptions options;
   std::unique_ptr<DecisionLog> log;
@@ -83,7 +89,7 @@ class CoordinatorImpl {
 
   std::atomic<uint64_t> next_txn{1};
   std::atomic<uint64_t> committed{0}, committed_one_phase{0}, committed_read_only{0};
-  std::atomic<uint64_t> aborted{0}, in_doubt{0};
+  std::atomic<uint64_t> aborted{0}, in_doubt{0}, heuristic_mixed{0};
 
  private:
   void BackgroundRecovery();
@@ -100,6 +106,7 @@ class CoordinatorImpl {
   std::condition_variable stop_cv_;
   int ops_in_flight_ = 0;             // GUARDED_BY(mutex_)
   bool stopping_ = false;             // GUARDED_BY(mutex_)
+  std::string not_registered_;        // GUARDED_BY(mutex_): why fencing is off, if it is
 };
 
 }  // namespace twopc

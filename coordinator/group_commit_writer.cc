@@ -52,11 +52,12 @@ void GroupCommitWriter::End(std::string gtrid, int64_t now_ms) {
   Enqueue(std::move(job));
 }
 
-Result<uint64_t> GroupCommitWriter::Compact() {
+Result<uint64_t> GroupCommitWriter::Compact(uint64_t live_incarnation) {
   auto answer = std::make_shared<std::promise<Result<uint64_t>>>();
   auto future = answer->get_future();
   Job job;
   job.kind = Job::Kind::kCompact;
+  job.record.incarnation = live_incarnation;
   job.compacted = [answer](Result<uint64_t> r) { answer->set_value(std::move(r)); };
   Enqueue(std::move(job));
   return future.get();
@@ -176,7 +177,7 @@ Status GroupCommitWriter::WriteJobs(std::vector<Job>& batch) {
         s = writes_->MarkEnded(job.record.gtrid, *job.record.ended_at_ms);
         break;
       case Job::Kind::kCompact: {
-        auto deleted = writes_->DeleteEnded();
+        auto deleted = writes_->DeleteEnded(job.record.incarnation);
         if (deleted.ok()) job.deleted = *deleted;
         s = deleted.status();
         break;

@@ -43,7 +43,9 @@ class GroupCommitWriter {
   void End(std::string gtrid, int64_t now_ms);
 
   // Blocking; REQUIRES: not called on the writer thread (from a `done`).
-  Result<uint64_t> Compact();
+  // Deletes ended records, keeping the ABORT fences written by incarnations
+  // >= `live_incarnation` (see DecisionWrites::DeleteEnded).
+  Result<uint64_t> Compact(uint64_t live_incarnation);
   Status Flush();
   // Writes `record` (at_ms already filled in) forced, like a decision.
   Status RecordHeuristic(HeuristicRecord record);

@@ -123,7 +123,9 @@ class SqliteDecisionLog final : public DecisionLog {
   Result<std::vector<std::string>> Verify() override { return reader_->Verify(); }
 
   // On the writer thread, so the DELETE never races a batch's transaction.
-  Result<uint64_t> Compact() override { return writer_->Compact(); }
+  // This process holds the log's lock, so it is the only incarnation that
+  // may still be running: only its own fences must stay.
+  Result<uint64_t> Compact() override { return writer_->Compact(incarnation_); }
   Status Flush() override { return writer_->Flush(); }
   LogStats stats() const override { return writer_->stats(); }
 

@@ -77,7 +77,12 @@ std::optional<std::string> EncodePlainBranches(const std::vector<BranchRef>& bra
     out += b.gid;
     out += R"(","participant":")";
     out += b.participant;
-    out += R"("})";
+    out += '"';
+    if (b.txid != 0) {
+      out += R"(,"txid":)";
+      out += std::to_string(b.txid);
+    }
+    out += '}';
   }
   out += ']';
   return out;
@@ -89,7 +94,9 @@ Result<std::string> EncodeBranches(const std::vector<BranchRef>& branches) {
   if (auto plain = EncodePlainBranches(branches)) return std::move(*plain);
   nlohmann::json array = nlohmann::json::array();
   for (const BranchRef& b : branches) {
-    array.push_back({{"participant", b.participant}, {"gid", b.gid}});
+    nlohmann::json item = {{"participant", b.participant}, {"gid", b.gid}};
+    if (b.txid != 0) item["txid"] = b.txid;
+    array.push_back(std::move(item));
   }
   try {
     return array.dump();
@@ -110,7 +117,14 @@ Result<std::vector<BranchRef>> DecodeBranches(const std::string& text) {
         !gid->is_string()) {
       return Status::Corruption("a branch lacks a participant or gid string");
     }
-    branches.push_back({participant->get<std::string>(), gid->get<std::string>()});
+    BranchRef b{participant->get<std::string>(), gid->get<std::string>()};
+    // Records written before transaction ids were kept have none (0).
+    auto txid = item.find("txid");
+    if (txid != item.end()) {
+      if (!txid->is_number_unsigned()) return Status::Corruption("a branch's txid is not a number");
+      b.txid = txid->get<uint64_t>();
+    }
+    branches.push_back(std::move(b));
   }
   return branches;
 }
@@ -428,7 +442,12 @@ Result<std::unique_ptr<DecisionWrites>> DecisionWrites::Prepare(SqliteDb* db) {
       {&writes->existing_, "SELECT decision FROM decisions WHERE gtrid = ?1"},
       {&writes->end_,
        "UPDATE decisions SET ended_at_ms = ?2 WHERE gtrid = ?1 AND ended_at_ms IS NULL"},
-      {&writes->delete_ended_, "DELETE FROM decisions WHERE ended_at_ms IS NOT NULL"},
+      // An ended ABORT written by the live incarnation is kept: it may fence
+      // a transaction of that very process (recovery's live grace), which
+      // could still try to decide COMMIT. See docs/protocol.md, "Forget".
+      {&writes->delete_ended_,
+       "DELETE FROM decisions WHERE ended_at_ms IS NOT NULL"
+       " AND NOT (decision = 'abort' AND incarnation >= ?1)"},
       {&writes->insert_heuristic_,
        "INSERT INTO heuristics(" TWOPC_HEURISTIC_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
   };
@@ -489,8 +508,9 @@ Status DecisionWrites::MarkEnded(const std::string& gtrid, int64_t now_ms) {
   return end_->Run();
 }
 
-Result<uint64_t> DecisionWrites::DeleteEnded() {
+Result<uint64_t> DecisionWrites::DeleteEnded(uint64_t live_incarnation) {
   ScopedReset reset(delete_ended_.get());
+  delete_ended_->BindInt64(1, static_cast<int64_t>(live_incarnation));
   Status s = delete_ended_->Run();
   if (!s.ok()) return s;
   return static_cast<uint64_t>(delete_ended_->Changes());

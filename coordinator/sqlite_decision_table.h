@@ -84,8 +84,11 @@ class DecisionWrites {
   Status MarkEnded(const std::string& gtrid, int64_t now_ms);
 
   // Deletes ended records; returns how many. Heuristic records stay: they
-  // are the audit trail of what operators forced.
-  Result<uint64_t> DeleteEnded();
+  // are the audit trail of what operators forced. ABORT records written by
+  // an incarnation >= `live_incarnation` stay too: they fence transactions
+  // of a process that may still be running, and deleting one would let that
+  // process's late COMMIT in.
+  Result<uint64_t> DeleteEnded(uint64_t live_incarnation);
 
   // Appends `record` (its at_ms as given) to the heuristics.
   Status InsertHeuristic(const HeuristicRecord& record);

@@ -41,6 +41,8 @@ const char* Status::CodeName(Code code) {
       return "SqlError";
     case Code::kInternal:
       return "Internal";
+    case Code::kHeuristicMixed:
+      return "HeuristicMixed";
   }
   // A value outside the enum (a cast from a corrupt integer) must still print.
   return "Unknown";

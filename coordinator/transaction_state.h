@@ -29,6 +29,7 @@ struct BranchState {
   std::vector<Query> queued;     // sent with PREPARE / COMMIT
   BranchVote vote = BranchVote::kNone;
   bool completed = false;        // COMMIT PREPARED done (phase 2)
+  uint64_t txid = 0;             // the branch's transaction id, kept at decide
 
   // A write branch must be prepared; a read-only one just commits.
   bool is_write() const { return !queued.empty() || (branch != nullptr && branch->wrote()); }

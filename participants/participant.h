@@ -36,6 +36,22 @@ class Branch {
   // each Execute, so the check costs no round trip).
   virtual bool wrote() const = 0;
 
+  // The branch's transaction id (64-bit, txid_current()), 0 while unknown.
+  // Known once the branch wrote (asked in the same pipelines as wrote()) and
+  // after Prepare. Kept in the COMMIT record, so that a branch found gone
+  // can be checked with TransactionStatus() instead of assumed committed.
+  virtual uint64_t txid() const = 0;
+
+  // True when PREPARE TRANSACTION answered OK, even if the request failed
+  // afterwards: such a branch is undone with ROLLBACK PREPARED, never with
+  // ROLLBACK (which would find no transaction and leave it prepared).
+  virtual bool prepared() const = 0;
+
+  // The server session that runs this branch (0: none yet). After a timeout
+  // or a lost connection that session may still be running what was sent;
+  // the branch is not gone until the session is (Participant::EndSession).
+  virtual int session() const = 0;
+
   // Runs `queued` and PREPARE TRANSACTION `gid` in one round trip.
   //   OK          -- prepared: the branch will commit or roll back only on
   //                  COMMIT/ROLLBACK PREPARED;
@@ -61,7 +77,23 @@ struct PreparedXact {
   std::string database;
   std::string owner;
   int64_t prepared_at_ms = 0;
-  uint64_t transaction = 0;
+  uint64_t transaction = 0;  // 32-bit xid
+  uint64_t txid = 0;         // the same, epoch-qualified (txid_status() takes it)
+};
+
+// What the participant says became of a transaction id (txid_status()).
+enum class TxidOutcome {
+  kCommitted,
+  kAborted,     // rolled back, or the server crashed before it committed
+  kInProgress,  // still running, or prepared
+  kUnknown,     // too old to tell (its commit status was truncated away)
+};
+const char* TxidOutcomeName(TxidOutcome o);
+
+// The sessions of this node's older incarnations that EndSessions found.
+struct EndedSessions {
+  int terminated = 0;  // ended by this call
+  int remaining = 0;   // still running after the wait (could not be ended)
 };
 
 class Participant {
@@ -89,6 +121,31 @@ class Participant {
   // pg_locks, pg_stat_activity...). Never used inside a global transaction.
   virtual void Inspect(Query query, Deadline deadline,
                        std::function<void(Result<std::vector<QueryResult>>)> done) = 0;
+
+  // txid_status(txid) on a pooled connection (docs/protocol.md, "A gone
+  // branch proves nothing").
+  virtual void TransactionStatus(uint64_t txid, Deadline deadline,
+                                 std::function<void(Result<TxidOutcome>)> done) = 0;
+
+  // Ends the server session `session` (pg_terminate_backend) and waits
+  // until it is gone, so that nothing it was sent can still run. OK when the
+  // session is gone (or was already).
+  virtual void EndSession(int session, Deadline deadline, std::function<void(Status)> done) = 0;
+
+  // Ends every session whose connection names node `node_id` with an
+  // incarnation below `live_incarnation` (their process is dead: a pipelined
+  // PREPARE of theirs may still be waiting on a lock), and waits for them to
+  // go (docs/protocol.md, "Sessions of a dead coordinator").
+  virtual void EndSessions(const std::string& node_id, uint64_t live_incarnation, Deadline deadline,
+                           std::function<void(Result<EndedSessions>)> done) = 0;
+
+  // Registers node `node_id` as live on this participant for as long as the
+  // participant exists (a session advisory lock on a connection of its own).
+  // Conflict, naming the holder, when another process holds the
+  // registration: two live coordinators must never share a node id. Calling
+  // it again re-registers if the connection was lost.
+  virtual void Register(const std::string& node_id, uint64_t incarnation, Deadline deadline,
+                        std::function<void(Status)> done) = 0;
 
   // Start-up check: FailedPrecondition-like InvalidArgument when the server
   // has max_prepared_transactions = 0 (with the fix in the message),

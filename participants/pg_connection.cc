@@ -17,6 +17,8 @@ namespace asio = boost::asio;
 
 struct PgConnection::Request {
   size_t count = 0;   // queries sent
+  size_t syncs = 1;   // Syncs sent: one per segment
+  size_t syncs_seen = 0;
   size_t index = 0;   // query whose results are being read
   std::vector<QueryResult> results;
   std::optional<Status> error;
@@ -113,10 +115,16 @@ Status PgConnection::ConnectionError(const char* what) const {
 
 void PgConnection::AsyncConnect(asio::io_context& io, std::string participant,
                                 const std::string& conninfo, Deadline deadline,
-                                ConnectCallback done) {
+                                ConnectCallback done, std::string application_name) {
   std::shared_ptr<PgConnection> self(new PgConnection(io, std::move(participant)));
-  asio::post(self->strand_, [self, conninfo, deadline, done = std::move(done)]() mutable {
-    self->conn_ = PQconnectStart(conninfo.c_str());
+  asio::post(self->strand_, [self, conninfo, deadline, done = std::move(done),
+                             application_name = std::move(application_name)]() mutable {
+    // Keywords are applied in order, so the application_name given after
+    // the expanded conninfo ("dbname" with expand_dbname) wins over one in it.
+    const char* keywords[] = {"dbname", application_name.empty() ? nullptr : "application_name",
+                              nullptr};
+    const char* values[] = {conninfo.c_str(), application_name.c_str(), nullptr};
+    self->conn_ = PQconnectStartParams(keywords, values, /*expand_dbname=*/1);
     if (self->conn_ == nullptr || PQstatus(self->conn_) == CONNECTION_BAD) {
       Status s = self->ConnectionError("cannot connect");
       if (self->conn_ != nullptr) PQfinish(self->conn_);
@@ -146,6 +154,7 @@ void PgConnection::ContinueConnect(int poll_status, Deadline deadline, ConnectCa
       });
       return;
     case PGRES_POLLING_OK: {
+      backend_pid_ = PQbackendPID(conn_);
       PQsetNoticeProcessor(conn_, LogNotice, &participant_);
       if (PQsetnonblocking(conn_, 1) != 0 || PQenterPipelineMode(conn_) != 1) {
         Break(ConnectionError("cannot enter pipeline mode"));
@@ -204,6 +213,13 @@ void PgConnection::AsyncExec(std::vector<Query> queries, Deadline deadline, Exec
         self->Break(self->ConnectionError("cannot send query"));
         return;
       }
+      if (q.sync_after && &q != &queries.back()) {
+        if (PQpipelineSync(self->conn_) != 1) {
+          self->Break(self->ConnectionError("cannot send sync"));
+          return;
+        }
+        self->request_->syncs++;
+      }
     }
     if (PQpipelineSync(self->conn_) != 1) {
       self->Break(self->ConnectionError("cannot send sync"));
@@ -259,6 +275,7 @@ void PgConnection::ReadResults() {
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_PIPELINE_SYNC) {
       PQclear(res);
+      if (++req.syncs_seen < req.syncs) continue;  // the next segment's results follow
       Finish(req.error.value_or(Status::OK()));
       return;
     }
@@ -288,6 +305,13 @@ void PgConnection::ReadResults() {
 void PgConnection::Finish(Status failure) {
   timer_.cancel();
   std::unique_ptr<Request> req = std::move(request_);
+  if (!req->connect_done) {
+    last_tags_.clear();
+    for (size_t i = 0; i < req->index && i < req->results.size(); ++i) {
+      if (!req->results[i].command.empty()) last_tags_.push_back(req->results[i].command);
+    }
+  }
+  if (!req->connect_done && !failure.ok()) failed_results_ = req->results;
   if (req->connect_done) {
     req->connect_done(std::move(failure));
   } else if (failure.ok()) {

@@ -35,6 +35,10 @@ using Deadline = Clock::time_point;
 struct Query {
   std::string sql;
   std::vector<std::optional<std::string>> params;
+  // End a pipeline segment after this statement (a Sync): the server runs
+  // and flushes the results so far before it reads what follows, so they
+  // reach the client even if a later statement's answer is lost.
+  bool sync_after = false;
 };
 
 struct QueryResult {
@@ -53,8 +57,12 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
 
   // Connects asynchronously. Errors are Unavailable (or TimedOut past
   // `deadline`) and name `participant`; they never contain the conninfo.
+  // A non-empty `application_name` overrides the conninfo's: it is how
+  // recovery finds the sessions of a coordinator process (docs/protocol.md,
+  // "Sessions of a dead coordinator").
   static void AsyncConnect(boost::asio::io_context& io, std::string participant,
-                           const std::string& conninfo, Deadline deadline, ConnectCallback done);
+                           const std::string& conninfo, Deadline deadline, ConnectCallback done,
+                           std::string application_name = {});
 
   ~PgConnection();
   PgConnection(const PgConnection&) = delete;
@@ -72,6 +80,16 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   void AsyncExec(std::vector<Query> queries, Deadline deadline, ExecCallback done);
 
   bool broken() const { return conn_ == nullptr; }
+  // The server process serving this connection (pg_backend_pid()); kept
+  // after the connection broke, so that its session can be waited out.
+  int backend_pid() const { return backend_pid_; }
+  // The command tags of the statements of the last request that succeeded,
+  // in order, even when a later statement of it failed: tells whether a
+  // PREPARE TRANSACTION went through before the error.
+  const std::vector<std::string>& last_tags() const { return last_tags_; }
+  // The results of the last request that failed, as far as they arrived
+  // (empty entries for statements without an answer).
+  const std::vector<QueryResult>& failed_results() const { return failed_results_; }
   // True when the session is inside a transaction block (or a failed one).
   bool InTransaction() const;
   const std::string& participant() const { return participant_; }
@@ -96,6 +114,9 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   boost::asio::steady_timer timer_;
   std::string participant_;
   PGconn* conn_ = nullptr;
+  int backend_pid_ = 0;
+  std::vector<std::string> last_tags_;
+  std::vector<QueryResult> failed_results_;
   std::unique_ptr<Request> request_;  // the request in flight, if any
 };
 

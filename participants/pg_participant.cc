@@ -1,6 +1,12 @@
 #include "participants/pg_participant.h"
 
+#include <fmt/format.h>
 #include <libpq-fe.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <regex>
 
 namespace twopc::internal {
 namespace {
@@ -39,6 +45,13 @@ class PgBranch : public Branch {
   ~PgBranch() override { pool_->Release(std::move(conn_)); }
 
   bool wrote() const override { return wrote_; }
+  uint64_t txid() const override { return txid_; }
+  bool prepared() const override { return prepared_; }
+  // Only a connection that broke (timeout, loss) may leave its session
+  // running what was sent; one that answered has nothing in flight.
+  int session() const override {
+    return conn_ != nullptr && conn_->broken() ? conn_->backend_pid() : 0;
+  }
 
   void Execute(std::vector<Query> queries, Deadline deadline, ExecDone done) override {
     size_t skip = 0;
@@ -56,9 +69,7 @@ class PgBranch : public Branch {
              return;
            }
            auto& results = r.value();
-           if (check && !results.back().rows.empty() && results.back().rows[0][0].has_value()) {
-             wrote_ = true;
-           }
+           if (check) NoteTxid(results.back());
            std::vector<QueryResult> user(std::make_move_iterator(results.begin() + skip),
                                          std::make_move_iterator(results.begin() + skip + user_count));
            done(std::move(user));
@@ -69,11 +80,21 @@ class PgBranch : public Branch {
                Done done) override {
     size_t skip = 0;
     std::vector<Query> all = WithBegin(std::move(queued), &skip);
+    // The transaction id goes into the COMMIT record; asking in the same
+    // pipeline costs no round trip.
+    bool ask_txid = txid_ == 0;
+    if (ask_txid) all.push_back({"SELECT txid_current_if_assigned()", {}});
     all.push_back({"PREPARE TRANSACTION " + conn_->QuoteLiteral(gid), {}});
     std::string name = pool_->options().name;
-    Send(std::move(all), deadline, [name, done = std::move(done)](Result<std::vector<QueryResult>> r) {
-      done(r.ok() ? ExpectCommand(r.value(), "PREPARE TRANSACTION", name) : r.TakeStatus());
-    });
+    Send(std::move(all), deadline,
+         [this, ask_txid, name, done = std::move(done)](Result<std::vector<QueryResult>> r) {
+           const auto& tags = conn_->last_tags();
+           prepared_ = !tags.empty() && tags.back() == "PREPARE TRANSACTION";
+           if (!r.ok()) return done(r.TakeStatus());
+           auto& results = r.value();
+           if (ask_txid && results.size() >= 2) NoteTxid(results[results.size() - 2]);
+           done(ExpectCommand(results, "PREPARE TRANSACTION", name));
+         });
   }
 
   void CommitOnePhase(std::vector<Query> queued, Deadline deadline, Done done) override {
@@ -83,11 +104,26 @@ class PgBranch : public Branch {
     }
     size_t skip = 0;
     std::vector<Query> all = WithBegin(std::move(queued), &skip);
+    // The transaction id, in a segment of its own: it reaches us before the
+    // COMMIT runs, so that a lost COMMIT answer can be settled by asking
+    // txid_status() (docs/protocol.md, "A gone branch proves nothing").
+    size_t txid_at = 0;
+    if (txid_ == 0 && all.size() > skip) {
+      txid_at = all.size();
+      all.push_back({"SELECT txid_current_if_assigned()", {}, /*sync_after=*/true});
+    }
     all.push_back({"COMMIT", {}});
     std::string name = pool_->options().name;
-    Send(std::move(all), deadline, [name, done = std::move(done)](Result<std::vector<QueryResult>> r) {
-      done(r.ok() ? ExpectCommand(r.value(), "COMMIT", name) : r.TakeStatus());
-    });
+    Send(std::move(all), deadline,
+         [this, txid_at, name, done = std::move(done)](Result<std::vector<QueryResult>> r) {
+           if (r.ok()) {
+             if (txid_at > 0) NoteTxid(r.value()[txid_at]);
+             return done(ExpectCommand(r.value(), "COMMIT", name));
+           }
+           const auto& partial = conn_->failed_results();
+           if (txid_at > 0 && txid_at < partial.size()) NoteTxid(partial[txid_at]);
+           done(r.TakeStatus());
+         });
   }
 
   void Rollback(Deadline deadline, Done done) override {
@@ -138,14 +174,31 @@ class PgBranch : public Branch {
     conn_->AsyncExec(std::move(queries), deadline, std::move(done));
   }
 
+  // The answer of txid_current_if_assigned(): NULL until the branch wrote.
+  void NoteTxid(const QueryResult& r) {
+    if (r.rows.empty() || !r.rows[0][0].has_value()) return;
+    wrote_ = true;
+    txid_ = std::strtoull(r.rows[0][0]->c_str(), nullptr, 10);
+  }
+
   std::shared_ptr<PgPool> pool_;
   std::shared_ptr<PgConnection> conn_;
   TransactionOptions options_;
   bool begun_ = false;
   bool wrote_ = false;
+  bool prepared_ = false;
+  uint64_t txid_ = 0;
 };
 
 }  // namespace
+
+// A prepared transaction's xid is older than the snapshot's xmax: it lies in
+// xmax's epoch, or in the one before when the 32-bit counter wrapped since.
+uint64_t EpochQualified(uint64_t xid32, uint64_t xmax) {
+  uint64_t candidate = (xmax & ~uint64_t{0xffffffff}) | (xid32 & 0xffffffff);
+  if (candidate >= xmax && candidate >= (uint64_t{1} << 32)) candidate -= uint64_t{1} << 32;
+  return candidate;
+}
 
 Status MapPreparedResult(Status s) {
   if (s.sqlstate() == kUndefinedObject) {
@@ -222,8 +275,10 @@ void PgParticipant::RollbackPrepared(const std::string& gid, Deadline deadline,
 
 void PgParticipant::Recover(Deadline deadline,
                             std::function<void(Result<std::vector<PreparedXact>>)> done) {
+  // The snapshot's xmax (64-bit) qualifies each 32-bit xid with its epoch.
   Query q{"SELECT gid, database, owner, "
-          "(extract(epoch FROM prepared) * 1000)::bigint, transaction::text "
+          "(extract(epoch FROM prepared) * 1000)::bigint, transaction::text, "
+          "txid_snapshot_xmax(txid_current_snapshot())::text "
           "FROM pg_prepared_xacts WHERE database = current_database() ORDER BY prepared",
           {}};
   RunPooled(std::move(q), deadline, [done = std::move(done)](Result<std::vector<QueryResult>> r) {
@@ -239,6 +294,7 @@ void PgParticipant::Recover(Deadline deadline,
       x.owner = row[2].value_or("");
       x.prepared_at_ms = std::stoll(row[3].value_or("0"));
       x.transaction = std::stoull(row[4].value_or("0"));
+      x.txid = EpochQualified(x.transaction, std::stoull(row[5].value_or("0")));
       out.push_back(std::move(x));
     }
     done(std::move(out));
@@ -265,6 +321,187 @@ void PgParticipant::CheckReady(Deadline deadline, std::function<void(Status)> do
               }
               done(Status::OK());
             });
+}
+
+namespace {
+
+// Milliseconds left until `deadline`, at least 1: pg_terminate_backend's
+// wait (0 would mean "do not wait").
+int64_t MillisLeft(Deadline deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return std::max<int64_t>(1, left.count());
+}
+
+// The registration's advisory lock: (this constant, hashtext(node_id)).
+constexpr char kRegistrationClass[] = "1953984611";  // "twpc" in ASCII
+
+// What goes into the registration statement's comment, so that a refused
+// process can name the holder: pg_stat_activity shows the holder's last
+// statement. Only [A-Za-z0-9.-]: it is part of an SQL text.
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  std::string host(buf);
+  host.erase(std::remove_if(host.begin(), host.end(),
+                            [](char c) { return !(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-'); }),
+             host.end());
+  if (host.size() > 64) host.resize(64);
+  return host.empty() ? "unknown" : host;
+}
+
+// Every statement of the registration connection carries it, since
+// pg_stat_activity shows only the last one.
+std::string RegistrationComment() {
+  return fmt::format("/* twopc registration host={} pid={} */", HostName(), ::getpid());
+}
+
+}  // namespace
+
+const char* TxidOutcomeName(TxidOutcome o) {
+  switch (o) {
+    case TxidOutcome::kCommitted: return "committed";
+    case TxidOutcome::kAborted: return "aborted";
+    case TxidOutcome::kInProgress: return "in progress";
+    case TxidOutcome::kUnknown: return "unknown";
+  }
+  return "?";
+}
+
+void PgParticipant::TransactionStatus(uint64_t txid, Deadline deadline,
+                                      std::function<void(Result<TxidOutcome>)> done) {
+  RunPooled({"SELECT txid_status($1::bigint)", {std::to_string(txid)}}, deadline,
+            [done = std::move(done)](Result<std::vector<QueryResult>> r) {
+              if (!r.ok()) return done(r.TakeStatus());
+              const auto& rows = r.value()[0].rows;
+              std::string v = rows.empty() ? "" : rows[0][0].value_or("");
+              if (v == "committed") return done(TxidOutcome::kCommitted);
+              if (v == "aborted") return done(TxidOutcome::kAborted);
+              if (v == "in progress") return done(TxidOutcome::kInProgress);
+              done(TxidOutcome::kUnknown);
+            });
+}
+
+void PgParticipant::EndSession(int session, Deadline deadline, std::function<void(Status)> done) {
+  if (session <= 0) return done(Status::OK());
+  // Only a session that still carries this participant's application_name:
+  // a recycled pid belongs to someone else.
+  std::string name = this->name();
+  RunPooled({"SELECT coalesce(bool_and(pg_terminate_backend(pid, $2::bigint)), true) "
+             "FROM pg_stat_activity WHERE pid = $1::int AND application_name = $3",
+             {std::to_string(session), std::to_string(MillisLeft(deadline)),
+              pool_->options().application_name}},
+            deadline, [name, session, done = std::move(done)](Result<std::vector<QueryResult>> r) {
+              if (!r.ok()) return done(r.TakeStatus());
+              const auto& rows = r.value()[0].rows;
+              if (!rows.empty() && rows[0][0].value_or("f") == "t") return done(Status::OK());
+              done(Status::TimedOut(fmt::format("server session {} did not end in time", session))
+                       .WithParticipant(name));
+            });
+}
+
+void PgParticipant::EndSessions(const std::string& node_id, uint64_t live_incarnation,
+                                Deadline deadline, std::function<void(Result<EndedSessions>)> done) {
+  // Node ids are [A-Za-z0-9-] (ValidateNodeId): no LIKE wildcard, no dot.
+  RunPooled({"SELECT count(*) FILTER (WHERE ended), count(*) FILTER (WHERE NOT ended) FROM ("
+             " SELECT pg_terminate_backend(pid, $3::bigint) AS ended FROM pg_stat_activity"
+             " WHERE application_name LIKE $1 AND pid <> pg_backend_pid()"
+             " AND split_part(application_name, '.', 3) ~ '^[0-9]{1,19}$'"
+             " AND split_part(application_name, '.', 3)::numeric < $2::numeric) s",
+             {"twopc." + node_id + ".%", std::to_string(live_incarnation),
+              std::to_string(MillisLeft(deadline))}},
+            deadline, [done = std::move(done)](Result<std::vector<QueryResult>> r) {
+              if (!r.ok()) return done(r.TakeStatus());
+              const auto& rows = r.value()[0].rows;
+              EndedSessions e;
+              if (!rows.empty()) {
+                e.terminated = std::atoi(rows[0][0].value_or("0").c_str());
+                e.remaining = std::atoi(rows[0][1].value_or("0").c_str());
+              }
+              done(e);
+            });
+}
+
+void PgParticipant::Register(const std::string& node_id, uint64_t incarnation, Deadline deadline,
+                             std::function<void(Status)> done) {
+  std::shared_ptr<PgConnection> conn;
+  {
+    std::lock_guard lock(registry_mutex_);
+    conn = registry_;
+  }
+  // Callbacks hold `this`: a participant lives until its owner stopped the
+  // I/O threads.
+  auto* self = this;
+  if (conn != nullptr && !conn->broken()) {
+    // Still registered while the session lives; a probe finds a lost one.
+    conn->AsyncExec({{"SELECT 1 " + RegistrationComment(), {}}}, deadline,
+                    [self, node_id, incarnation, deadline, done = std::move(done)](
+                        Result<std::vector<QueryResult>> r) mutable {
+                      if (r.ok()) return done(Status::OK());
+                      self->Register(node_id, incarnation, deadline, std::move(done));
+                    });
+    return;
+  }
+  const ParticipantOptions& o = pool_->options();
+  PgConnection::AsyncConnect(
+      pool_->io(), o.name, o.conninfo, std::min(deadline, Clock::now() + pool_->connect_timeout()),
+      [self, node_id, deadline, done = std::move(done)](Result<std::shared_ptr<PgConnection>> c) mutable {
+        if (!c.ok()) return done(c.TakeStatus());
+        auto conn = std::move(c.value());
+        // Waiting a moment (lock_timeout) rather than trying once lets a
+        // holder that is just exiting -- the previous coordinator of this
+        // node, closed a moment ago -- release the lock first.
+        std::string sql = fmt::format("SELECT pg_advisory_lock({}, hashtext($1)) {}",
+                                      kRegistrationClass, RegistrationComment());
+        conn->AsyncExec({{"SELECT set_config('lock_timeout', '1500ms', false)", {}},
+                         {std::move(sql), {node_id}}},
+                        deadline,
+                        [self, conn, node_id, deadline, done = std::move(done)](
+                            Result<std::vector<QueryResult>> r) mutable {
+                          if (r.ok()) {
+                            std::lock_guard lock(self->registry_mutex_);
+                            self->registry_ = std::move(conn);
+                            return done(Status::OK());
+                          }
+                          if (r.status().sqlstate() != "55P03") return done(r.TakeStatus());
+                          self->DescribeHolder(node_id, deadline, std::move(done));
+                        });
+      },
+      o.application_name);
+}
+
+void PgParticipant::DescribeHolder(const std::string& node_id, Deadline deadline,
+                                   std::function<void(Status)> done) {
+  std::string name = this->name();
+  RunPooled(
+      {std::string("SELECT a.pid, coalesce(host(a.client_addr), 'a local socket'), "
+                   "a.application_name, a.query, to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS') "
+                   "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                   "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
+                   "AND l.classid::bigint = ") + kRegistrationClass +
+           " AND l.objid::bigint = (hashtext($1)::bigint & 4294967295)",
+       {node_id}},
+      deadline, [name, node_id, done = std::move(done)](Result<std::vector<QueryResult>> r) {
+        std::string holder = "another process";
+        if (r.ok() && !r.value()[0].rows.empty()) {
+          const auto& row = r.value()[0].rows[0];
+          std::smatch m;
+          std::string query = row[3].value_or("");
+          static const std::regex kComment(R"(host=([A-Za-z0-9.-]+) pid=([0-9]+))");
+          if (std::regex_search(query, m, kComment)) {
+            holder = fmt::format("host {}, pid {}", m[1].str(), m[2].str());
+          } else {
+            holder = fmt::format("the session of server pid {}", row[0].value_or("?"));
+          }
+          holder += fmt::format(" (connected from {} since {}, application_name '{}')",
+                                row[1].value_or("?"), row[4].value_or("?"), row[2].value_or(""));
+        }
+        done(std::move(Status::Conflict(fmt::format(
+                 "node id '{}' is already in use by a live coordinator: {}. Two coordinators "
+                 "with one node id would roll back each other's transactions: give each "
+                 "process (each replica) its own node_id (docs/operations.md, \"Node ids\")",
+                 node_id, holder))
+                 .WithParticipant(name)));
+      });
 }
 
 }  // namespace twopc::internal

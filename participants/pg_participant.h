@@ -23,6 +23,13 @@ class PgParticipant : public Participant {
   void Recover(Deadline deadline,
                std::function<void(Result<std::vector<PreparedXact>>)> done) override;
   void CheckReady(Deadline deadline, std::function<void(Status)> done) override;
+  void TransactionStatus(uint64_t txid, Deadline deadline,
+                         std::function<void(Result<TxidOutcome>)> done) override;
+  void EndSession(int session, Deadline deadline, std::function<void(Status)> done) override;
+  void EndSessions(const std::string& node_id, uint64_t live_incarnation, Deadline deadline,
+                   std::function<void(Result<EndedSessions>)> done) override;
+  void Register(const std::string& node_id, uint64_t incarnation, Deadline deadline,
+                std::function<void(Status)> done) override;
   void Inspect(Query query, Deadline deadline,
                std::function<void(Result<std::vector<QueryResult>>)> done) override {
     RunPooled(std::move(query), deadline, std::move(done));
@@ -35,8 +42,18 @@ class PgParticipant : public Participant {
   void FinishPrepared(const char* verb, const std::string& gid, Deadline deadline,
                       std::function<void(Status)> done);
 
+  void DescribeHolder(const std::string& node_id, Deadline deadline, std::function<void(Status)> done);
+
   std::shared_ptr<PgPool> pool_;
+  std::mutex registry_mutex_;
+  // The registration's own connection (not pooled: it holds a session
+  // advisory lock for the life of this participant).
+  std::shared_ptr<PgConnection> registry_;  // GUARDED_BY(registry_mutex_)
 };
+
+// A 32-bit xid of a prepared transaction, qualified with its epoch from the
+// 64-bit xmax of a snapshot taken at the same time.
+uint64_t EpochQualified(uint64_t xid32, uint64_t xmax);
 
 // "COMMIT PREPARED" / "ROLLBACK PREPARED" answered 42704: no such gid.
 Status MapPreparedResult(Status s);

@@ -80,7 +80,8 @@ void PgPool::Connect(Deadline deadline, AcquireCallback done) {
           return;
         }
         done(std::move(conn));
-      });
+      },
+      options_.application_name);
 }
 
 void PgPool::Release(std::shared_ptr<PgConnection> conn) {

@@ -37,6 +37,8 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
   void Clear();
 
   const ParticipantOptions& options() const { return options_; }
+  boost::asio::io_context& io() const { return io_; }
+  std::chrono::milliseconds connect_timeout() const { return connect_timeout_; }
   int open_connections() const;
 
  private:

@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <future>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -24,10 +25,17 @@ class RecoveryManagerImpl {
   RecoveryManagerImpl(CoordinatorOptions o, std::unique_ptr<DecisionLog> l, bool lock)
       : options(std::move(o)), log(std::move(l)), holds_lock(lock),
         work_(boost::asio::make_work_guard(io_)) {
-    for (const auto& p : options.participants) {
+    // Holding the lock, this process is the node's live incarnation: its
+    // sessions carry that name, like a coordinator's, and end those of the
+    // dead ones. Views only read, and say so.
+    std::string name = holds_lock ? fmt::format("twopc.{}.{}", options.node_id, log->incarnation())
+                                  : fmt::format("twopc-view.{}", options.node_id);
+    for (auto p : options.participants) {
+      p.application_name = name;
       participants_[p.name] = internal::MakePgParticipant(io_, p, options.connect_timeout);
     }
     thread_ = std::thread([this] { io_.run(); });
+    if (holds_lock) Register();
   }
 
   ~RecoveryManagerImpl() {
@@ -35,6 +43,23 @@ class RecoveryManagerImpl {
     io_.stop();
     thread_.join();
     participants_.clear();
+  }
+
+  // A process that fences must be the only live one of its node id
+  // (docs/protocol.md, "One live coordinator per node id"). Unreachable
+  // participants are skipped: the pass cannot act on them either.
+  void Register() {
+    for (const auto& [name, p] : participants_) {
+      std::promise<Status> answer;
+      p->Register(options.node_id, log->incarnation(),
+                  internal::Clock::now() + options.connect_timeout + std::chrono::seconds(5),
+                  [&answer](Status s) { answer.set_value(std::move(s)); });
+      Status s = answer.get_future().get();
+      if (s.IsConflict()) {
+        not_registered = s.message() + " -- nothing of this node is fenced or rolled back";
+        return;
+      }
+    }
   }
 
   ScanContext Context() const {
@@ -48,6 +73,7 @@ class RecoveryManagerImpl {
     ctx.live_incarnation = log->incarnation();
     if (holds_lock) ctx.in_flight = [](const std::string&) { return false; };
     ctx.timeout = options.connect_timeout + std::chrono::milliseconds(5000);
+    ctx.not_registered = not_registered;
     return ctx;
   }
 
@@ -56,6 +82,7 @@ class RecoveryManagerImpl {
   const CoordinatorOptions options;
   std::unique_ptr<DecisionLog> log;
   const bool holds_lock;
+  std::string not_registered;  // why this process may not fence, if it may not
 
  private:
   Status Record(const std::string& gtrid, const std::string& gid, const std::string& participant,
@@ -86,6 +113,7 @@ Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, 
   ScanContext ctx = Context();
   // Where is it prepared?
   std::vector<std::string> holders;
+  internal::PreparedXact found;
   for (const auto& [name, p] : ctx.participants) {
     if (!participant_name.empty() && name != participant_name) continue;
     auto rows = internal::RecoverSync(*p, ctx.timeout);
@@ -93,7 +121,11 @@ Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, 
       if (!participant_name.empty()) return rows.TakeStatus();
       continue;
     }
-    for (const auto& x : rows.value()) if (x.gid == gid) holders.push_back(name);
+    for (const auto& x : rows.value()) {
+      if (x.gid != gid) continue;
+      holders.push_back(name);
+      found = x;
+    }
   }
   if (!participant_name.empty() && !ctx.participants.count(std::string(participant_name))) {
     return Status::InvalidArgument(fmt::format("no participant named '{}'", participant_name));
@@ -136,14 +168,22 @@ Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, 
       }
       heuristic = true;
     } else if (!logged) {
-      // Undecided. Rolling back agrees with presumed abort, but only once no
-      // live process can decide COMMIT: fence with ABORT first.
-      if (action == Decision::kAbort && holds_lock) {
-        DecisionRecord abort;
-        abort.gtrid = gtrid;
-        abort.decision = Decision::kAbort;
-        abort.branches.push_back({participant, gid});
-        Status s = log->Decide(abort);
+      // Undecided. Rolling back agrees with presumed abort, but only under
+      // the rules a recovery pass follows (one home: recovery_scanner.h):
+      // the transaction cannot be deciding, the dead incarnation's sessions
+      // are gone, and ABORT is in the log first.
+      std::string why;
+      bool deciding = internal::MayBeDeciding(ctx, *c.parts, gtrid, found.prepared_at_ms,
+                                              std::chrono::seconds(0), &why);
+      if (action == Decision::kAbort && !deciding) {
+        int ended = 0;
+        if (Status s = internal::EndDeadSessions(ctx, *ctx.participants.at(participant), &ended);
+            !s.ok()) {
+          return Status::Unavailable(fmt::format(
+              "cannot be sure that no session of the dead coordinator still runs on {}: {}; "
+              "try again", participant, s.ToString()));
+        }
+        Status s = internal::Fence(ctx, gtrid, {{participant, gid, found.txid}});
         if (s.IsConflict()) {
           return Status::Conflict("a COMMIT decision for " + gtrid +
                                   " was recorded meanwhile; run `twopc recover`");
@@ -154,9 +194,8 @@ Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, 
             action == Decision::kCommit
                 ? fmt::format("{} has no COMMIT decision: under presumed abort it must roll "
                               "back. Use --force to commit it anyway (heuristic)", gtrid)
-                : fmt::format("{} has no decision and a coordinator holds the decision log: it "
-                              "may still be deciding. Stop the coordinator (or let its recovery "
-                              "run), or use --force", gtrid));
+                : fmt::format("{} has no decision and may still be deciding: {}. Stop the "
+                              "coordinator (or let its recovery run), or use --force", gtrid, why));
       } else {
         heuristic = true;
       }

@@ -71,6 +71,7 @@ class Pass {
     // Scan, read the log, scan again: a branch is acted on only if both
     // scans saw it, so one that is just being prepared or just completing
     // is left for the next pass.
+    EndSessionsEverywhere();
     std::vector<PreparedXact> rows;
     std::vector<std::string> row_participants;
     Scan first = ScanAll(ctx_, &unreachable_, &rows, &row_participants);
@@ -90,7 +91,8 @@ class Pass {
         decided[gtrid] = rec.ok() ? rec.value() : std::nullopt;
         if (!rec.ok()) log_errors_.insert(gtrid);
       }
-      mine_.push_back({row_participants[i], rows[i].gid, gtrid, *c.parts, rows[i].prepared_at_ms});
+      mine_.push_back({row_participants[i], rows[i].gid, gtrid, *c.parts, rows[i].prepared_at_ms,
+                       rows[i].txid});
     }
     Scan second = ScanAll(ctx_, &unreachable_, nullptr, nullptr);
     report_.unreachable = static_cast<int>(unreachable_.size());
@@ -110,7 +112,26 @@ class Pass {
     std::string participant, gid, gtrid;
     GidParts parts;
     int64_t prepared_at_ms;
+    uint64_t txid;
   };
+
+  // Before anything is concluded about a dead incarnation, its sessions
+  // must be gone: one of them may hold a PREPARE queued behind a lock.
+  void EndSessionsEverywhere() {
+    if (!ctx_.can_fence || o_.dry_run || !ctx_.not_registered.empty()) return;
+    for (const auto& [name, p] : ctx_.participants) {
+      int ended = 0;
+      Status s = EndDeadSessions(ctx_, *p, &ended);
+      if (!s.ok()) {
+        sessions_alive_[name] = s;
+        continue;
+      }
+      if (ended > 0) {
+        Add(RecoveryActionKind::kEndSessions, name, "", "",
+            fmt::format("ended {} session(s) of earlier incarnations of node {}", ended, ctx_.node_id));
+      }
+    }
+  }
 
   void Add(RecoveryActionKind kind, std::string participant, std::string gid, std::string gtrid,
            std::string detail, Status status = Status::OK()) {
@@ -123,8 +144,9 @@ class Pass {
   }
 
   // Completes one branch as `d` says. True when the branch is done.
-  bool Finish(Decision d, const std::string& participant, const std::string& gid,
-              const std::string& gtrid, const Scan& second) {
+  bool Finish(Decision d, const BranchRef& branch, const std::string& gtrid, const Scan& second) {
+    const std::string& participant = branch.participant;
+    const std::string& gid = branch.gid;
     auto it = ctx_.participants.find(participant);
     if (it == ctx_.participants.end()) {
       Add(RecoveryActionKind::kRetryLater, participant, gid, gtrid,
@@ -136,10 +158,10 @@ class Pass {
           unreachable_.at(participant));
       return false;
     }
-    if (!Has(second, participant, gid)) return true;  // completed already
     auto kind = d == Decision::kCommit ? RecoveryActionKind::kCommitPrepared
                                        : RecoveryActionKind::kRollbackPrepared;
     const char* verb = d == Decision::kCommit ? "COMMIT PREPARED" : "ROLLBACK PREPARED";
+    if (!Has(second, participant, gid)) return Gone(d, branch, gtrid, *it->second);
     if (o_.dry_run) {
       Add(kind, participant, gid, gtrid, fmt::format("would run {}", verb));
       report_.resolved++;
@@ -148,22 +170,57 @@ class Pass {
     Status s = d == Decision::kCommit ? CommitPreparedSync(*it->second, gid, ctx_.timeout)
                                       : RollbackPreparedSync(*it->second, gid, ctx_.timeout);
     Pace();
-    if (s.ok() || s.IsNotFound()) {
-      Add(kind, participant, gid, gtrid, s.ok() ? verb : "already completed");
-      if (s.ok()) report_.resolved++;
+    if (s.ok()) {
+      Add(kind, participant, gid, gtrid, verb);
+      report_.resolved++;
       return true;
     }
+    if (s.IsNotFound()) return Gone(d, branch, gtrid, *it->second);
     // Connection lost, server shutting down, or another session completing
     // the same branch right now: outcome unknown, try again later.
     Add(RecoveryActionKind::kRetryLater, participant, gid, gtrid, std::string(verb) + " failed", s);
     return false;
   }
 
+  // A branch of a decided transaction that is no longer prepared. Gone is
+  // no proof of anything (docs/protocol.md): txid_status() tells whether it
+  // ended as decided. True when it did, or when the mixed outcome is now
+  // recorded in the log (then END may follow: the heuristic record stays).
+  bool Gone(Decision d, const BranchRef& branch, const std::string& gtrid, Participant& p) {
+    Status s = CheckGoneBranch(ctx_, p, branch, d);
+    if (s.ok()) return true;
+    if (!s.IsHeuristicMixed()) {
+      Add(RecoveryActionKind::kRetryLater, branch.participant, branch.gid, gtrid,
+          "branch gone; cannot tell how it ended yet", s);
+      return false;
+    }
+    Add(RecoveryActionKind::kMixed, branch.participant, branch.gid, gtrid, s.message());
+    if (o_.dry_run || !ctx_.can_fence) {
+      unrecorded_mixed_.insert(gtrid);
+      return false;  // cannot record it here: no END either
+    }
+    HeuristicRecord h;
+    h.gtrid = gtrid;
+    h.gid = branch.gid;
+    h.participant = branch.participant;
+    h.action = d == Decision::kCommit ? Decision::kAbort : Decision::kCommit;
+    h.logged = d;
+    h.note = "found " + std::string(d == Decision::kCommit ? "rolled back" : "committed") +
+             " by recovery (txid_status)";
+    if (Status r = ctx_.log->RecordHeuristic(h); !r.ok()) {
+      unrecorded_mixed_.insert(gtrid);
+      Add(RecoveryActionKind::kRetryLater, branch.participant, branch.gid, gtrid,
+          "cannot record the mixed outcome", r);
+      return false;
+    }
+    return true;
+  }
+
   void DriveRecord(const DecisionRecord& rec, const Scan& second) {
     if (ctx_.completing && ctx_.completing(rec.gtrid)) return;  // the live process is on it
     handled_.insert(rec.gtrid);
     bool all = true;
-    for (const auto& b : rec.branches) all = Finish(rec.decision, b.participant, b.gid, rec.gtrid, second) && all;
+    for (const auto& b : rec.branches) all = Finish(rec.decision, b, rec.gtrid, second) && all;
     if (!all) {
       report_.in_doubt_remaining++;
       return;
@@ -174,26 +231,6 @@ class Pass {
       Add(RecoveryActionKind::kEnd, "", "", rec.gtrid,
           fmt::format("{} completed on every branch", DecisionName(rec.decision)));
     }
-  }
-
-  // May this undecided transaction still be deciding somewhere?
-  bool MayBeDeciding(const Mine& m, std::string* why) const {
-    if (!ctx_.can_fence) {
-      *why = "a coordinator holds the decision log and may still be deciding it";
-      return true;
-    }
-    if (m.parts.incarnation < ctx_.live_incarnation) return false;  // its process is gone
-    if (m.parts.incarnation > ctx_.live_incarnation) {
-      *why = "its incarnation is newer than the log's: is another log in use for this node id?";
-      return true;
-    }
-    if (ctx_.in_flight && !ctx_.in_flight(m.gtrid)) return false;
-    auto age = std::chrono::milliseconds(
-        std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::system_clock::now().time_since_epoch()).count() - m.prepared_at_ms);
-    if (o_.live_grace.count() > 0 && age > o_.live_grace) return false;
-    *why = "its transaction is still in flight in the live coordinator";
-    return true;
   }
 
   void ResolveUndecided(const std::map<std::string, std::optional<DecisionRecord>>& decided,
@@ -213,7 +250,7 @@ class Pass {
         // between our log reads): follow the decision for what is left.
         if (ctx_.completing && ctx_.completing(gtrid)) continue;
         bool all = true;
-        for (const Mine* m : branches) all = Finish(rec->decision, m->participant, m->gid, gtrid, second) && all;
+        for (const Mine* m : branches) all = Finish(rec->decision, Ref(*m), gtrid, second) && all;
         if (!all) report_.in_doubt_remaining++;
         continue;
       }
@@ -221,13 +258,24 @@ class Pass {
     }
   }
 
+  static BranchRef Ref(const Mine& m) { return {m.participant, m.gid, m.txid}; }
+
   void FenceAndRollBack(const std::string& gtrid, const std::vector<const Mine*>& branches,
                         const Scan& first, const Scan& second) {
     std::string why;
-    if (MayBeDeciding(*branches.front(), &why)) {
+    const Mine& any = *branches.front();
+    if (MayBeDeciding(ctx_, any.parts, gtrid, any.prepared_at_ms, o_.live_grace, &why)) {
       for (const Mine* m : branches) Add(RecoveryActionKind::kSkipLive, m->participant, m->gid, gtrid, why);
       report_.in_doubt_remaining++;
       return;
+    }
+    for (const Mine* m : branches) {
+      if (auto it = sessions_alive_.find(m->participant); it != sessions_alive_.end()) {
+        Add(RecoveryActionKind::kRetryLater, m->participant, m->gid, gtrid,
+            "sessions of a dead incarnation may still be running there", it->second);
+        report_.in_doubt_remaining++;
+        return;
+      }
     }
     std::vector<const Mine*> stable;
     for (const Mine* m : branches) {
@@ -242,15 +290,15 @@ class Pass {
     DecisionRecord abort;
     abort.gtrid = gtrid;
     abort.decision = Decision::kAbort;
-    for (const Mine* m : stable) abort.branches.push_back({m->participant, m->gid});
+    for (const Mine* m : stable) abort.branches.push_back(Ref(*m));
     if (o_.dry_run) {
       Add(RecoveryActionKind::kFence, "", "", gtrid, "would append ABORT (no decision, not in flight)");
-      for (const Mine* m : stable) Finish(Decision::kAbort, m->participant, m->gid, gtrid, second);
+      for (const BranchRef& b : abort.branches) Finish(Decision::kAbort, b, gtrid, second);
       return;
     }
     // Fence first: once ABORT is in the log, a stale process's late COMMIT
     // for this gtrid is refused, so rolling back cannot race a commit.
-    Status s = ctx_.log->Decide(abort);
+    Status s = Fence(ctx_, gtrid, abort.branches);
     if (s.IsConflict()) {
       auto rec = ctx_.log->Lookup(gtrid);
       if (rec.ok() && rec.value()) {
@@ -284,6 +332,7 @@ class Pass {
                         h.logged ? DecisionName(*h.logged) : "presumed abort"));
       }
     }
+    for (const std::string& g : unrecorded_mixed_) mixed.insert(g);
     report_.mixed = static_cast<int>(mixed.size());
   }
 
@@ -293,6 +342,8 @@ class Pass {
   std::map<std::string, Status> unreachable_;
   std::vector<Mine> mine_;
   std::set<std::string> handled_, log_errors_;  // gtrids driven from their record; unreadable
+  std::set<std::string> unrecorded_mixed_;      // mixed outcomes this pass could not record
+  std::map<std::string, Status> sessions_alive_;  // participants where dead sessions remain
 };
 
 }  // namespace
@@ -310,8 +361,85 @@ Status RollbackPreparedSync(Participant& p, const std::string& gid, std::chrono:
   return Wait<Status>([&](auto done) { p.RollbackPrepared(gid, In(timeout), std::move(done)); });
 }
 
+Result<TxidOutcome> TransactionStatusSync(Participant& p, uint64_t txid, std::chrono::milliseconds timeout) {
+  return Wait<Result<TxidOutcome>>(
+      [&](auto done) { p.TransactionStatus(txid, In(timeout), std::move(done)); });
+}
+
 RecoveryReport RunRecoveryPass(const ScanContext& ctx, const RecoveryPassOptions& options) {
   return Pass(ctx, options).Run();
+}
+
+bool MayBeDeciding(const ScanContext& ctx, const GidParts& parts, const std::string& gtrid,
+                   int64_t prepared_at_ms, std::chrono::seconds live_grace, std::string* why) {
+  if (!ctx.not_registered.empty()) {
+    *why = ctx.not_registered;
+    return true;
+  }
+  if (!ctx.can_fence) {
+    *why = "a coordinator holds the decision log and may still be deciding it";
+    return true;
+  }
+  if (parts.incarnation > ctx.live_incarnation) {
+    *why = "its incarnation is newer than the log's: is another log in use for this node id?";
+    return true;
+  }
+  if (parts.incarnation < ctx.live_incarnation) return false;  // its process is gone
+  if (ctx.in_flight && !ctx.in_flight(gtrid)) return false;
+  auto age = std::chrono::milliseconds(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch()).count() - prepared_at_ms);
+  if (live_grace.count() > 0 && age > live_grace) return false;
+  *why = "its transaction is still in flight in the live coordinator";
+  return true;
+}
+
+Status EndDeadSessions(const ScanContext& ctx, Participant& participant, int* ended) {
+  *ended = 0;
+  auto r = Wait<Result<EndedSessions>>([&](auto done) {
+    participant.EndSessions(ctx.node_id, ctx.live_incarnation, In(ctx.timeout), std::move(done));
+  });
+  if (!r.ok()) return r.TakeStatus();
+  *ended = r->terminated;
+  if (r->remaining > 0) {
+    return Status::TimedOut(fmt::format("{} session(s) of earlier incarnations of node {} did not end",
+                                        r->remaining, ctx.node_id))
+        .WithParticipant(participant.name());
+  }
+  return Status::OK();
+}
+
+Status Fence(const ScanContext& ctx, const std::string& gtrid, std::vector<BranchRef> branches) {
+  DecisionRecord abort;
+  abort.gtrid = gtrid;
+  abort.decision = Decision::kAbort;
+  abort.branches = std::move(branches);
+  return ctx.log->Decide(std::move(abort));
+}
+
+Status CheckGoneBranch(const ScanContext& ctx, Participant& participant, const BranchRef& branch,
+                       Decision decision) {
+  if (branch.txid == 0) return Status::OK();  // recorded before ids were kept: cannot tell
+  auto outcome = TransactionStatusSync(participant, branch.txid, ctx.timeout);
+  if (!outcome.ok()) return outcome.TakeStatus();
+  switch (*outcome) {
+    case TxidOutcome::kCommitted:
+      if (decision == Decision::kCommit) return Status::OK();
+      break;
+    case TxidOutcome::kAborted:
+      if (decision == Decision::kAbort) return Status::OK();
+      break;
+    case TxidOutcome::kInProgress:
+      return Status::Unavailable("its transaction is still in progress").WithParticipant(branch.participant);
+    case TxidOutcome::kUnknown:
+      return Status::OK();  // too old for the commit log: nothing left to compare
+  }
+  return std::move(Status::HeuristicMixed(fmt::format(
+                       "branch {} was {} behind the log's back, although the decision is {} "
+                       "(txid_status({}) = {})",
+                       branch.gid, *outcome == TxidOutcome::kCommitted ? "committed" : "rolled back",
+                       DecisionName(decision), branch.txid, TxidOutcomeName(*outcome))))
+      .WithParticipant(branch.participant);
 }
 
 }  // namespace twopc::internal

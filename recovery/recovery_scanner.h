@@ -29,9 +29,40 @@ struct ScanContext {
   // Set only inside the live coordinator: true while it runs phase 2 itself.
   std::function<bool(const std::string& gtrid)> completing;
   std::chrono::milliseconds timeout{10000};  // per participant call
+  // Set when the participants hold another live process's registration of
+  // this node id: nothing of this node may be fenced (docs/protocol.md, "One
+  // live coordinator per node id").
+  std::string not_registered;
 };
 
 RecoveryReport RunRecoveryPass(const ScanContext& ctx, const RecoveryPassOptions& options);
+
+// May the undecided transaction `gtrid` (a branch of it: `parts`, prepared
+// at `prepared_at_ms`) still be deciding somewhere? The one answer used by
+// the recovery pass and by `twopc rollback` (docs/protocol.md, "Fencing").
+// `*why` says why when it may.
+bool MayBeDeciding(const ScanContext& ctx, const GidParts& parts, const std::string& gtrid,
+                   int64_t prepared_at_ms, std::chrono::seconds live_grace, std::string* why);
+
+// Ends, on `participant`, the sessions of this node's incarnations older
+// than ctx.live_incarnation and waits for them to go: a dead coordinator's
+// pipelined PREPARE may still be queued behind a lock. OK when none is left;
+// nothing about that participant's undecided branches may be concluded
+// otherwise. `*ended` gets how many were ended.
+Status EndDeadSessions(const ScanContext& ctx, Participant& participant, int* ended);
+
+// Fences the undecided transaction `gtrid`: appends ABORT naming `branches`
+// so that no late COMMIT can be accepted. OK when ABORT is (or already was)
+// the decision; Conflict when a COMMIT was recorded first. REQUIRES:
+// !MayBeDeciding(...) and EndDeadSessions() OK on the branches' participants.
+Status Fence(const ScanContext& ctx, const std::string& gtrid, std::vector<BranchRef> branches);
+
+// The outcome of a branch that COMMIT/ROLLBACK PREPARED found gone, from
+// txid_status() of its transaction id: OK (it ended as `decision` says, or
+// cannot be checked: txid 0 or too old), HeuristicMixed (it ended the other
+// way), Unavailable (ask again later).
+Status CheckGoneBranch(const ScanContext& ctx, Participant& participant, const BranchRef& branch,
+                       Decision decision);
 
 // pg_prepared_xacts of every participant, classified, with the log's
 // decision; with_impact adds locks, waiters and xmin age.
@@ -41,5 +72,6 @@ RecoveryManager::Listing ListPrepared(const ScanContext& ctx, bool with_impact);
 Result<std::vector<PreparedXact>> RecoverSync(Participant& p, std::chrono::milliseconds timeout);
 Status CommitPreparedSync(Participant& p, const std::string& gid, std::chrono::milliseconds timeout);
 Status RollbackPreparedSync(Participant& p, const std::string& gid, std::chrono::milliseconds timeout);
+Result<TxidOutcome> TransactionStatusSync(Participant& p, uint64_t txid, std::chrono::milliseconds timeout);
 
 }  // namespace twopc::internal

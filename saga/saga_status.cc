@@ -30,6 +30,8 @@ Status SameCode(Status::Code code, std::string message) {
       return Status::Busy(std::move(message));
     case Status::Code::kSqlError:
       return Status::SqlError(std::move(message));
+    case Status::Code::kHeuristicMixed:
+      return Status::HeuristicMixed(std::move(message));
   }
   return Status::Internal(std::move(message));
 }

@@ -36,8 +36,10 @@
 #include "coordinator/sync_point.h"
 #include "support/child_process.h"
 #include "tests/support/pg_sandbox.h"
+#include "tests/support/row_lock.h"
 #include "twopc/config.h"
 #include "twopc/coordinator.h"
+#include "twopc/recovery.h"
 
 namespace twopc::testing {
 namespace {
@@ -553,6 +555,35 @@ int ChaosRounds() {
   const char* env = std::getenv("TWOPC_CHAOS_ROUNDS");
   int rounds = env != nullptr ? std::atoi(env) : 0;
   return rounds > 0 ? rounds : 4;
+}
+
+// Issue 9 item 5: a coordinator SIGKILLed while its pipelined PREPARE on b
+// waits behind a row lock. `twopc recover` found only a's branch, rolled it
+// back and exited 0 -- and when the lock went away, b's PREPARE landed: an
+// orphan nothing resolved until another pass. Recovery now ends the dead
+// incarnation's sessions before it concludes anything.
+TEST_F(ParticipantCrashTest, RecoverEndsTheSessionsOfADeadCoordinator) {
+  const std::string config = WriteConfig({"a", "b"}, 0);
+  ResetBank(kMatrixAccounts);
+  auto lock = std::make_unique<RowLock>(g_sandbox->conninfo("b"), 1);
+  // single mode: a:1 pays b:1; the child dies once a has prepared.
+  ChildRun run = RunChild({"--config", config, "--mode", "single"}, "after_prepare:1");
+  ASSERT_TRUE(run.exit.signaled) << run.Describe();
+  EXPECT_EQ(g_sandbox->PreparedCount("a"), 1);
+
+  auto manager = RecoveryManager::Open(LoadOptions(config));
+  ASSERT_TRUE(manager.ok()) << manager.status().ToString();
+  RecoveryReport r = (*manager)->RunPass({});
+  bool ended = false;
+  for (const auto& a : r.actions) ended = ended || (a.kind == RecoveryActionKind::kEndSessions && a.participant == "b");
+  EXPECT_TRUE(ended) << "no session of the dead coordinator was ended on b";
+  EXPECT_EQ(r.ExitCode(), 0);
+
+  lock.reset();  // whatever the dead process queued behind the lock could run now
+  std::this_thread::sleep_for(1s);
+  for (const char* db : {"a", "b"}) EXPECT_EQ(g_sandbox->PreparedCount(db), 0) << db;
+  EXPECT_EQ(g_sandbox->QueryInt("a", "SELECT balance FROM accounts WHERE id = 1"), kInitialBalance);
+  EXPECT_EQ(g_sandbox->QueryInt("b", "SELECT balance FROM accounts WHERE id = 1"), kInitialBalance);
 }
 
 class ChaosTest : public CrashTestBase {

@@ -306,6 +306,33 @@ TEST_F(DecisionLogTest, CompactDeletesEndedRecordsOnly) {
   EXPECT_EQ(*deleted, 0u);
 }
 
+// Compaction must not delete a fence that a live process could contradict:
+// the ABORT that recovery wrote for a transaction of the running incarnation
+// (live grace) stays, so that incarnation's late COMMIT is still refused. The
+// next incarnation (the old process is gone) may delete it.
+TEST_F(DecisionLogTest, CompactKeepsFencesOfTheLiveIncarnation) {
+  {
+    auto log = Open();
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(log->Decide(Record("fenced", Decision::kAbort)).ok());
+    ASSERT_TRUE(log->Decide(Record("committed")).ok());
+    log->End("fenced");
+    log->End("committed");
+    auto deleted = log->Compact();
+    ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+    EXPECT_EQ(*deleted, 1u);  // the COMMIT only
+    EXPECT_TRUE(log->Decide(Record("fenced")).IsConflict());
+  }
+  auto next = Open();  // a new incarnation: the fence's writer is gone
+  ASSERT_NE(next, nullptr);
+  auto deleted = next->Compact();
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 1u);
+  auto all = next->All();
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty());
+}
+
 // --- Fencing ------------------------------------------------------------------
 
 TEST_F(DecisionLogTest, FirstDecisionWins) {

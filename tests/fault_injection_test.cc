@@ -50,6 +50,8 @@ class FaultyLog : public DecisionLog {
 struct Faults {
   std::atomic<int> commit_prepared_failures{0};  // fail this many COMMIT PREPAREDs
   std::atomic<bool> lose_prepare_answer{false};  // PREPARE runs, its answer is "lost"
+  std::atomic<bool> fail_after_prepare{false};   // PREPARE OK, then a statement fails
+  std::atomic<bool> lose_commit_answer{false};   // one-phase COMMIT runs, its answer is "lost"
   std::string target;                            // participant to hurt
 };
 
@@ -60,14 +62,30 @@ class FlakyBranch : public Branch {
     real_->Execute(std::move(q), d, std::move(done));
   }
   bool wrote() const override { return real_->wrote(); }
+  uint64_t txid() const override { return real_->txid(); }
+  bool prepared() const override { return real_->prepared(); }
+  int session() const override { return real_->session(); }
   void Prepare(std::vector<Query> q, const std::string& gid, Deadline d, Done done) override {
+    if (f_->fail_after_prepare) {
+      // A real server error after a real PREPARE answered OK, as a pipeline
+      // with a statement after its PREPARE TRANSACTION would produce.
+      return real_->Prepare(std::move(q), gid, d, [this, d, done](Status s) {
+        if (!s.ok()) return done(s);
+        real_->Execute({{"SELECT 1/0", {}}}, d, [done](Result<std::vector<QueryResult>> r) {
+          done(r.ok() ? Status::OK() : r.status());
+        });
+      });
+    }
     if (!f_->lose_prepare_answer) return real_->Prepare(std::move(q), gid, d, std::move(done));
     real_->Prepare(std::move(q), gid, d, [done](Status) {
       done(Status::Unavailable("injected: connection lost after PREPARE was sent"));
     });
   }
   void CommitOnePhase(std::vector<Query> q, Deadline d, Done done) override {
-    real_->CommitOnePhase(std::move(q), d, std::move(done));
+    if (!f_->lose_commit_answer) return real_->CommitOnePhase(std::move(q), d, std::move(done));
+    real_->CommitOnePhase(std::move(q), d, [done](Status) {
+      done(Status::Unavailable("injected: connection lost after COMMIT was sent"));
+    });
   }
   void Rollback(Deadline d, Done done) override { real_->Rollback(d, std::move(done)); }
   void CommitPrepared(const std::string& gid, Deadline d, Done done) override {
@@ -108,6 +126,21 @@ class FlakyParticipant : public Participant {
   }
   void CheckReady(Deadline d, std::function<void(Status)> done) override {
     real_->CheckReady(d, std::move(done));
+  }
+  void TransactionStatus(uint64_t txid, Deadline d,
+                         std::function<void(Result<internal::TxidOutcome>)> done) override {
+    real_->TransactionStatus(txid, d, std::move(done));
+  }
+  void EndSession(int session, Deadline d, std::function<void(Status)> done) override {
+    real_->EndSession(session, d, std::move(done));
+  }
+  void EndSessions(const std::string& node_id, uint64_t live, Deadline d,
+                   std::function<void(Result<internal::EndedSessions>)> done) override {
+    real_->EndSessions(node_id, live, d, std::move(done));
+  }
+  void Register(const std::string& node_id, uint64_t incarnation, Deadline d,
+                std::function<void(Status)> done) override {
+    real_->Register(node_id, incarnation, d, std::move(done));
   }
   void Inspect(Query q, Deadline d,
                std::function<void(Result<std::vector<QueryResult>>)> done) override {
@@ -219,6 +252,57 @@ TEST_F(FaultInjectionTest, LostPrepareAnswerIsRolledBackByGid) {
   // b really prepared; the coordinator did not know, and rolled it back by gid.
   EXPECT_EQ(PreparedEverywhere(), 0);
   EXPECT_EQ(Balance("b", 1), kInitialBalance);
+}
+
+// Issue 9 item 7: a PREPARE that answered OK followed by an error in the
+// same request was undone with ROLLBACK, which finds no transaction: the
+// branch stayed prepared (holding its locks) until a recovery pass.
+TEST_F(FaultInjectionTest, PreparedBranchFailingAfterPrepareIsRolledBackPrepared) {
+  FaultyLog* log = nullptr;
+  Faults faults;
+  faults.target = "b";
+  faults.fail_after_prepare = true;
+  auto coord = OpenWith(&log, &faults);
+  ASSERT_NE(coord, nullptr);
+  Transaction tx = coord->Begin();
+  ASSERT_TRUE(tx.Queue("a", "UPDATE accounts SET balance = balance - 3 WHERE id = 8").ok());
+  ASSERT_TRUE(tx.Queue("b", "UPDATE accounts SET balance = balance + 3 WHERE id = 8").ok());
+  Status s = tx.Commit();
+  ASSERT_TRUE(s.IsAborted()) << s.ToString();
+  EXPECT_EQ(s.sqlstate(), "22012");
+  EXPECT_EQ(PreparedEverywhere(), 0) << "the prepared branch must be rolled back, not left";
+  EXPECT_EQ(Balance("a", 8), kInitialBalance);
+  EXPECT_EQ(Balance("b", 8), kInitialBalance);
+}
+
+// Issue 9 item 4: a one-phase commit whose answer was lost was reported
+// InDoubt although PostgreSQL knows the outcome: txid_status() of the
+// branch's transaction id, which now reaches the client before the COMMIT.
+TEST_F(FaultInjectionTest, LostOnePhaseCommitAnswerIsSettled) {
+  FaultyLog* log = nullptr;
+  Faults faults;
+  faults.target = "b";
+  faults.lose_commit_answer = true;
+  auto coord = OpenWith(&log, &faults);
+  ASSERT_NE(coord, nullptr);
+  Transaction tx = coord->Begin();
+  ASSERT_TRUE(tx.Queue("b", "UPDATE accounts SET balance = balance + 11 WHERE id = 9").ok());
+  Status s = tx.Commit();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(coord->stats().committed_one_phase, 1u);
+  EXPECT_EQ(coord->stats().in_doubt, 0u);
+  EXPECT_EQ(Balance("b", 9), kInitialBalance + 11);
+
+  // A COMMIT that the server refused (a deferred unique constraint), its
+  // answer lost too: txid_status() says aborted.
+  sandbox_->Exec("b", "DROP TABLE IF EXISTS deferred_ids;"
+                      "CREATE TABLE deferred_ids(id int UNIQUE DEFERRABLE INITIALLY DEFERRED)");
+  Transaction bad = coord->Begin();
+  ASSERT_TRUE(bad.Queue("b", "UPDATE accounts SET balance = balance + 1 WHERE id = 9").ok());
+  ASSERT_TRUE(bad.Queue("b", "INSERT INTO deferred_ids VALUES (1), (1)").ok());
+  s = bad.Commit();
+  EXPECT_TRUE(s.IsAborted()) << s.ToString();
+  EXPECT_EQ(Balance("b", 9), kInitialBalance + 11);
 }
 
 TEST_F(FaultInjectionTest, SyncPointsFireInProtocolOrder) {

@@ -54,6 +54,7 @@ TEST(StatusTest, EveryCodeHasItsOwnName) {
       {Code::kBusy, "Busy"},
       {Code::kSqlError, "SqlError"},
       {Code::kInternal, "Internal"},
+      {Code::kHeuristicMixed, "HeuristicMixed"},
   };
   for (const auto& [code, name] : expected) {
     EXPECT_STREQ(Status::CodeName(code), name) << static_cast<int>(code);

@@ -133,7 +133,14 @@ struct CoordinatorStats {
   uint64_t committed_read_only = 0;   // no write branch at all
   uint64_t aborted = 0;
   uint64_t in_doubt = 0;
+  // Committed transactions with a branch found rolled back behind the
+  // coordinator's back (Status::HeuristicMixed); also counted in committed.
+  uint64_t heuristic_mixed = 0;
   uint64_t completions_pending = 0;   // COMMIT records whose phase 2 is running
+  // Transactions begun and not yet released (a Transaction handle, or a
+  // commit or rollback still running). Back to 0 once every handle is gone
+  // and every commit finished: a count that only grows is a leak.
+  uint64_t transactions_open = 0;
   LogStats log;
 };
 

@@ -28,6 +28,12 @@ const char* DecisionName(Decision d);  // "commit" / "abort"
 struct BranchRef {
   std::string participant;  // ParticipantOptions::name
   std::string gid;
+  // The branch's PostgreSQL transaction id (64-bit, as txid_current()),
+  // remembered at prepare; 0 when unknown (records of older versions). When
+  // COMMIT PREPARED finds the branch gone, txid_status() of this id tells
+  // whether it committed or was rolled back behind the log's back
+  // (docs/protocol.md, "A gone branch proves nothing").
+  uint64_t txid = 0;
 
   bool operator==(const BranchRef&) const = default;
 };
@@ -98,7 +104,11 @@ class DecisionLog {
   // All records, oldest first (for `twopc log show`).
   virtual Result<std::vector<DecisionRecord>> All() = 0;
 
-  // Deletes ended records; returns how many were deleted.
+  // Deletes ended records; returns how many were deleted. Never deletes a
+  // decision that a running process could still contradict: an ended ABORT
+  // (a recovery fence) stays while the incarnation that wrote it may be
+  // running. Safe on a live coordinator (the bench and `twopc log compact`
+  // call it); it is serialized with the decisions by the log's writer.
   virtual Result<uint64_t> Compact() = 0;
 
   // Records an operator's heuristic decision, forced to disk. Never refused.

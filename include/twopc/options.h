@@ -20,6 +20,12 @@ struct ParticipantOptions {
   // holds one connection per participant it touches until it ends, so this
   // caps the number of concurrent transactions touching the participant.
   int max_connections = 64;
+  // Set by twopc, not by the config: the application_name of every
+  // connection to this participant, "twopc.<node_id>.<incarnation>". It is
+  // how recovery finds, and ends, the sessions of a coordinator process that
+  // died (docs/protocol.md, "Sessions of a dead coordinator"); a value set
+  // here by the application is overwritten.
+  std::string application_name;
 };
 
 struct LogOptions {

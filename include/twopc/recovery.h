@@ -80,6 +80,7 @@ enum class RecoveryActionKind {
   kSkipUnstable,      // seen in only one of the two scans
   kRetryLater,        // participant unreachable or outcome unknown
   kMixed,             // branches of one transaction ended differently (heuristic)
+  kEndSessions,       // sessions of a dead incarnation ended before concluding anything
 };
 const char* RecoveryActionName(RecoveryActionKind kind);
 

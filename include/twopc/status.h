@@ -39,6 +39,12 @@ class [[nodiscard]] Status {
     // A statement failed on a participant; sqlstate() says why.
     kSqlError,
     kInternal,
+    // The transaction was decided COMMIT, but a branch was found rolled back
+    // behind the coordinator's back (e.g. a hand ROLLBACK PREPARED): its
+    // outcome is mixed (XA's heuristic mixed). Recorded in the decision log,
+    // reported by `twopc status` until an operator repairs it and runs
+    // `twopc forget`. message() names the branch.
+    kHeuristicMixed,
   };
 
   Status() = default;  // OK
@@ -56,6 +62,7 @@ class [[nodiscard]] Status {
   static Status Busy(std::string msg) { return Status(Code::kBusy, std::move(msg)); }
   static Status SqlError(std::string msg) { return Status(Code::kSqlError, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
+  static Status HeuristicMixed(std::string msg) { return Status(Code::kHeuristicMixed, std::move(msg)); }
 
   // Builders: attach where a failure came from.
   Status&& WithParticipant(std::string name) && {
@@ -87,6 +94,7 @@ class [[nodiscard]] Status {
   bool IsIOError() const { return code_ == Code::kIOError; }
   bool IsBusy() const { return code_ == Code::kBusy; }
   bool IsSqlError() const { return code_ == Code::kSqlError; }
+  bool IsHeuristicMixed() const { return code_ == Code::kHeuristicMixed; }
 
   Code code() const { return code_; }
   const std::string& message() const { return message_; }

@@ -23,6 +23,7 @@ Tone ToneOf(RecoveryActionKind kind) {
     case RecoveryActionKind::kRollbackPrepared:
     case RecoveryActionKind::kFence:
     case RecoveryActionKind::kEnd:
+    case RecoveryActionKind::kEndSessions:
       return Tone::kGood;
     case RecoveryActionKind::kSkipLive:
     case RecoveryActionKind::kSkipUnstable:
