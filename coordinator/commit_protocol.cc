@@ -153,11 +153,14 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
           return self->Committed();
         }
         if (r.ok() && *r == TxidOutcome::kAborted) {
+          // Not committed, for a reason that may not recur: the caller hears
+          // the loss itself (TimedOut / Unavailable), now with a known outcome.
           b->vote = BranchVote::kRefused;
-          return self->Abort(AbortCause(
-              *b, Status::Aborted("the connection was lost during COMMIT and the server rolled "
-                                  "the branch back (" + lost.message() + ")"),
-              "commit"));
+          std::string what = fmt::format(
+              "{}: the server rolled the branch back, nothing was committed", lost.message());
+          Status cause = lost.IsTimedOut() ? Status::TimedOut(std::move(what))
+                                           : Status::Unavailable(std::move(what));
+          return self->Abort(std::move(cause.WithParticipant(b->name())));
         }
         self->InDoubt(b, lost);
       });

@@ -294,14 +294,17 @@ TEST_F(FaultInjectionTest, LostOnePhaseCommitAnswerIsSettled) {
   EXPECT_EQ(Balance("b", 9), kInitialBalance + 11);
 
   // A COMMIT that the server refused (a deferred unique constraint), its
-  // answer lost too: txid_status() says aborted.
+  // answer lost too: txid_status() says aborted, and the caller hears the
+  // loss (Unavailable) with the outcome known: nothing committed.
   sandbox_->Exec("b", "DROP TABLE IF EXISTS deferred_ids;"
                       "CREATE TABLE deferred_ids(id int UNIQUE DEFERRABLE INITIALLY DEFERRED)");
   Transaction bad = coord->Begin();
   ASSERT_TRUE(bad.Queue("b", "UPDATE accounts SET balance = balance + 1 WHERE id = 9").ok());
   ASSERT_TRUE(bad.Queue("b", "INSERT INTO deferred_ids VALUES (1), (1)").ok());
   s = bad.Commit();
-  EXPECT_TRUE(s.IsAborted()) << s.ToString();
+  EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+  EXPECT_NE(s.message().find("nothing was committed"), std::string::npos) << s.message();
+  EXPECT_EQ(coord->stats().in_doubt, 0u);
   EXPECT_EQ(Balance("b", 9), kInitialBalance + 11);
 }
 
