@@ -7,6 +7,7 @@
 
 #include "coordinator/transaction_state.h"
 #include "participants/pg_participant.h"
+#include "recovery/incarnation_check.h"
 #include "recovery/recovery_scanner.h"
 #include "twopc/config.h"
 #include "twopc/gid.h"
@@ -94,6 +95,10 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
   }
   // Before anything is fenced: no other live process may hold this node id.
   if (Status s = Register(); s.IsConflict()) return s;
+
+  // A log that is not this node's real one must not presume abort for it.
+  Status other_log = internal::CheckNoNewerIncarnation(participants_, options, log->incarnation());
+  if (!other_log.ok()) return other_log;
 
   // Decisions left by an earlier run are carried out, and its orphans
   // fenced and rolled back, before any new work.

@@ -84,6 +84,18 @@ Status GroupCommitWriter::RecordHeuristic(HeuristicRecord record) {
   return future.get();
 }
 
+Result<uint64_t> GroupCommitWriter::ForgetHeuristic(std::string key, int64_t now_ms) {
+  auto answer = std::make_shared<std::promise<Result<uint64_t>>>();
+  auto future = answer->get_future();
+  Job job;
+  job.kind = Job::Kind::kForget;
+  job.heuristic.gtrid = std::move(key);
+  job.heuristic.at_ms = now_ms;
+  job.compacted = [answer](Result<uint64_t> r) { answer->set_value(std::move(r)); };
+  Enqueue(std::move(job));
+  return future.get();
+}
+
 LogStats GroupCommitWriter::stats() const {
   return LogStats{records_forced_.load(std::memory_order_relaxed),
                   forces_.load(std::memory_order_relaxed)};
@@ -130,7 +142,8 @@ void GroupCommitWriter::WriteBatch(std::vector<Job>& batch) {
   // A heuristic record is forced like a decision: losing it would let a
   // later `twopc status` hide a mixed outcome.
   bool has_forced = std::any_of(batch.begin(), batch.end(), [](const Job& j) {
-    return j.kind == Job::Kind::kCompact || j.kind == Job::Kind::kHeuristic;
+    return j.kind == Job::Kind::kCompact || j.kind == Job::Kind::kHeuristic ||
+           j.kind == Job::Kind::kForget;
   });
   Status s = SetSynchronous(has_decisions || has_forced);
   if (s.ok()) s = db_->Exec("BEGIN IMMEDIATE");
@@ -185,6 +198,12 @@ Status GroupCommitWriter::WriteJobs(std::vector<Job>& batch) {
       case Job::Kind::kHeuristic:
         s = writes_->InsertHeuristic(job.heuristic);
         break;
+      case Job::Kind::kForget: {
+        auto marked = writes_->ForgetHeuristics(job.heuristic.gtrid, job.heuristic.at_ms);
+        if (marked.ok()) job.deleted = *marked;
+        s = marked.status();
+        break;
+      }
       case Job::Kind::kFlush:
         break;
     }
@@ -228,6 +247,7 @@ void GroupCommitWriter::Answer(std::vector<Job>& batch, const Status& batch_stat
         job.done(batch_status);
         break;
       case Job::Kind::kCompact:
+      case Job::Kind::kForget:
         job.compacted(batch_status.ok() ? Result<uint64_t>(job.deleted)
                                         : Result<uint64_t>(batch_status));
         break;

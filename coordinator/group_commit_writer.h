@@ -49,19 +49,22 @@ class GroupCommitWriter {
   Status Flush();
   // Writes `record` (at_ms already filled in) forced, like a decision.
   Status RecordHeuristic(HeuristicRecord record);
+  // Marks the heuristic records of `key` forgotten at `now_ms`, forced;
+  // returns how many.
+  Result<uint64_t> ForgetHeuristic(std::string key, int64_t now_ms);
 
   LogStats stats() const;
 
  private:
   struct Job {
-    enum class Kind { kDecide, kEnd, kCompact, kFlush, kHeuristic };
+    enum class Kind { kDecide, kEnd, kCompact, kFlush, kHeuristic, kForget };
     Kind kind;
     DecisionRecord record;                            // kDecide; kEnd uses gtrid and ended_at_ms
-    HeuristicRecord heuristic;                        // kHeuristic
+    HeuristicRecord heuristic;                        // kHeuristic; kForget: gtrid = key
     std::function<void(Status)> done;                 // kDecide, kFlush, kHeuristic
-    std::function<void(Result<uint64_t>)> compacted;  // kCompact
+    std::function<void(Result<uint64_t>)> compacted;  // kCompact, kForget
     Status answer;                                    // kDecide: this record's own outcome
-    uint64_t deleted = 0;                             // kCompact
+    uint64_t deleted = 0;                             // kCompact; kForget: records marked
   };
 
   GroupCommitWriter(std::unique_ptr<SqliteDb> db, std::unique_ptr<DecisionWrites> writes,

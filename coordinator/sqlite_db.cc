@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
+
 namespace twopc::internal {
 namespace {
 
@@ -9,11 +12,18 @@ namespace {
 // operator tool reading the log) before failing with Busy.
 constexpr int kBusyTimeoutMs = 5000;
 
+// What SqliteError says for a full disk; IsDiskFull looks for it.
+constexpr const char* kDiskFull = "disk full";
+
 }  // namespace
 
-Status SqliteError(int rc, const std::string& path, std::string_view what,
-                   std::string_view detail) {
+Status SqliteError(int rc, const std::string& path, std::string_view what, std::string_view detail,
+                   int sys_errno) {
   std::string msg = fmt::format("decision log {}: {}: ", path, what);
+  if ((rc & 0xff) != SQLITE_FULL && (sys_errno == ENOSPC || sys_errno == EDQUOT)) {
+    return Status::IOError(msg +
+                           fmt::format("{} ({}: {})", kDiskFull, detail, std::strerror(sys_errno)));
+  }
   switch (rc & 0xff) {
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
@@ -22,22 +32,28 @@ Status SqliteError(int rc, const std::string& path, std::string_view what,
     case SQLITE_LOCKED:
       return Status::Busy(msg + std::string(detail));
     case SQLITE_FULL:
-      return Status::IOError(msg + fmt::format("disk full ({})", detail));
+      return Status::IOError(msg + fmt::format("{} ({})", kDiskFull, detail));
     default:
       return Status::IOError(msg + std::string(detail));
   }
 }
 
+bool IsDiskFull(const Status& s) {
+  return s.IsIOError() && s.message().find(kDiskFull) != std::string::npos;
+}
+
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, int flags,
-                                                 const char* vfs) {
+                                                 const char* vfs, const std::string& uri) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs);
+  int rc = uri.empty() ? sqlite3_open_v2(path.c_str(), &db, flags, vfs)
+                       : sqlite3_open_v2(uri.c_str(), &db, flags | SQLITE_OPEN_URI, vfs);
   if (rc != SQLITE_OK) {
     // sqlite3_open_v2 returns a handle even on failure (unless out of memory);
     // it carries the message and must be closed.
     std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    int sys_errno = db != nullptr ? sqlite3_system_errno(db) : 0;
     sqlite3_close_v2(db);
-    return SqliteError(rc, path, "open", detail);
+    return SqliteError(rc, path, "open", detail, sys_errno);
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
@@ -47,7 +63,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, int fl
 SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
 
 Status SqliteDb::Error(int rc, std::string_view what) const {
-  return SqliteError(rc, path_, what, sqlite3_errmsg(db_));
+  return SqliteError(rc, path_, what, sqlite3_errmsg(db_), sqlite3_system_errno(db_));
 }
 
 Status SqliteDb::Exec(const char* sql) {

@@ -17,11 +17,18 @@ namespace twopc::internal {
 // Maps an SQLite result code to twopc's error model:
 //   SQLITE_CORRUPT, SQLITE_NOTADB -> Corruption
 //   SQLITE_BUSY, SQLITE_LOCKED    -> Busy
-//   SQLITE_FULL                   -> IOError whose message says "disk full"
+//   SQLITE_FULL, or any error whose
+//   `sys_errno` is ENOSPC/EDQUOT    -> IOError whose message says "disk full"
 //   everything else               -> IOError
 // The message carries `path`, what was being done, and `detail` (normally
-// sqlite3_errmsg of the connection).
-Status SqliteError(int rc, const std::string& path, std::string_view what, std::string_view detail);
+// sqlite3_errmsg of the connection). `sys_errno` is sqlite3_system_errno:
+// a full disk often surfaces as SQLITE_IOERR_* ("disk I/O error", e.g.
+// growing the -shm file), which alone would not tell the operator why.
+Status SqliteError(int rc, const std::string& path, std::string_view what, std::string_view detail,
+                   int sys_errno = 0);
+
+// True for a Status that SqliteError made for a full disk.
+bool IsDiskFull(const Status& s);
 
 class SqliteStatement;
 
@@ -29,9 +36,10 @@ class SqliteStatement;
 class SqliteDb {
  public:
   // `flags` as for sqlite3_open_v2; `vfs` nullptr for the default VFS. Sets a
-  // busy timeout and extended result codes.
-  static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path, int flags,
-                                                const char* vfs);
+  // busy timeout and extended result codes. A non-empty `uri` ("file:...")
+  // is opened instead of `path`, which still names the log in errors.
+  static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path, int flags, const char* vfs,
+                                                const std::string& uri = "");
   ~SqliteDb();
 
   SqliteDb(const SqliteDb&) = delete;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "coordinator/group_commit_writer.h"
@@ -34,17 +35,17 @@ int64_t NowMs() {
 // recovery's scans never wait for a group commit.
 class LogReader {
  public:
-  static Result<std::unique_ptr<LogReader>> Open(const std::string& path, const char* vfs) {
-    auto db = SqliteDb::Open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, vfs);
-    if (!db.ok()) return db.TakeStatus();
-    std::unique_ptr<LogReader> reader(new LogReader(std::move(db).value()));
-    auto incarnation = ReadIncarnation(reader->db_.get());
-    if (!incarnation.ok()) return incarnation.TakeStatus();
-    reader->incarnation_ = *incarnation;
-    auto reads = DecisionReads::Prepare(reader->db_.get());
-    if (!reads.ok()) return reads.TakeStatus();
-    reader->reads_ = std::move(reads).value();
-    return reader;
+  // On a full disk, a read-only view (not the coordinator's own reader)
+  // falls back to reading the database file as immutable; see OpenOnFullDisk.
+  enum class OnFullDisk { kFail, kReadImmutable, kReadImmutableIfUnlocked };
+
+  static Result<std::unique_ptr<LogReader>> Open(const std::string& path, const char* vfs,
+                                                 OnFullDisk on_full = OnFullDisk::kFail) {
+    auto reader = OpenWith(path, vfs, /*uri=*/"");
+    if (reader.ok() || on_full == OnFullDisk::kFail || !IsDiskFull(reader.status())) {
+      return reader;
+    }
+    return OpenOnFullDisk(path, vfs, on_full, reader.status());
   }
 
   // The incarnation stored when the reader was opened.
@@ -75,6 +76,76 @@ class LogReader {
 
  private:
   explicit LogReader(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+
+  // `uri` empty: the plain file, through the WAL as usual.
+  static Result<std::unique_ptr<LogReader>> OpenWith(const std::string& path, const char* vfs,
+                                                     const std::string& uri) {
+    auto db = SqliteDb::Open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, vfs, uri);
+    if (!db.ok()) return db.TakeStatus();
+    std::unique_ptr<LogReader> reader(new LogReader(std::move(db).value()));
+    auto incarnation = ReadIncarnation(reader->db_.get());
+    if (!incarnation.ok()) return incarnation.TakeStatus();
+    reader->incarnation_ = *incarnation;
+    auto reads = DecisionReads::Prepare(reader->db_.get());
+    if (!reads.ok()) return reads.TakeStatus();
+    reader->reads_ = std::move(reads).value();
+    return reader;
+  }
+
+  // A WAL reader needs the -shm file to grow, which a full disk refuses
+  // ("disk I/O error"): every view of the log, even `twopc status`, would
+  // fail exactly when the operator needs it. When the WAL is empty, every
+  // committed record is in the database file itself, so reading that file
+  // as immutable (no -shm, no lock, nothing written) sees the same records.
+  // Immutable means "nobody writes it meanwhile": that holds when no
+  // coordinator holds the log's lock (probed, or held by the caller) -- and
+  // on a full disk a starting coordinator fails to bump its incarnation
+  // anyway. With records still in the WAL there is no safe way to read them
+  // without the -shm: fail, saying so.
+  static Result<std::unique_ptr<LogReader>> OpenOnFullDisk(const std::string& path, const char* vfs,
+                                                           OnFullDisk on_full, const Status& full) {
+    struct stat wal;
+    bool wal_empty = stat((path + "-wal").c_str(), &wal) != 0 || wal.st_size == 0;
+    if (!wal_empty) {
+      return Status::IOError(
+          full.message() +
+          "; its WAL holds records that cannot be read without space for the -shm file: free "
+          "some space on that file system");
+    }
+    if (on_full == OnFullDisk::kReadImmutableIfUnlocked && LockHeld(path)) {
+      return Status::IOError(full.message() +
+                             "; a running coordinator holds the log, so its database file "
+                             "cannot be read on its own: free some space on that file system");
+    }
+    spdlog::warn(
+        "decision log {}: disk full; reading the database file directly (its WAL is "
+        "empty)",
+        path);
+    return OpenWith(path, vfs, ImmutableUri(path));
+  }
+
+  // True when another process (a coordinator) holds "<path>.lock".
+  static bool LockHeld(const std::string& path) {
+    int fd = open((path + ".lock").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+  }
+
+  // "file:<path>?immutable=1", with the characters a URI gives a meaning
+  // to percent-encoded.
+  static std::string ImmutableUri(const std::string& path) {
+    std::string uri = "file:";
+    for (unsigned char c : path) {
+      if (c == '%' || c == '?' || c == '#' || c < 0x21 || c >= 0x7f) {
+        uri += fmt::format("%{:02X}", c);
+      } else {
+        uri += static_cast<char>(c);
+      }
+    }
+    return uri + "?immutable=1";
+  }
 
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;          // guarded by mu_
@@ -120,6 +191,9 @@ class SqliteDecisionLog final : public DecisionLog {
     return writer_->RecordHeuristic(std::move(stamped));
   }
   Result<std::vector<HeuristicRecord>> Heuristics() override { return reader_->Heuristics(); }
+  Result<uint64_t> ForgetHeuristic(const std::string& key) override {
+    return writer_->ForgetHeuristic(key, NowMs());
+  }
   Result<std::vector<std::string>> Verify() override { return reader_->Verify(); }
 
   // On the writer thread, so the DELETE never races a batch's transaction.
@@ -136,12 +210,13 @@ class SqliteDecisionLog final : public DecisionLog {
   std::unique_ptr<LogReader> reader_;
 };
 
-// For operator tools while a coordinator may be running: no lock, no
-// incarnation bump, no writes.
+// For operator tools while a coordinator may be running: no incarnation
+// bump, no writes. Normally no lock either; `recover --dry-run` holds it
+// (`lock`) so that what it reports is what a real pass would do.
 class ReadOnlySqliteDecisionLog final : public DecisionLog {
  public:
-  explicit ReadOnlySqliteDecisionLog(std::unique_ptr<LogReader> reader)
-      : reader_(std::move(reader)) {}
+  ReadOnlySqliteDecisionLog(std::unique_ptr<LogReader> reader, std::optional<LogFileLock> lock)
+      : lock_(std::move(lock)), reader_(std::move(reader)) {}
 
   uint64_t incarnation() const override { return reader_->incarnation(); }
 
@@ -160,6 +235,7 @@ class ReadOnlySqliteDecisionLog final : public DecisionLog {
   Result<uint64_t> Compact() override { return ReadOnlyError(); }
   Status RecordHeuristic(const HeuristicRecord& record) override { return ReadOnlyError(); }
   Result<std::vector<HeuristicRecord>> Heuristics() override { return reader_->Heuristics(); }
+  Result<uint64_t> ForgetHeuristic(const std::string& key) override { return ReadOnlyError(); }
   Result<std::vector<std::string>> Verify() override { return reader_->Verify(); }
   Status Flush() override { return Status::OK(); }  // nothing is ever queued
   LogStats stats() const override { return LogStats{}; }
@@ -167,6 +243,7 @@ class ReadOnlySqliteDecisionLog final : public DecisionLog {
  private:
   static Status ReadOnlyError() { return Status::InvalidArgument("decision log opened read-only"); }
 
+  std::optional<LogFileLock> lock_;  // released last: after the reader closed
   std::unique_ptr<LogReader> reader_;
 };
 
@@ -174,15 +251,23 @@ class ReadOnlySqliteDecisionLog final : public DecisionLog {
 
 Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogWithVfs(const LogOptions& options,
                                                                   const char* vfs) {
+  // Before the lock, which creates "<path>.lock": a tool pointed at a wrong
+  // path must leave nothing behind there.
+  if (!options.create_if_missing) {
+    if (Status s = CheckLogExists(options.path, "decision log"); !s.ok()) return s;
+  }
   // The lock comes first: a second coordinator must not even run WAL
   // recovery or bump the incarnation of a log that a live one is writing.
   auto lock = LogFileLock::Acquire(options.path, "decision log", "coordinator");
   if (!lock.ok()) return lock.TakeStatus();
-  Status s = CreateLogFileIfMissing(options.path, "decision log");
-  if (!s.ok()) return s;
+  if (options.create_if_missing) {
+    if (Status s = CreateLogFileIfMissing(options.path, "decision log"); !s.ok()) return s;
+  }
+  // Without SQLITE_OPEN_CREATE: a file deleted since the check above is
+  // an error, not a new log.
   auto db = SqliteDb::Open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs);
   if (!db.ok()) return db.TakeStatus();
-  auto incarnation = InitializeLog(db->get());
+  auto incarnation = InitializeLog(db->get(), options.create_if_missing);
   if (!incarnation.ok()) return incarnation.TakeStatus();
   auto reader = LogReader::Open(options.path, vfs);
   if (!reader.ok()) return reader.TakeStatus();
@@ -190,6 +275,23 @@ Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogWithVfs(const LogOptio
   if (!writer.ok()) return writer.TakeStatus();
   return std::unique_ptr<DecisionLog>(new SqliteDecisionLog(
       std::move(lock).value(), *incarnation, std::move(writer).value(), std::move(reader).value()));
+}
+
+Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogReadOnly(const std::string& path,
+                                                                   bool lock, const char* vfs) {
+  if (Status s = CheckLogExists(path, "decision log"); !s.ok()) return s;
+  std::optional<LogFileLock> held;
+  if (lock) {
+    auto acquired = LogFileLock::Acquire(path, "decision log", "coordinator");
+    if (!acquired.ok()) return acquired.TakeStatus();
+    held.emplace(std::move(acquired).value());
+  }
+  auto reader = LogReader::Open(path, vfs,
+                                lock ? LogReader::OnFullDisk::kReadImmutable
+                                     : LogReader::OnFullDisk::kReadImmutableIfUnlocked);
+  if (!reader.ok()) return reader.TakeStatus();
+  return std::unique_ptr<DecisionLog>(
+      new ReadOnlySqliteDecisionLog(std::move(reader).value(), std::move(held)));
 }
 
 }  // namespace twopc::internal
@@ -201,11 +303,7 @@ Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLog(const LogOptions& opt
 }
 
 Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogReadOnly(const std::string& path) {
-  if (Status s = internal::CheckLogExists(path, "decision log"); !s.ok()) return s;
-  auto reader = internal::LogReader::Open(path, nullptr);
-  if (!reader.ok()) return reader.TakeStatus();
-  return std::unique_ptr<DecisionLog>(
-      new internal::ReadOnlySqliteDecisionLog(std::move(reader).value()));
+  return internal::OpenSqliteDecisionLogReadOnly(path, /*lock=*/false, nullptr);
 }
 
 }  // namespace twopc

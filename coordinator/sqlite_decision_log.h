@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "twopc/decision_log.h"
 #include "twopc/options.h"
@@ -16,5 +17,12 @@ namespace twopc::internal {
 // LevelDB's fault-injection tests wrap its Env.
 Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogWithVfs(const LogOptions& options,
                                                                   const char* vfs);
+
+// OpenSqliteDecisionLogReadOnly, holding the log's lock for the life of the
+// returned log when `lock` (Busy if a coordinator holds it): what `twopc
+// recover --dry-run` needs to report exactly what a real pass would fence,
+// without bumping the incarnation or writing anything. `vfs` as above.
+Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogReadOnly(const std::string& path,
+                                                                   bool lock, const char* vfs);
 
 }  // namespace twopc::internal

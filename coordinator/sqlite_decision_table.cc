@@ -12,7 +12,11 @@
 namespace twopc::internal {
 namespace {
 
-constexpr int64_t kFormatVersion = 1;
+// Version 2 added heuristics.forgotten_at_ms (`twopc forget`). A version-1
+// log is migrated at its first writable open; read-only opens read it as it
+// is (they must not write: a full disk, a coordinator holding the log).
+constexpr int64_t kFormatVersion = 2;
+constexpr int64_t kOldestReadableVersion = 1;
 
 constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
@@ -29,7 +33,6 @@ CREATE TABLE decisions(
 -- ended ones pile up until compaction: index only the unended ones, in the
 -- order Unended() returns them (rowid is implied).
 CREATE INDEX decisions_unended ON decisions(decided_at_ms) WHERE ended_at_ms IS NULL;
-PRAGMA user_version = 1;
 )sql";
 
 // Forced operator decisions, kept apart from `decisions` (which stay
@@ -44,8 +47,14 @@ CREATE TABLE IF NOT EXISTS heuristics(
   action TEXT NOT NULL CHECK (action IN ('commit', 'abort')),
   logged TEXT CHECK (logged IN ('commit', 'abort')),
   at_ms INTEGER NOT NULL,
-  note TEXT NOT NULL);
+  note TEXT NOT NULL,
+  forgotten_at_ms INTEGER);
 )sql";
+
+// Version 1 -> 2. A version-1 log may lack `heuristics` altogether (it was
+// added to version 1 without a migration); kCreateHeuristics runs first and
+// then already has the column, hence the check in MigrateToVersion2.
+constexpr const char* kAddForgottenAt = "ALTER TABLE heuristics ADD COLUMN forgotten_at_ms INTEGER";
 
 #define TWOPC_RECORD_COLUMNS \
   "gtrid, decision, branches, heuristic, incarnation, decided_at_ms, ended_at_ms"
@@ -157,13 +166,22 @@ Result<DecisionRecord> ReadRecord(SqliteStatement* stmt, const std::string& path
 }
 
 Status CheckFormatVersion(SqliteDb* db, int64_t version) {
-  if (version == kFormatVersion) return Status::OK();
+  if (version >= kOldestReadableVersion && version <= kFormatVersion) return Status::OK();
   if (version == 0) {
     return Status::InvalidArgument(fmt::format("{} is not a twopc decision log", db->path()));
   }
   return Status::InvalidArgument(
-      fmt::format("decision log {} has format version {}; this twopc reads version {}", db->path(),
-                  version, kFormatVersion));
+      fmt::format("decision log {} has format version {}; this twopc reads versions {} to {}",
+                  db->path(), version, kOldestReadableVersion, kFormatVersion));
+}
+
+// A file without any schema (0 bytes, or an SQLite database nobody wrote a
+// table into) is a log that was never initialized: what a coordinator's
+// first start leaves when it dies between creating the file and committing
+// the schema. It is "no log yet", the same as a missing file.
+Status NoLogYet(SqliteDb* db) {
+  return Status::NotFound(
+      fmt::format("decision log {} is empty: no coordinator has initialized it", db->path()));
 }
 
 // Sets *is_new for a file without any schema (a new log); fails for a
@@ -180,14 +198,30 @@ Status CheckFormat(SqliteDb* db, bool* is_new) {
   return Status::OK();
 }
 
+Result<bool> HasColumn(SqliteDb* db, const char* table, const char* column);
+
+Status MigrateToVersion2(SqliteDb* db) {
+  auto has = HasColumn(db, "heuristics", "forgotten_at_ms");
+  if (!has.ok()) return has.TakeStatus();
+  if (!*has) {
+    if (Status s = db->Exec(kAddForgottenAt); !s.ok()) return s;
+  }
+  return Status::OK();
+}
+
 // Creates the whole schema in a new file, and in an existing one the tables
-// added to version 1 since it was written.
+// and columns added since it was written; leaves user_version at
+// kFormatVersion.
 // REQUIRES: a write transaction is open on `db`.
-Status CreateMissingTables(SqliteDb* db) {
+Status CreateMissingTables(SqliteDb* db, bool create_if_missing) {
   bool is_new = false;
   Status s = CheckFormat(db, &is_new);
+  if (s.ok() && is_new && !create_if_missing) return NoLogYet(db);
   if (s.ok() && is_new) s = db->Exec(kCreateSchema);
   if (s.ok()) s = db->Exec(kCreateHeuristics);
+  if (s.ok()) s = MigrateToVersion2(db);
+  if (s.ok()) s = db->Exec("PRAGMA user_version = 2");
+  static_assert(kFormatVersion == 2, "update the PRAGMA above with the migration");
   return s;
 }
 
@@ -202,6 +236,9 @@ Result<uint64_t> BumpIncarnation(SqliteDb* db) {
 // --- Heuristic records ---------------------------------------------------------
 
 #define TWOPC_HEURISTIC_COLUMNS "gtrid, gid, participant, action, logged, at_ms, note"
+// Version 1 has no forgotten_at_ms: read as NULL (nothing was forgotten).
+#define TWOPC_FORGOTTEN_V2 ", forgotten_at_ms"
+#define TWOPC_FORGOTTEN_V1 ", NULL"
 
 // The row under `stmt`, selected as TWOPC_HEURISTIC_COLUMNS.
 Result<HeuristicRecord> ReadHeuristic(SqliteStatement* stmt, const std::string& path) {
@@ -218,6 +255,7 @@ Result<HeuristicRecord> ReadHeuristic(SqliteStatement* stmt, const std::string& 
   if (!stmt->ColumnIsNull(4)) record.logged = ParseDecision(stmt->ColumnText(4));
   record.at_ms = stmt->ColumnInt64(5);
   record.note = stmt->ColumnText(6);
+  if (!stmt->ColumnIsNull(7)) record.forgotten_at_ms = stmt->ColumnInt64(7);
   return record;
 }
 
@@ -228,17 +266,21 @@ Result<bool> HasTable(SqliteDb* db, const char* name) {
   return (*stmt)->Step();
 }
 
+Result<bool> HasColumn(SqliteDb* db, const char* table, const char* column) {
+  auto stmt = db->Prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
+  if (!stmt.ok()) return stmt.TakeStatus();
+  (*stmt)->BindText(1, table);
+  (*stmt)->BindText(2, column);
+  return (*stmt)->Step();
+}
+
 // --- Verification ------------------------------------------------------------------
 
-// Record fields are shown in problem sentences; a corrupt one may hold
-// control characters that would forge lines on the operator's terminal.
-std::string Shown(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    out += (c >= 0x20 && c != 0x7f) ? static_cast<char>(c) : '?';
-  }
-  return out;
-}
+// Record fields are quoted in problem sentences as they are: a corrupt one
+// may hold control characters, and the reader needs to see which (the CLI
+// prints them as "\xNN" on a terminal, JSON escapes them itself). Replacing
+// them here would hide the very corruption being reported.
+std::string Shown(std::string_view text) { return std::string(text); }
 
 Status CheckIntegrity(SqliteDb* db, std::vector<std::string>* problems) {
   auto stmt = db->Prepare("PRAGMA integrity_check");
@@ -313,11 +355,13 @@ Status CheckRecords(SqliteDb* db, std::vector<std::string>* problems) {
 
 }  // namespace
 
-Result<uint64_t> InitializeLog(SqliteDb* db) {
+Result<uint64_t> InitializeLog(SqliteDb* db, bool create_if_missing) {
   // Refuse a foreign database before switching it to WAL: leave it untouched.
+  // So is an empty file that this open may not turn into a log.
   bool is_new = false;
   Status s = CheckFormat(db, &is_new);
   if (!s.ok()) return s;
+  if (is_new && !create_if_missing) return NoLogYet(db);
   auto mode = db->QueryText("PRAGMA journal_mode = WAL");
   if (!mode.ok()) return mode.TakeStatus();
   if (*mode != "wal") {
@@ -333,7 +377,7 @@ Result<uint64_t> InitializeLog(SqliteDb* db) {
   // is never handed out twice.
   s = db->Exec("BEGIN IMMEDIATE");
   if (!s.ok()) return s;
-  s = CreateMissingTables(db);
+  s = CreateMissingTables(db, create_if_missing);
   Result<uint64_t> incarnation = s.ok() ? BumpIncarnation(db) : Result<uint64_t>(s);
   if (incarnation.ok()) s = db->Exec("COMMIT");
   if (!incarnation.ok() || !s.ok()) {
@@ -344,10 +388,10 @@ Result<uint64_t> InitializeLog(SqliteDb* db) {
 }
 
 Result<uint64_t> ReadIncarnation(SqliteDb* db) {
-  auto version = db->QueryInt("PRAGMA user_version");
-  if (!version.ok()) return version.TakeStatus();
-  Status s = CheckFormatVersion(db, *version);
+  bool is_new = false;
+  Status s = CheckFormat(db, &is_new);
   if (!s.ok()) return s;
+  if (is_new) return NoLogYet(db);
   auto incarnation = db->QueryInt("SELECT value FROM meta WHERE key = 'incarnation'");
   if (!incarnation.ok()) return incarnation.TakeStatus();
   return static_cast<uint64_t>(*incarnation);
@@ -358,7 +402,12 @@ Result<std::vector<HeuristicRecord>> ReadHeuristics(SqliteDb* db) {
   if (!exists.ok()) return exists.TakeStatus();
   std::vector<HeuristicRecord> records;
   if (!*exists) return records;
-  auto stmt = db->Prepare("SELECT " TWOPC_HEURISTIC_COLUMNS " FROM heuristics ORDER BY at_ms, id");
+  auto forgotten = HasColumn(db, "heuristics", "forgotten_at_ms");
+  if (!forgotten.ok()) return forgotten.TakeStatus();
+  auto stmt = db->Prepare(*forgotten ? "SELECT " TWOPC_HEURISTIC_COLUMNS TWOPC_FORGOTTEN_V2
+                                       " FROM heuristics ORDER BY at_ms, id"
+                                     : "SELECT " TWOPC_HEURISTIC_COLUMNS TWOPC_FORGOTTEN_V1
+                                       " FROM heuristics ORDER BY at_ms, id");
   if (!stmt.ok()) return stmt.TakeStatus();
   for (;;) {
     auto row = (*stmt)->Step();
@@ -450,6 +499,9 @@ Result<std::unique_ptr<DecisionWrites>> DecisionWrites::Prepare(SqliteDb* db) {
        " AND NOT (decision = 'abort' AND incarnation >= ?1)"},
       {&writes->insert_heuristic_,
        "INSERT INTO heuristics(" TWOPC_HEURISTIC_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+      {&writes->forget_heuristics_,
+       "UPDATE heuristics SET forgotten_at_ms = ?2"
+       " WHERE (gtrid = ?1 OR gid = ?1) AND forgotten_at_ms IS NULL"},
   };
   for (auto& [stmt, sql] : statements) {
     auto prepared = db->Prepare(sql);
@@ -526,6 +578,15 @@ Status DecisionWrites::InsertHeuristic(const HeuristicRecord& record) {
   insert_heuristic_->BindInt64(6, record.at_ms);
   insert_heuristic_->BindText(7, record.note);
   return insert_heuristic_->Run();
+}
+
+Result<uint64_t> DecisionWrites::ForgetHeuristics(const std::string& key, int64_t now_ms) {
+  ScopedReset reset(forget_heuristics_.get());
+  forget_heuristics_->BindText(1, key);
+  forget_heuristics_->BindInt64(2, now_ms);
+  Status s = forget_heuristics_->Run();
+  if (!s.ok()) return s;
+  return static_cast<uint64_t>(forget_heuristics_->Changes());
 }
 
 }  // namespace twopc::internal

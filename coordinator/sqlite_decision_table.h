@@ -1,7 +1,8 @@
 // The decision log's tables and the SQL that reads and writes them, with no
 // threading: the callers (sqlite_decision_log.cc) serialize each connection.
 //
-// Format version 1 (PRAGMA user_version = 1):
+// Format version 2 (PRAGMA user_version = 2; version 1 lacks
+// heuristics.forgotten_at_ms and is migrated at a writable open):
 //   meta(key TEXT PRIMARY KEY, value INTEGER)     -- ('incarnation', n)
 //   decisions(gtrid TEXT PRIMARY KEY,
 //             decision TEXT,        -- 'commit' | 'abort'
@@ -14,7 +15,8 @@
 //              gtrid TEXT, gid TEXT, participant TEXT,
 //              action TEXT,               -- 'commit' | 'abort': what the operator did
 //              logged TEXT NULL,          -- the log's decision then, NULL if none
-//              at_ms INTEGER, note TEXT)
+//              at_ms INTEGER, note TEXT,
+//              forgotten_at_ms INTEGER NULL)  -- set by `twopc forget`
 // `heuristics` is created with IF NOT EXISTS at every writable open, so that
 // a version-1 log written before it existed gains it without a migration.
 #pragma once
@@ -32,11 +34,13 @@
 namespace twopc::internal {
 
 // Switches `db` to WAL with synchronous=FULL, creates the schema if the file
-// is new (checks its version otherwise) and bumps the incarnation, the last
-// two in one transaction. Returns the new incarnation.
-Result<uint64_t> InitializeLog(SqliteDb* db);
+// is new (checks its version and migrates it otherwise) and bumps the
+// incarnation, the last two in one transaction. Returns the new incarnation.
+// A file without schema is NotFound, untouched, unless `create_if_missing`.
+Result<uint64_t> InitializeLog(SqliteDb* db, bool create_if_missing);
 
-// Checks the format version and returns the stored incarnation.
+// Checks the format version and returns the stored incarnation. Writes
+// nothing. A file without schema (a log never initialized) is NotFound.
 Result<uint64_t> ReadIncarnation(SqliteDb* db);
 
 // Every heuristic record, oldest first; none when the table does not exist
@@ -93,6 +97,10 @@ class DecisionWrites {
   // Appends `record` (its at_ms as given) to the heuristics.
   Status InsertHeuristic(const HeuristicRecord& record);
 
+  // Sets forgotten_at_ms of the heuristic records whose gtrid or gid is
+  // `key` and that are not forgotten yet; returns how many.
+  Result<uint64_t> ForgetHeuristics(const std::string& key, int64_t now_ms);
+
  private:
   DecisionWrites() = default;
 
@@ -101,6 +109,7 @@ class DecisionWrites {
   std::unique_ptr<SqliteStatement> end_;
   std::unique_ptr<SqliteStatement> delete_ended_;
   std::unique_ptr<SqliteStatement> insert_heuristic_;
+  std::unique_ptr<SqliteStatement> forget_heuristics_;
 };
 
 }  // namespace twopc::internal

@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "coordinator/coordinator_impl.h"
+#include "coordinator/sqlite_decision_log.h"
 #include "recovery/recovery_scanner.h"
 
 namespace twopc {
@@ -243,12 +245,23 @@ RecoveryManager::~RecoveryManager() = default;
 Result<std::unique_ptr<RecoveryManager>> RecoveryManager::Open(CoordinatorOptions options,
                                                                LogAccess access) {
   if (Status s = ValidateNodeId(options.node_id); !s.ok()) return s;
+  // Operator tools never create a log (docs/operations.md): an empty one
+  // would make recovery roll back what the real log committed.
+  options.log.create_if_missing = false;
   bool lock = false;
   Result<std::unique_ptr<DecisionLog>> log = Status::NotFound("not opened");
-  if (access == LogAccess::kReadOnly) log = OpenSqliteDecisionLogReadOnly(options.log.path);
-  if (access == LogAccess::kExclusiveIfFree || log.status().IsNotFound()) {
-    lock = true;
-    log = OpenSqliteDecisionLog(options.log);
+  switch (access) {
+    case LogAccess::kReadOnly:
+      log = OpenSqliteDecisionLogReadOnly(options.log.path);
+      break;
+    case LogAccess::kInspectIfFree:
+      lock = true;
+      log = internal::OpenSqliteDecisionLogReadOnly(options.log.path, /*lock=*/true, nullptr);
+      break;
+    case LogAccess::kExclusiveIfFree:
+      lock = true;
+      log = OpenSqliteDecisionLog(options.log);
+      break;
   }
   if (!log.ok() && log.status().IsBusy()) {
     // A coordinator is running: read its log without blocking it.
@@ -294,5 +307,28 @@ Status RecoveryManager::Resolve(std::string_view gid, Decision action, bool forc
 }
 
 Result<std::vector<HeuristicRecord>> RecoveryManager::Heuristics() { return impl_->log->Heuristics(); }
+
+Result<uint64_t> RecoveryManager::Forget(const std::string& key) {
+  if (!impl_->holds_lock) {
+    return Status::Busy(fmt::format(
+        "a running coordinator holds the decision log {}: forgetting a heuristic decision writes "
+        "the log, which needs its lock. Stop the coordinator (or run this when it is down)",
+        impl_->options.log.path));
+  }
+  auto marked = impl_->log->ForgetHeuristic(key);
+  if (!marked.ok()) return marked;
+  if (*marked == 0) {
+    auto all = impl_->log->Heuristics();
+    bool known = all.ok() && std::any_of(all->begin(), all->end(), [&](const HeuristicRecord& h) {
+                   return h.gtrid == key || h.gid == key;
+                 });
+    return Status::NotFound(
+        known ? fmt::format("the heuristic decisions on '{}' were already forgotten", key)
+              : fmt::format("no heuristic decision on '{}' in the decision log {} (see `twopc "
+                            "status` for the gtrids and gids that have one)",
+                            key, impl_->options.log.path));
+  }
+  return marked;
+}
 
 }  // namespace twopc

@@ -324,6 +324,11 @@ class Pass {
     if (!hs.ok()) return;
     std::set<std::string> mixed;
     for (const auto& h : hs.value()) {
+      // An acknowledged outcome (`twopc forget`) is repaired. A forced
+      // action on a foreign gid contradicts nothing of ours: presumed abort
+      // speaks only for this node's transactions.
+      if (h.forgotten_at_ms) continue;
+      if (ClassifyGid(h.gid, ctx_.node_id).kind != GidKind::kThisNode) continue;
       Decision logged = h.logged.value_or(Decision::kAbort);
       if (h.action != logged && !mixed.count(h.gtrid)) {
         mixed.insert(h.gtrid);

@@ -4,7 +4,8 @@ add_executable(coordinator_test
   fault_injection_test.cc
   concurrency_test.cc
   recovery_test.cc
-  atomicity_test.cc)
+  atomicity_test.cc
+  log_identity_test.cc)
 target_link_libraries(coordinator_test PRIVATE twopc pg_test_support GTest::gtest_main
   spdlog::spdlog fmt::fmt)
 target_include_directories(coordinator_test PRIVATE ${PROJECT_SOURCE_DIR})

@@ -39,6 +39,9 @@ class FaultyLog : public DecisionLog {
   Status Flush() override { return real_->Flush(); }
   Status RecordHeuristic(const HeuristicRecord& h) override { return real_->RecordHeuristic(h); }
   Result<std::vector<HeuristicRecord>> Heuristics() override { return real_->Heuristics(); }
+  Result<uint64_t> ForgetHeuristic(const std::string& k) override {
+    return real_->ForgetHeuristic(k);
+  }
   Result<std::vector<std::string>> Verify() override { return real_->Verify(); }
   LogStats stats() const override { return real_->stats(); }
 

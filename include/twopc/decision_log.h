@@ -62,6 +62,10 @@ struct HeuristicRecord {
   std::optional<Decision> logged;       // the log's decision then (none: undecided or foreign)
   int64_t at_ms = 0;                    // filled in by the log
   std::string note;
+  // Set once an operator acknowledged the outcome (`twopc forget`, XA's
+  // xa_forget) after repairing it; recovery and `twopc status` no longer
+  // report a forgotten record. The record itself stays, as the audit trail.
+  std::optional<int64_t> forgotten_at_ms;
 };
 
 struct LogStats {
@@ -113,7 +117,12 @@ class DecisionLog {
 
   // Records an operator's heuristic decision, forced to disk. Never refused.
   virtual Status RecordHeuristic(const HeuristicRecord& record) = 0;
+  // Every heuristic record, forgotten ones included, oldest first.
   virtual Result<std::vector<HeuristicRecord>> Heuristics() = 0;
+  // Marks the heuristic records whose gtrid or gid is `key` as forgotten
+  // (forced to disk, like RecordHeuristic); returns how many it marked (0:
+  // none on record, or all forgotten already).
+  virtual Result<uint64_t> ForgetHeuristic(const std::string& key) = 0;
 
   // Checks the storage (SQLite integrity_check) and every record (branches
   // parse, gids decode and belong to their gtrid). Returns the problems found
@@ -126,16 +135,20 @@ class DecisionLog {
   virtual LogStats stats() const = 0;
 };
 
-// Opens (creating if missing) the embedded SQLite decision log at
-// options.path: WAL, synchronous=FULL, file mode 0600. Takes an exclusive
-// lock on "<path>.lock" for the life of the returned object, so a second
-// coordinator on the same log fails with Busy instead of corrupting it; bumps
-// the incarnation.
+// Opens the embedded SQLite decision log at options.path: WAL,
+// synchronous=FULL, file mode 0600. A missing or empty (0-byte, never
+// initialized) file is created only if options.create_if_missing; otherwise
+// it is NotFound, and nothing is created (not even the lock file). Takes an
+// exclusive lock on "<path>.lock" for the life of the returned object, so a
+// second coordinator on the same log fails with Busy instead of corrupting
+// it; bumps the incarnation. Migrates an older format version.
 Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLog(const LogOptions& options);
 
 // Read-only view of a log that may be in use by a live coordinator (WAL
 // readers do not block the writer). Does not take the lock or bump the
-// incarnation; DecideAsync/End/Compact return errors.
+// incarnation, and writes nothing (it works on a full disk); DecideAsync,
+// End, Compact, RecordHeuristic and ForgetHeuristic return errors. A missing
+// or empty file is NotFound.
 Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogReadOnly(const std::string& path);
 
 }  // namespace twopc

@@ -29,7 +29,8 @@ struct ParticipantOptions {
 };
 
 struct LogOptions {
-  // The embedded SQLite decision log. Created with mode 0600 if missing.
+  // The embedded SQLite decision log. Created with mode 0600 if missing
+  // (see create_if_missing).
   std::string path = "twopc-decisions.db";
   // How long the log writer waits for more COMMIT records to join a batch
   // before forcing it. 0 = force as soon as the writer is free; concurrent
@@ -37,6 +38,14 @@ struct LogOptions {
   std::chrono::microseconds group_commit_window{0};
   // Upper bound of records forced together in one fsync.
   int max_batch = 1024;
+  // Whether opening creates the log when `path` does not exist (or is an
+  // empty file: what a first start that crashed before writing the schema
+  // leaves). True for a coordinator: it creates its node's log on first use.
+  // Operator tools (RecoveryManager, the `twopc` CLI) never create one: a
+  // mistyped or wrongly resolved path would otherwise give them an empty log,
+  // and an empty log presumes abort for transactions whose COMMIT is durable
+  // in the real one.
+  bool create_if_missing = true;
 };
 
 struct RecoveryOptions {

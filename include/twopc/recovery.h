@@ -130,8 +130,17 @@ class RecoveryManager {
   //
   // kReadOnly never takes the lock (nor bumps the incarnation), so a
   // coordinator starting meanwhile is not refused: for views (status, log
-  // show/verify). A log that does not exist yet is created.
-  enum class LogAccess { kExclusiveIfFree, kReadOnly };
+  // show/verify). It writes nothing, so it works on a full disk.
+  // kInspectIfFree takes the lock when it is free, like kExclusiveIfFree,
+  // but opens the log read-only: no incarnation bump, no write; for `recover
+  // --dry-run`, which reports what a real pass would fence.
+  //
+  // An operator tool never creates a decision log: a missing or empty
+  // (never initialized) log is NotFound, naming the path, and nothing is
+  // created (options.log.create_if_missing is ignored). A wrong path must
+  // not give recovery an empty log, which would presume abort for
+  // transactions whose COMMIT is durable in the real one.
+  enum class LogAccess { kExclusiveIfFree, kReadOnly, kInspectIfFree };
   static Result<std::unique_ptr<RecoveryManager>> Open(
       CoordinatorOptions options, LogAccess access = LogAccess::kExclusiveIfFree);
   ~RecoveryManager();
@@ -167,6 +176,14 @@ class RecoveryManager {
   Status Resolve(std::string_view gid, Decision action, bool force, std::string_view participant = {});
 
   Result<std::vector<HeuristicRecord>> Heuristics();
+
+  // Acknowledges the heuristic outcome of `key` (a gtrid, or a gid as shown
+  // by `twopc status`) once the operator repaired it: XA's xa_forget. Marks
+  // its heuristic records forgotten in the log, after which recovery and
+  // status no longer report them. NotFound when no unforgotten record
+  // matches; Busy when a running coordinator holds the log (this process
+  // cannot write it). Returns how many records were marked.
+  Result<uint64_t> Forget(const std::string& key);
 
  private:
   explicit RecoveryManager(std::unique_ptr<RecoveryManagerImpl> impl);

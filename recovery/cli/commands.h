@@ -15,6 +15,8 @@ void AddStatusCommand(CLI::App& app, const GlobalOptions& global, int* exit_code
 void AddRecoverCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 // twopc commit|rollback GID [--participant NAME] [--force] [--json]
 void AddResolveCommands(CLI::App& app, const GlobalOptions& global, int* exit_code);
+// twopc forget GID [--json]
+void AddForgetCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 // twopc log show [--all] [--json] | verify [--json] | compact [--json]
 void AddLogCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 // twopc saga status [--json] [--saga-log PATH] | retry SAGA_ID [--json] [--saga-log PATH]

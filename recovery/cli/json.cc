@@ -92,7 +92,9 @@ nlohmann::json HeuristicJson(const HeuristicRecord& h) {
           {"participant", h.participant},
           {"action", DecisionName(h.action)},
           {"logged", OptionalDecision(h.logged)},
-          {"note", h.note}};
+          {"note", h.note},
+          {"forgotten_at", h.forgotten_at_ms ? nlohmann::json(IsoUtc(*h.forgotten_at_ms))
+                                             : nlohmann::json(nullptr)}};
 }
 
 nlohmann::json ActionJson(const RecoveryAction& a) {

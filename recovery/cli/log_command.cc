@@ -29,20 +29,44 @@ std::string ShowTable(const std::vector<DecisionRecord>& records, const Terminal
   return table.Render(term);
 }
 
+// Heuristic records: the unforgotten ones, and with --all the forgotten
+// ones too (the audit trail of what operators forced and acknowledged).
+std::string HeuristicsTable(const std::vector<HeuristicRecord>& records, const Terminal& term) {
+  Table table({"AT", "GTRID", "GID", "PARTICIPANT", "ACTION", "LOG SAID", "FORGOTTEN AT"});
+  for (const HeuristicRecord& h : records) {
+    table.AddRow(
+        {IsoUtc(h.at_ms), h.gtrid, h.gid, h.participant, DecisionName(h.action),
+         h.logged ? DecisionName(*h.logged) : "none",
+         h.forgotten_at_ms ? Cell(IsoUtc(*h.forgotten_at_ms)) : Cell("not yet", Tone::kBad)});
+  }
+  return table.Render(term);
+}
+
 int RunShow(const GlobalOptions& global, const LogCommandOptions& o) {
   int exit_code = kExitOk;
   auto manager = OpenManager(global, &exit_code, RecoveryManager::LogAccess::kReadOnly);
   if (manager == nullptr) return exit_code;
   auto records = o.all ? manager->log().All() : manager->PendingDecisions();
-  if (!records.ok()) {
-    PrintError("cannot read the decision log: " + records.status().ToString());
-    return ExitCodeFor(records.status());
+  auto heuristics = manager->Heuristics();
+  if (!records.ok() || !heuristics.ok()) {
+    const Status& s = records.ok() ? heuristics.status() : records.status();
+    PrintError("cannot read the decision log: " + s.ToString());
+    return ExitCodeFor(s);
+  }
+  if (!o.all) {
+    std::erase_if(*heuristics,
+                  [](const HeuristicRecord& h) { return h.forgotten_at_ms.has_value(); });
   }
   int64_t now_ms = NowMs();
   if (o.json) {
     nlohmann::json list = nlohmann::json::array();
     for (const DecisionRecord& r : *records) list.push_back(RecordJson(r, false, now_ms));
-    PrintJson({{"path", manager->options().log.path}, {"all", o.all}, {"records", list}});
+    nlohmann::json forced = nlohmann::json::array();
+    for (const HeuristicRecord& h : *heuristics) forced.push_back(HeuristicJson(h));
+    PrintJson({{"path", manager->options().log.path},
+               {"all", o.all},
+               {"records", list},
+               {"heuristics", forced}});
     return kExitOk;
   }
   std::string title = fmt::format("{}: {}", o.all ? "Decision records" : "Pending (no END)",
@@ -50,6 +74,13 @@ int RunShow(const GlobalOptions& global, const LogCommandOptions& o) {
   std::string out =
       Printable(LogLine(*manager)) + "\n\n" + global.terminal.Paint(title, Tone::kHeader) + "\n";
   if (!records->empty()) out += ShowTable(*records, global.terminal);
+  if (!heuristics->empty()) {
+    out += "\n" +
+           global.terminal.Paint(fmt::format("Heuristic decisions{}: {}",
+                                             o.all ? "" : " (not forgotten)", heuristics->size()),
+                                 Tone::kHeader) +
+           "\n" + HeuristicsTable(*heuristics, global.terminal);
+  }
   PrintOut(out);
   return kExitOk;
 }
@@ -67,7 +98,9 @@ int RunVerify(const GlobalOptions& global, const LogCommandOptions& o) {
   if (o.json) {
     PrintJson({{"path", path}, {"ok", problems->empty()}, {"problems", *problems}});
   } else if (problems->empty()) {
-    PrintOut(Printable(fmt::format("{}: no problem found\n", path)));
+    // Printable escapes a newline too: only the log's path is made
+    // printable here, never the line end.
+    PrintOut(Printable(path) + ": no problem found\n");
   } else {
     std::string out = global.terminal.Paint(
         Printable(fmt::format("{}: {}", path, Plural(problems->size(), "problem", "problems"))),
@@ -102,8 +135,8 @@ int RunCompact(const GlobalOptions& global, const LogCommandOptions& o) {
   if (o.json) {
     PrintJson({{"path", path}, {"deleted", *deleted}});
   } else {
-    PrintOut(Printable(
-        fmt::format("{}: deleted {} (ended)\n", path, Plural(*deleted, "record", "records"))));
+    PrintOut(Printable(path) +
+             fmt::format(": deleted {} (ended)\n", Plural(*deleted, "record", "records")));
   }
   return kExitOk;
 }

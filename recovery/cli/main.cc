@@ -37,6 +37,7 @@ int Run(int argc, char** argv) {
   AddStatusCommand(app, global, &exit_code);
   AddRecoverCommand(app, global, &exit_code);
   AddResolveCommands(app, global, &exit_code);
+  AddForgetCommand(app, global, &exit_code);
   AddLogCommand(app, global, &exit_code);
   AddSagaCommand(app, global, &exit_code);
   try {

@@ -94,7 +94,11 @@ void PrintRecoverJson(RecoveryManager& manager, const RecoveryReport& r) {
 
 int RunRecover(const GlobalOptions& global, const RecoverOptions& options) {
   int exit_code = kExitOk;
-  auto manager = OpenManager(global, &exit_code);
+  // A dry run takes the lock when it is free, so that it reports what a
+  // real pass would fence, but must not bump the incarnation or write.
+  auto manager = OpenManager(global, &exit_code,
+                             options.dry_run ? RecoveryManager::LogAccess::kInspectIfFree
+                                             : RecoveryManager::LogAccess::kExclusiveIfFree);
   if (manager == nullptr) return exit_code;
   RecoveryPassOptions pass;
   pass.dry_run = options.dry_run;

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <utility>
 
 #include "recovery/cli/commands.h"
 #include "recovery/cli/json.h"
@@ -74,31 +73,38 @@ std::string UnreachableNames(const std::vector<Status>& unreachable) {
   return names;
 }
 
-// The message and exit code for a Resolve that failed with `s`.
-std::pair<std::string, int> Explain(RecoveryManager& manager, const ResolveOptions& o,
-                                    const Sighting& sighting, const Status& s) {
+// What to tell the operator about a Resolve that failed: the message (which
+// quotes the gid), a hint of ours on its own line, and the exit code.
+struct Explanation {
+  std::string message;
+  std::string hint;
+  int code = kExitInDoubt;
+};
+
+Explanation Explain(RecoveryManager& manager, const ResolveOptions& o, const Sighting& sighting,
+                    const Status& s) {
   if (s.IsConflict()) {
     std::string hint =
-        o.force ? "\nThis is refused even with --force."
+        o.force ? "This is refused even with --force."
                 : fmt::format(
-                      "\nRead the heuristic-decision runbook in docs/operations.md before "
+                      "Read the heuristic-decision runbook in docs/operations.md before "
                       "retrying with --force: a forced {} is recorded in the decision log as a "
-                      "heuristic decision and `twopc status` reports it from then on.",
+                      "heuristic decision and `twopc status` reports it until `twopc forget`.",
                       Verb(o.action));
-    return {"refused: " + s.message() + hint, kExitHeuristic};
+    return {"refused: " + s.message(), hint, kExitHeuristic};
   }
   if (s.IsNotFound() && !sighting.unreachable.empty()) {
     return {fmt::format("{}; but {} could not be reached and may hold it: try again when it is "
                         "back",
                         s.message(), UnreachableNames(sighting.unreachable)),
-            kExitUnreachable};
+            "", kExitUnreachable};
   }
   if (s.IsNotFound()) {
     return {s.message() + " -- it was already committed or rolled back, or never prepared." +
                 LogHint(manager, o.gid),
-            kExitUsage};
+            "", kExitUsage};
   }
-  return {s.ToString(), ExitCodeFor(s)};
+  return {s.ToString(), "", ExitCodeFor(s)};
 }
 
 std::string DoneMessage(const ResolveOptions& o, const Sighting& sighting, bool heuristic) {
@@ -108,7 +114,10 @@ std::string DoneMessage(const ResolveOptions& o, const Sighting& sighting, bool 
   std::string out =
       fmt::format("{} prepared transaction '{}'{}.", PastVerb(o.action), o.gid, where);
   if (heuristic) {
-    out += " Recorded as a heuristic decision in the decision log: `twopc status` reports it.";
+    out += fmt::format(
+        " Recorded as a heuristic decision in the decision log: `twopc status` reports it until "
+        "you repair the outcome and run `twopc forget {}`.",
+        o.gid);
   }
   return out;
 }
@@ -121,8 +130,10 @@ int RunResolve(const GlobalOptions& global, const ResolveOptions& o) {
   size_t heuristics_before = HeuristicsFor(*manager, o.gid);
   Status s = manager->Resolve(o.gid, o.action, o.force, o.participant);
   bool heuristic = s.ok() && HeuristicsFor(*manager, o.gid) > heuristics_before;
-  auto [message, code] = s.ok() ? std::pair(DoneMessage(o, sighting, heuristic), kExitOk)
-                                : Explain(*manager, o, sighting, s);
+  Explanation e = s.ok() ? Explanation{DoneMessage(o, sighting, heuristic), "", kExitOk}
+                         : Explain(*manager, o, sighting, s);
+  const std::string& message = e.message;
+  const int code = e.code;
   if (o.json) {
     PrintJson({{"gid", o.gid},
                {"action", Verb(o.action)},
@@ -133,12 +144,12 @@ int RunResolve(const GlobalOptions& global, const ResolveOptions& o) {
                {"result", s.ok()           ? "done"
                           : s.IsConflict() ? "refused"
                                            : "failed"},
-               {"message", message},
+               {"message", e.hint.empty() ? message : message + "\n" + e.hint},
                {"error", s.ok() ? nlohmann::json(nullptr) : StatusJson(s)},
                {"exit_code", code}});
   }
   if (s.ok() && !o.json) PrintOut(Printable(message) + "\n");
-  if (!s.ok()) PrintError(message);
+  if (!s.ok()) PrintError(message, e.hint);
   return code;
 }
 

@@ -74,14 +74,18 @@ std::string PendingSection(const StatusReport& report, const Terminal& term) {
 
 std::string HeuristicSection(const StatusReport& report, const Terminal& term) {
   if (report.heuristics.empty()) return "";
-  Table table({"AT", "GTRID", "GID", "PARTICIPANT", "ACTION", "LOG SAID", "NOTE"});
+  Table table({"AT", "GTRID", "GID", "PARTICIPANT", "ACTION", "LOG SAID", "OUTCOME", "NOTE"});
   for (const HeuristicRecord& h : report.heuristics) {
+    bool foreign = report.IsForeign(h);
     table.AddRow({IsoUtc(h.at_ms), h.gtrid, h.gid, h.participant,
-                  Cell(DecisionName(h.action), Tone::kBad),
-                  h.logged ? DecisionName(*h.logged) : "none", h.note});
+                  Cell(DecisionName(h.action), foreign ? Tone::kWarn : Tone::kBad),
+                  h.logged ? DecisionName(*h.logged) : "none",
+                  foreign ? Cell("foreign gid: no twopc decision") : Cell("mixed", Tone::kBad),
+                  h.note});
   }
   return "\n" +
-         term.Paint(fmt::format("Heuristic decisions (forced by an operator): {}",
+         term.Paint(fmt::format("Heuristic decisions (forced by an operator; `twopc forget` "
+                                "acknowledges one once repaired): {}",
                                 report.heuristics.size()),
                     Tone::kBad) +
          "\n" + table.Render(term);
@@ -133,7 +137,11 @@ void PrintStatusJson(RecoveryManager& manager, const StatusReport& report) {
     pending.push_back(RecordJson(r, report.IsHeuristic(r), report.now_ms));
   }
   nlohmann::json heuristics = nlohmann::json::array();
-  for (const HeuristicRecord& h : report.heuristics) heuristics.push_back(HeuristicJson(h));
+  for (const HeuristicRecord& h : report.heuristics) {
+    nlohmann::json item = HeuristicJson(h);
+    item["foreign"] = report.IsForeign(h);
+    heuristics.push_back(std::move(item));
+  }
   nlohmann::json unreachable = nlohmann::json::array();
   for (const Status& s : report.listing.unreachable) {
     unreachable.push_back({{"participant", s.participant()},

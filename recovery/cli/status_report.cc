@@ -15,7 +15,11 @@ std::string TransactionKey(const PreparedBranch& branch) {
 
 bool StatusReport::IsHeuristic(const PreparedBranch& branch) const {
   if (branch.decision && branch.decision->heuristic) return true;
-  return forced.count(TransactionKey(branch)) > 0 || forced.count(branch.gid) > 0;
+  return forced.count(TransactionKey(branch)) > 0;
+}
+
+bool StatusReport::IsForeign(const HeuristicRecord& record) const {
+  return ClassifyGid(record.gid, node_id).kind != GidKind::kThisNode;
 }
 
 bool StatusReport::IsHeuristic(const DecisionRecord& record) const {
@@ -24,7 +28,8 @@ bool StatusReport::IsHeuristic(const DecisionRecord& record) const {
 
 int StatusReport::ExitCode() const {
   if (!listing.unreachable.empty()) return kExitUnreachable;
-  bool heuristic = !heuristics.empty() ||
+  bool heuristic = std::any_of(heuristics.begin(), heuristics.end(),
+                               [this](const HeuristicRecord& h) { return !IsForeign(h); }) ||
                    std::any_of(pending.begin(), pending.end(),
                                [this](const DecisionRecord& r) { return IsHeuristic(r); }) ||
                    std::any_of(listing.branches.begin(), listing.branches.end(),
@@ -46,15 +51,18 @@ StatusReport GatherStatus(RecoveryManager& manager) {
   } else {
     report.log_errors.push_back(pending.TakeStatus());
   }
+  report.node_id = manager.options().node_id;
   auto heuristics = manager.Heuristics();
   if (heuristics.ok()) {
-    report.heuristics = std::move(heuristics).value();
+    // Forgotten ones were repaired and acknowledged: `log show` lists them.
+    for (HeuristicRecord& h : *heuristics) {
+      if (!h.forgotten_at_ms) report.heuristics.push_back(std::move(h));
+    }
   } else {
     report.log_errors.push_back(heuristics.TakeStatus());
   }
   for (const HeuristicRecord& h : report.heuristics) {
-    report.forced.insert(h.gtrid);
-    report.forced.insert(h.gid);
+    if (!report.IsForeign(h)) report.forced.insert(h.gtrid);
   }
   report.now_ms = NowMs();
   return report;
