@@ -22,29 +22,11 @@
 
 #include "twopc/decision_log.h"
 #include "twopc/options.h"
+#include "twopc/param.h"
 #include "twopc/recovery.h"
 #include "twopc/status.h"
 
 namespace twopc {
-
-// A statement parameter, sent to PostgreSQL in text form. Never build SQL by
-// pasting values into it: pass them as $1, $2, ... parameters.
-class Param {
- public:
-  Param(std::nullptr_t) {}  // NOLINT: SQL NULL
-  Param(std::string v) : text_(std::move(v)) {}  // NOLINT
-  Param(std::string_view v) : text_(std::string(v)) {}  // NOLINT
-  Param(const char* v) : text_(std::string(v)) {}  // NOLINT
-  template <std::integral T>
-  Param(T v) : text_(std::to_string(v)) {}  // NOLINT
-  Param(bool v) : text_(v ? "true" : "false") {}  // NOLINT
-
-  bool is_null() const { return !text_.has_value(); }
-  const std::optional<std::string>& text() const { return text_; }
-
- private:
-  std::optional<std::string> text_;
-};
 
 // The rows a statement returned, in PostgreSQL's text format.
 class Rows {
