@@ -8,6 +8,17 @@
 //
 // Thread-safety: a Coordinator is safe to use from many threads. A
 // Transaction belongs to one thread at a time.
+//
+// Lifetime: destroy every Transaction before its Coordinator. One that
+// outlives it anyway is safe, never a use of freed memory: ~Coordinator
+// rolls back every transaction still active, and each later call of such a
+// Transaction returns Aborted ("outlived its Coordinator"); destroying it
+// does nothing. A transaction that had already finished keeps its outcome
+// and answers as any finished one. ~Coordinator may run while another
+// thread is inside a call of one of its Transactions: it waits for that call
+// to return (at most until the transaction's deadline) and the calls after
+// it are refused as above. Never destroy a Coordinator from one of its own
+// asynchronous callbacks.
 #pragma once
 
 #include <chrono>
@@ -59,6 +70,7 @@ class Coordinator;
 class TransactionImpl;
 
 // One global transaction. Destroyed while still active => rolled back.
+// Outliving its Coordinator is safe but useless (see Lifetime above).
 class Transaction {
  public:
   Transaction(Transaction&&) noexcept;
@@ -141,8 +153,10 @@ class Coordinator {
 
   static Result<std::unique_ptr<Coordinator>> OpenFromConfigFile(const std::string& path);
 
-  // Waits (up to complete_retry_for) for early-acknowledged transactions to
-  // finish phase 2, then closes every connection and the log.
+  // Waits for calls of its Transactions in progress on other threads, rolls
+  // back the transactions still active (they fail cleanly from then on; see
+  // Lifetime above), waits (up to complete_retry_for) for early-acknowledged
+  // transactions to finish phase 2, then closes every connection and the log.
   ~Coordinator();
 
   Coordinator(const Coordinator&) = delete;
