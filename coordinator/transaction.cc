@@ -3,6 +3,7 @@
 // coordinator's I/O threads.
 #include <future>
 
+#include "coordinator/transaction_control.h"
 #include "coordinator/transaction_state.h"
 #include "twopc/gid.h"
 
@@ -61,6 +62,24 @@ Status WithoutCoordinator(const TxnState& t, Status finished) {
                            "destroyed: nothing of it committed");
   }
   return finished;
+}
+
+// Transaction control belongs to Commit()/Rollback(): a COMMIT sent through
+// Execute would commit this branch for good while the others may still
+// abort. Refused before anything is sent, and the transaction is doomed: the
+// caller's plan had a commit in the middle that cannot happen.
+Status RefuseTransactionControl(TxnState& t, std::string_view participant,
+                                const std::string& sql) {
+  auto verb = internal::TransactionControlStatement(sql);
+  if (!verb) return Status::OK();
+  Status s = Status::InvalidArgument(
+                 "statement refused, nothing of it was sent: " + *verb +
+                 " would end or replace the branch's transaction, and transaction control is "
+                 "twopc's job (Commit(), Rollback(), TransactionOptions); savepoints are "
+                 "allowed. The transaction can only roll back now")
+                 .WithParticipant(std::string(participant));
+  if (t.failure.ok()) t.failure = s;
+  return s;
 }
 
 // Hands `done` the answer after releasing `pin`, so that the coordinator's
@@ -137,6 +156,7 @@ void Transaction::ExecuteAsync(std::string_view participant, std::string sql,
                     .WithParticipant(t->failure.participant())
                     .WithSqlState("25P02"));
   }
+  if (Status s = RefuseTransactionControl(*t, participant, sql); !s.ok()) return done(std::move(s));
   auto branch = BranchFor(*t, participant);
   if (!branch.ok()) return done(branch.TakeStatus());
   BranchState* b = branch.value();
@@ -166,6 +186,7 @@ Status Transaction::Queue(std::string_view participant, std::string sql, std::ve
   CorePin pin(t.link);
   if (!pin) return WithoutCoordinator(t, CheckActive(t));
   if (Status s = CheckActive(t); !s.ok()) return s;
+  if (Status s = RefuseTransactionControl(t, participant, sql); !s.ok()) return s;
   auto branch = BranchFor(t, participant);
   if (!branch.ok()) return branch.TakeStatus();
   branch.value()->queued.push_back({std::move(sql), internal::ToTextParams(params)});

@@ -1,10 +1,11 @@
 # The API's traps (issue 9). Unit tests join unit_tests (no server);
 # api_test runs against real PostgreSQL servers started by the test.
-target_sources(unit_tests PRIVATE param_test.cc)
+target_sources(unit_tests PRIVATE param_test.cc transaction_control_statement_test.cc)
 
 add_executable(api_test
   param_roundtrip_test.cc
-  transaction_lifetime_test.cc)
+  transaction_lifetime_test.cc
+  transaction_control_test.cc)
 target_link_libraries(api_test PRIVATE twopc pg_test_support GTest::gtest_main)
 target_include_directories(api_test PRIVATE ${PROJECT_SOURCE_DIR})
 # One ctest entry: the tests share one set of servers, started once.

@@ -80,13 +80,23 @@ class Transaction {
   // Runs `sql` on `participant` now and returns its rows. The first statement
   // on a participant opens that branch (BEGIN at the transaction's isolation
   // level). A failed statement leaves the transaction only able to roll back.
+  //
+  // One statement per call. Transaction control is twopc's job: COMMIT, END,
+  // ROLLBACK, ABORT, BEGIN, START TRANSACTION, PREPARE TRANSACTION, COMMIT /
+  // ROLLBACK PREPARED and SET SESSION CHARACTERISTICS are refused before
+  // anything is sent (InvalidArgument naming the participant), and the
+  // transaction can then only roll back. SAVEPOINT, RELEASE and ROLLBACK TO
+  // SAVEPOINT keep the branch inside its transaction and are allowed. A
+  // statement that ends the branch's transaction anyway fails the same way,
+  // with what became of the branch's earlier work in the message.
   Result<Rows> Execute(std::string_view participant, std::string sql,
                        std::vector<Param> params = {});
 
   // Adds a statement whose result the caller does not need. Queued statements
   // are sent at Commit() in the same pipeline as PREPARE TRANSACTION: one
   // round trip per participant for work and prepare together. A branch with
-  // queued statements counts as a write branch.
+  // queued statements counts as a write branch. Transaction control is
+  // refused here too, at once (see Execute).
   Status Queue(std::string_view participant, std::string sql, std::vector<Param> params = {});
 
   // Runs two-phase commit (DESIGN.md §2). Returns
