@@ -90,10 +90,18 @@ TEST_F(TransactionLifetimeTest, CoordinatorDestroyedDuringACallWaitsForIt) {
   ASSERT_TRUE(tx.Execute("a", "UPDATE accounts SET balance = 3 WHERE id = 3").ok());
   Status during;
   std::thread caller([&] {
-    auto r = tx.Execute("b", "SELECT pg_sleep(0.5)");
+    auto r = tx.Execute("b", "SELECT pg_sleep(1) AS lifetime_test_sleep");
     during = r.ok() ? Status::OK() : r.status();
   });
-  std::this_thread::sleep_for(100ms);  // the sleep is running on b
+  // Destroy the coordinator only once the statement runs on b (under
+  // valgrind getting there takes a while).
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  while (sandbox_->QueryInt("b", "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                                 " AND query LIKE '%lifetime_test_sleep%'"
+                                 " AND pid <> pg_backend_pid()") == 0 &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(20ms);
+  }
   coord.reset();
   caller.join();
   EXPECT_TRUE(during.ok()) << during.ToString();
