@@ -25,6 +25,24 @@ std::unique_ptr<Coordinator> CoordinatorAccess::Make(std::unique_ptr<Coordinator
   return std::unique_ptr<Coordinator>(new Coordinator(std::move(impl)));
 }
 
+CoordinatorImpl* CoreLink::Pin() {
+  std::lock_guard lock(mutex_);
+  if (core_ != nullptr) ++pins_;
+  return core_;
+}
+
+void CoreLink::Unpin() {
+  std::lock_guard lock(mutex_);
+  if (--pins_ == 0) unpinned_.notify_all();
+}
+
+void CoreLink::Close() {
+  std::unique_lock lock(mutex_);
+  core_ = nullptr;
+  // Every pinned call ends by its transaction's deadline at the latest.
+  unpinned_.wait(lock, [this] { return pins_ == 0; });
+}
+
 }  // namespace internal
 
 CoordinatorImpl::OpGuard::OpGuard(CoordinatorImpl* c) : core(c) {
@@ -43,6 +61,12 @@ CoordinatorImpl::CoordinatorImpl(CoordinatorOptions opts, std::unique_ptr<Decisi
       work_(boost::asio::make_work_guard(io)) {}
 
 CoordinatorImpl::~CoordinatorImpl() {
+  // Transactions may outlive the coordinator (a caller's mistake, but not a
+  // reason to read freed memory): calls in progress finish, later ones are
+  // refused, and what is still active is rolled back while the I/O threads
+  // and connections still exist.
+  link->Close();
+  RollBackOrphans();
   WaitForCompletions(options.complete_retry_for);
   {
     std::lock_guard lock(mutex_);
@@ -177,9 +201,37 @@ void CoordinatorImpl::BackgroundRecovery() {
   }
 }
 
-void CoordinatorImpl::RegisterTxn(const std::string& gtrid) {
+void CoordinatorImpl::RegisterTxn(const std::shared_ptr<internal::TxnState>& txn) {
   std::lock_guard lock(mutex_);
-  in_flight_.insert(gtrid);
+  in_flight_[txn->gtrid] = txn;
+}
+
+void CoordinatorImpl::RollBackOrphans() {
+  std::vector<std::shared_ptr<internal::TxnState>> live;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [gtrid, weak] : in_flight_) {
+      if (auto t = weak.lock()) live.push_back(std::move(t));
+    }
+  }
+  std::vector<std::future<void>> rolled_back;
+  for (auto& t : live) {
+    if (t->phase != internal::TxnPhase::kActive) continue;
+    // Before the rollback ends the phase: a Transaction call refused by the
+    // closed link reads the two in the opposite order, so it always sees
+    // one of them and answers "outlived its Coordinator".
+    t->orphaned = true;
+    auto done = std::make_shared<std::promise<void>>();
+    rolled_back.push_back(done->get_future());
+    internal::RunRollback(t, [done](Status s) {
+      if (!s.ok()) {
+        spdlog::warn("twopc: rolling back a transaction that outlived its coordinator: {}",
+                     s.ToString());
+      }
+      done->set_value();
+    });
+  }
+  for (auto& f : rolled_back) f.wait();
 }
 
 void CoordinatorImpl::UnregisterTxn(const std::string& gtrid) {

@@ -3,12 +3,14 @@
 // coordinator's I/O threads.
 #include <future>
 
+#include "coordinator/transaction_control.h"
 #include "coordinator/transaction_state.h"
 #include "twopc/gid.h"
 
 namespace twopc {
 
 using internal::BranchState;
+using internal::CorePin;
 using internal::Query;
 using internal::TxnPhase;
 using internal::TxnState;
@@ -47,6 +49,47 @@ Status CheckActive(const TxnState& t) {
     return Status::InvalidArgument("transaction " + t.gtrid + " is no longer active");
   }
   return Status::OK();
+}
+
+// What a call answers when it could not pin the coordinator: it is gone.
+// A transaction it rolled back on its way says so; a finished one answers
+// as any finished transaction (`finished` is that answer).
+Status WithoutCoordinator(const TxnState& t, Status finished) {
+  // Phase first: the coordinator marks `orphaned` before it ends the phase.
+  if (t.phase == TxnPhase::kActive || t.orphaned) {
+    return Status::Aborted("transaction " + t.gtrid +
+                           " outlived its Coordinator, which rolled it back when it was "
+                           "destroyed: nothing of it committed");
+  }
+  return finished;
+}
+
+// Transaction control belongs to Commit()/Rollback(): a COMMIT sent through
+// Execute would commit this branch for good while the others may still
+// abort. Refused before anything is sent, and the transaction is doomed: the
+// caller's plan had a commit in the middle that cannot happen.
+Status RefuseTransactionControl(TxnState& t, std::string_view participant,
+                                const std::string& sql) {
+  auto verb = internal::TransactionControlStatement(sql);
+  if (!verb) return Status::OK();
+  Status s = Status::InvalidArgument(
+                 "statement refused, nothing of it was sent: " + *verb +
+                 " would end or replace the branch's transaction, and transaction control is "
+                 "twopc's job (Commit(), Rollback(), TransactionOptions); savepoints are "
+                 "allowed. The transaction can only roll back now")
+                 .WithParticipant(std::string(participant));
+  if (t.failure.ok()) t.failure = s;
+  return s;
+}
+
+// Hands `done` the answer after releasing `pin`, so that the coordinator's
+// destructor, which waits for pins, never waits for the caller's callback.
+template <class T>
+std::function<void(T)> Unpinning(std::shared_ptr<CorePin> pin, std::function<void(T)> done) {
+  return [pin = std::move(pin), done = std::move(done)](T value) {
+    pin->Release();
+    done(std::move(value));
+  };
 }
 
 // Finds the branch for `participant`, creating its record if needed.
@@ -88,11 +131,10 @@ Transaction& Transaction::operator=(Transaction&& other) noexcept {
 }
 
 Transaction::~Transaction() {
-  if (impl_ != nullptr && active()) {
-    // The rollback outlives this handle; the coordinator waits for it.
-    auto guard = std::make_shared<CoordinatorImpl::OpGuard>(impl_->state->core);
-    RollbackAsync([guard](Status) {});
-  }
+  // The rollback outlives this handle; it holds a pin, so the coordinator's
+  // destructor waits for it. Without a coordinator there is nothing to do:
+  // it rolled the transaction back itself.
+  if (impl_ != nullptr && active()) RollbackAsync([](Status) {});
 }
 
 const std::string& Transaction::gtrid() const { return impl_->state->gtrid; }
@@ -104,6 +146,9 @@ bool Transaction::active() const {
 void Transaction::ExecuteAsync(std::string_view participant, std::string sql,
                                std::vector<Param> params, std::function<void(Result<Rows>)> done) {
   auto t = impl_->state;
+  auto pin = std::make_shared<CorePin>(t->link);
+  if (!*pin) return done(WithoutCoordinator(*t, CheckActive(*t)));
+  done = Unpinning(std::move(pin), std::move(done));
   if (Status s = CheckActive(*t); !s.ok()) return done(std::move(s));
   if (!t->failure.ok()) {
     return done(Status::SqlError("an earlier statement of this transaction failed (" +
@@ -111,6 +156,7 @@ void Transaction::ExecuteAsync(std::string_view participant, std::string sql,
                     .WithParticipant(t->failure.participant())
                     .WithSqlState("25P02"));
   }
+  if (Status s = RefuseTransactionControl(*t, participant, sql); !s.ok()) return done(std::move(s));
   auto branch = BranchFor(*t, participant);
   if (!branch.ok()) return done(branch.TakeStatus());
   BranchState* b = branch.value();
@@ -137,7 +183,10 @@ Result<Rows> Transaction::Execute(std::string_view participant, std::string sql,
 
 Status Transaction::Queue(std::string_view participant, std::string sql, std::vector<Param> params) {
   auto& t = *impl_->state;
+  CorePin pin(t.link);
+  if (!pin) return WithoutCoordinator(t, CheckActive(t));
   if (Status s = CheckActive(t); !s.ok()) return s;
+  if (Status s = RefuseTransactionControl(t, participant, sql); !s.ok()) return s;
   auto branch = BranchFor(t, participant);
   if (!branch.ok()) return branch.TakeStatus();
   branch.value()->queued.push_back({std::move(sql), internal::ToTextParams(params)});
@@ -146,8 +195,10 @@ Status Transaction::Queue(std::string_view participant, std::string sql, std::ve
 
 void Transaction::CommitAsync(std::function<void(Status)> done) {
   auto t = impl_->state;
+  auto pin = std::make_shared<CorePin>(t->link);
+  if (!*pin) return done(WithoutCoordinator(*t, CheckActive(*t)));
   if (Status s = CheckActive(*t); !s.ok()) return done(std::move(s));
-  internal::RunCommit(std::move(t), std::move(done));
+  internal::RunCommit(std::move(t), Unpinning(std::move(pin), std::move(done)));
 }
 
 Status Transaction::Commit() {
@@ -156,8 +207,10 @@ Status Transaction::Commit() {
 
 void Transaction::RollbackAsync(std::function<void(Status)> done) {
   auto t = impl_->state;
+  auto pin = std::make_shared<CorePin>(t->link);
+  if (!*pin) return done(WithoutCoordinator(*t, Status::OK()));
   if (t->phase != TxnPhase::kActive) return done(Status::OK());  // idempotent
-  internal::RunRollback(std::move(t), std::move(done));
+  internal::RunRollback(std::move(t), Unpinning(std::move(pin), std::move(done)));
 }
 
 Status Transaction::Rollback() {
@@ -168,11 +221,12 @@ std::shared_ptr<TxnState> internal::NewTxnState(CoordinatorImpl* core,
                                                 const TransactionOptions& options) {
   auto t = std::make_shared<TxnState>();
   t->core = core;
+  t->link = core->link;
   t->options = options;
   t->deadline = core->DeadlineFor(options);
   t->txn = core->next_txn.fetch_add(1);
   t->gtrid = EncodeGtrid(core->options.node_id, core->log->incarnation(), t->txn);
-  core->RegisterTxn(t->gtrid);
+  core->RegisterTxn(t);
   return t;
 }
 

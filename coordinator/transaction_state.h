@@ -3,6 +3,7 @@
 // Internal.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,14 +41,24 @@ enum class TxnPhase { kActive, kCommitting, kFinished };
 
 struct TxnState {
   ~TxnState() {
-    if (core != nullptr) core->UnregisterTxn(gtrid);
+    // The coordinator may be gone: only a live one has a registry to leave.
+    if (CorePin pin(link); pin) core->UnregisterTxn(gtrid);
   }
+  // Valid only while `link` is pinned: every use of `core` (and of the
+  // participants and branches it owns) happens inside a pinned call or in
+  // the coordinator's own asynchronous work, which its destructor waits for.
   CoordinatorImpl* core = nullptr;
+  std::shared_ptr<CoreLink> link;
   TransactionOptions options;
   Deadline deadline;
   uint64_t txn = 0;
   std::string gtrid;
-  TxnPhase phase = TxnPhase::kActive;
+  // Atomic: gtrid() and active() read it without a pin, while the
+  // destructor of the coordinator may be rolling the transaction back.
+  std::atomic<TxnPhase> phase{TxnPhase::kActive};
+  // Set when the coordinator was destroyed while the transaction was still
+  // active (and rolled it back): every later call says so.
+  std::atomic<bool> orphaned{false};
   // The first statement failure: afterwards the transaction can only abort.
   Status failure;
   std::vector<std::unique_ptr<BranchState>> branches;

@@ -100,6 +100,12 @@ bool PgConnection::InTransaction() const {
   return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;
 }
 
+bool PgConnection::InTransactionBlock() const {
+  if (conn_ == nullptr) return false;
+  auto s = PQtransactionStatus(conn_);
+  return s == PQTRANS_INTRANS || s == PQTRANS_INERROR;
+}
+
 std::string PgConnection::QuoteLiteral(const std::string& text) const {
   char* quoted = PQescapeLiteral(conn_, text.data(), text.size());
   std::string out = quoted != nullptr ? quoted : "NULL";

@@ -92,6 +92,11 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   const std::vector<QueryResult>& failed_results() const { return failed_results_; }
   // True when the session is inside a transaction block (or a failed one).
   bool InTransaction() const;
+  // Stricter, for the end of a request: the server's last ReadyForQuery said
+  // the session is inside a transaction block, failed or not
+  // (PQTRANS_INTRANS / PQTRANS_INERROR), not idle. In pipeline mode libpq
+  // knows this only at a sync point, i.e. once a request has finished.
+  bool InTransactionBlock() const;
   const std::string& participant() const { return participant_; }
   // Quotes `text` as an SQL literal with libpq's escaping. REQUIRES: !broken().
   std::string QuoteLiteral(const std::string& text) const;

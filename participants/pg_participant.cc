@@ -14,6 +14,64 @@ namespace {
 // SQLSTATE 42704 undefined_object: "prepared transaction with identifier ...
 // does not exist".
 constexpr char kUndefinedObject[] = "42704";
+// SQLSTATE 25P01 no_active_sql_transaction: kBlockCheck outside a block.
+constexpr char kNoActiveTransaction[] = "25P01";
+
+// Sent after a branch's queued statements, before its PREPARE TRANSACTION or
+// COMMIT. A queued statement that ended the branch's transaction would leave
+// the statements after it in an implicit transaction that the server commits
+// at the end of the pipeline (PREPARE TRANSACTION outside a block only
+// warns). SAVEPOINT is refused outside a transaction block, which aborts
+// that implicit transaction instead and tells us what happened. Inside the
+// block it costs next to nothing, and PREPARE/COMMIT ends it with the rest.
+// (Transaction refuses such statements before they are sent; this is the
+// check that does not depend on recognizing them.)
+constexpr char kBlockCheck[] = "SAVEPOINT twopc_branch_check";
+
+// A statement of the caller's ended the branch's transaction: whatever the
+// branch did before it is out of twopc's hands. `fate` says what became of
+// it, as far as the server's answers tell.
+Status EndedTransaction(const std::string& participant, const std::string& statement,
+                        const std::string& fate) {
+  return Status::InvalidArgument("statement ended the branch's transaction (" + statement +
+                                 "): transaction control is twopc's job. " + fate +
+                                 "; the rest of the global transaction is rolled back")
+      .WithParticipant(participant)
+      .WithSqlState(kNoActiveTransaction);
+}
+
+// After Execute: the branch is no longer inside its transaction. The command
+// tag of the statement that ended it says whether it committed.
+Status EndedByExecute(const std::string& participant, const std::vector<QueryResult>& user) {
+  std::string tag;
+  for (const QueryResult& r : user) {
+    if (r.command == "COMMIT" || r.command == "ROLLBACK" || r.command == "PREPARE TRANSACTION" ||
+        r.command == "COMMIT PREPARED" || r.command == "ROLLBACK PREPARED") {
+      tag = r.command;
+    }
+  }
+  if (tag == "COMMIT") {
+    return EndedTransaction(participant, tag,
+                            "The branch's work before it was committed by it, for good: it "
+                            "cannot be rolled back");
+  }
+  if (tag == "ROLLBACK") {
+    return EndedTransaction(participant, tag, "The branch's work before it was rolled back by it");
+  }
+  return EndedTransaction(participant, tag.empty() ? "COMMIT/ROLLBACK/..." : tag,
+                          "The branch's work before it may have been committed by it and "
+                          "cannot be rolled back");
+}
+
+// After a pipeline ending in PREPARE TRANSACTION or COMMIT that carried
+// kBlockCheck: its 25P01 means a queued statement ended the transaction.
+Status MapBlockCheck(Status s, const std::string& participant) {
+  if (s.sqlstate() != kNoActiveTransaction) return s;
+  return EndedTransaction(participant, "a queued COMMIT/ROLLBACK/...",
+                          "The branch's work before it may have been committed by it and "
+                          "cannot be rolled back; the statements queued after it were rolled "
+                          "back");
+}
 
 const char* IsolationSql(IsolationLevel level) {
   switch (level) {
@@ -72,6 +130,12 @@ class PgBranch : public Branch {
            if (check) NoteTxid(results.back());
            std::vector<QueryResult> user(std::make_move_iterator(results.begin() + skip),
                                          std::make_move_iterator(results.begin() + skip + user_count));
+           // Every statement must leave the branch inside its transaction.
+           // A COMMIT would have committed this branch alone, for good.
+           if (!conn_->InTransactionBlock()) {
+             done(EndedByExecute(pool_->options().name, user));
+             return;
+           }
            done(std::move(user));
          });
   }
@@ -79,9 +143,11 @@ class PgBranch : public Branch {
   void Prepare(std::vector<Query> queued, const std::string& gid, Deadline deadline,
                Done done) override {
     size_t skip = 0;
+    const bool check = !queued.empty();
     std::vector<Query> all = WithBegin(std::move(queued), &skip);
     // The transaction id goes into the COMMIT record; asking in the same
     // pipeline costs no round trip.
+    if (check) all.push_back({kBlockCheck, {}});
     bool ask_txid = txid_ == 0;
     if (ask_txid) all.push_back({"SELECT txid_current_if_assigned()", {}});
     all.push_back({"PREPARE TRANSACTION " + conn_->QuoteLiteral(gid), {}});
@@ -90,7 +156,7 @@ class PgBranch : public Branch {
          [this, ask_txid, name, done = std::move(done)](Result<std::vector<QueryResult>> r) {
            const auto& tags = conn_->last_tags();
            prepared_ = !tags.empty() && tags.back() == "PREPARE TRANSACTION";
-           if (!r.ok()) return done(r.TakeStatus());
+           if (!r.ok()) return done(MapBlockCheck(r.TakeStatus(), name));
            auto& results = r.value();
            if (ask_txid && results.size() >= 2) NoteTxid(results[results.size() - 2]);
            done(ExpectCommand(results, "PREPARE TRANSACTION", name));
@@ -103,7 +169,9 @@ class PgBranch : public Branch {
       return;
     }
     size_t skip = 0;
+    const bool check = !queued.empty();
     std::vector<Query> all = WithBegin(std::move(queued), &skip);
+    if (check) all.push_back({kBlockCheck, {}});
     // The transaction id, in a segment of its own: it reaches us before the
     // COMMIT runs, so that a lost COMMIT answer can be settled by asking
     // txid_status() (docs/protocol.md, "A gone branch proves nothing").
@@ -122,7 +190,7 @@ class PgBranch : public Branch {
            }
            const auto& partial = conn_->failed_results();
            if (txid_at > 0 && txid_at < partial.size()) NoteTxid(partial[txid_at]);
-           done(r.TakeStatus());
+           done(MapBlockCheck(r.TakeStatus(), name));
          });
   }
 

@@ -6,7 +6,7 @@ add_executable(coordinator_test
   recovery_test.cc
   atomicity_test.cc
   log_identity_test.cc)
-target_link_libraries(coordinator_test PRIVATE twopc pg_test_support GTest::gtest_main
+target_link_libraries(coordinator_test PRIVATE twopc_testing pg_test_support GTest::gtest_main
   spdlog::spdlog fmt::fmt)
 target_include_directories(coordinator_test PRIVATE ${PROJECT_SOURCE_DIR})
 # One ctest entry per binary: its tests share one set of servers, started

@@ -1,6 +1,7 @@
 # Crash tests: a real coordinator process SIGKILLed at every named point of
 # the commit protocol (TWOPC_CRASH_AT), participants crashed with
-# `pg_ctl stop -m immediate`, and a chaos run. Needs TWOPC_SYNC_POINTS.
+# `pg_ctl stop -m immediate`, and a chaos run. Needs TWOPC_SYNC_POINTS: they
+# link twopc_testing, the library with the sync points.
 if(NOT TWOPC_SYNC_POINTS)
   message(STATUS "twopc: crash tests need TWOPC_SYNC_POINTS=ON; not built")
   return()
@@ -9,11 +10,11 @@ find_package(CLI11 REQUIRED)
 
 # The coordinator process the tests kill.
 add_executable(crash_coordinator crash_coordinator.cc)
-target_link_libraries(crash_coordinator PRIVATE twopc CLI11::CLI11 spdlog::spdlog fmt::fmt
+target_link_libraries(crash_coordinator PRIVATE twopc_testing CLI11::CLI11 spdlog::spdlog fmt::fmt
   nlohmann_json::nlohmann_json)
 
 add_executable(crash_test crash_test.cc)
-target_link_libraries(crash_test PRIVATE twopc pg_test_support twopc_child_process
+target_link_libraries(crash_test PRIVATE twopc_testing pg_test_support twopc_child_process
   GTest::gtest_main nlohmann_json::nlohmann_json)
 # The source dir for coordinator/sync_point.h (in-process crash callbacks).
 target_include_directories(crash_test PRIVATE ${PROJECT_SOURCE_DIR})

@@ -3,10 +3,10 @@
 
 # The relay process the exactly-once test SIGKILLs.
 add_executable(outbox_relay_child outbox_relay_child.cc)
-target_link_libraries(outbox_relay_child PRIVATE twopc spdlog::spdlog fmt::fmt)
+target_link_libraries(outbox_relay_child PRIVATE twopc_testing spdlog::spdlog fmt::fmt)
 
 add_executable(outbox_test outbox_test.cc)
-target_link_libraries(outbox_test PRIVATE twopc pg_test_support twopc_child_process GTest::gtest_main
+target_link_libraries(outbox_test PRIVATE twopc_testing pg_test_support twopc_child_process GTest::gtest_main
   nlohmann_json::nlohmann_json fmt::fmt)
 target_include_directories(outbox_test PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(outbox_test PRIVATE

@@ -13,11 +13,11 @@ endif()
 
 # The orchestrator process the crash tests kill.
 add_executable(saga_crash_child saga_crash_child.cc)
-target_link_libraries(saga_crash_child PRIVATE twopc SQLite::SQLite3)
+target_link_libraries(saga_crash_child PRIVATE twopc_testing SQLite::SQLite3)
 target_include_directories(saga_crash_child PRIVATE ${PROJECT_SOURCE_DIR})
 
 add_executable(saga_test saga_test.cc)
-target_link_libraries(saga_test PRIVATE twopc pg_test_support twopc_child_process GTest::gtest_main
+target_link_libraries(saga_test PRIVATE twopc_testing pg_test_support twopc_child_process GTest::gtest_main
   SQLite::SQLite3 nlohmann_json::nlohmann_json fmt::fmt)
 target_include_directories(saga_test PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(saga_test PRIVATE

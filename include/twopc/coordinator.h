@@ -8,6 +8,17 @@
 //
 // Thread-safety: a Coordinator is safe to use from many threads. A
 // Transaction belongs to one thread at a time.
+//
+// Lifetime: destroy every Transaction before its Coordinator. One that
+// outlives it anyway is safe, never a use of freed memory: ~Coordinator
+// rolls back every transaction still active, and each later call of such a
+// Transaction returns Aborted ("outlived its Coordinator"); destroying it
+// does nothing. A transaction that had already finished keeps its outcome
+// and answers as any finished one. ~Coordinator may run while another
+// thread is inside a call of one of its Transactions: it waits for that call
+// to return (at most until the transaction's deadline) and the calls after
+// it are refused as above. Never destroy a Coordinator from one of its own
+// asynchronous callbacks.
 #pragma once
 
 #include <chrono>
@@ -22,29 +33,11 @@
 
 #include "twopc/decision_log.h"
 #include "twopc/options.h"
+#include "twopc/param.h"
 #include "twopc/recovery.h"
 #include "twopc/status.h"
 
 namespace twopc {
-
-// A statement parameter, sent to PostgreSQL in text form. Never build SQL by
-// pasting values into it: pass them as $1, $2, ... parameters.
-class Param {
- public:
-  Param(std::nullptr_t) {}  // NOLINT: SQL NULL
-  Param(std::string v) : text_(std::move(v)) {}  // NOLINT
-  Param(std::string_view v) : text_(std::string(v)) {}  // NOLINT
-  Param(const char* v) : text_(std::string(v)) {}  // NOLINT
-  template <std::integral T>
-  Param(T v) : text_(std::to_string(v)) {}  // NOLINT
-  Param(bool v) : text_(v ? "true" : "false") {}  // NOLINT
-
-  bool is_null() const { return !text_.has_value(); }
-  const std::optional<std::string>& text() const { return text_; }
-
- private:
-  std::optional<std::string> text_;
-};
 
 // The rows a statement returned, in PostgreSQL's text format.
 class Rows {
@@ -77,6 +70,7 @@ class Coordinator;
 class TransactionImpl;
 
 // One global transaction. Destroyed while still active => rolled back.
+// Outliving its Coordinator is safe but useless (see Lifetime above).
 class Transaction {
  public:
   Transaction(Transaction&&) noexcept;
@@ -86,13 +80,23 @@ class Transaction {
   // Runs `sql` on `participant` now and returns its rows. The first statement
   // on a participant opens that branch (BEGIN at the transaction's isolation
   // level). A failed statement leaves the transaction only able to roll back.
+  //
+  // One statement per call. Transaction control is twopc's job: COMMIT, END,
+  // ROLLBACK, ABORT, BEGIN, START TRANSACTION, PREPARE TRANSACTION, COMMIT /
+  // ROLLBACK PREPARED and SET SESSION CHARACTERISTICS are refused before
+  // anything is sent (InvalidArgument naming the participant), and the
+  // transaction can then only roll back. SAVEPOINT, RELEASE and ROLLBACK TO
+  // SAVEPOINT keep the branch inside its transaction and are allowed. A
+  // statement that ends the branch's transaction anyway fails the same way,
+  // with what became of the branch's earlier work in the message.
   Result<Rows> Execute(std::string_view participant, std::string sql,
                        std::vector<Param> params = {});
 
   // Adds a statement whose result the caller does not need. Queued statements
   // are sent at Commit() in the same pipeline as PREPARE TRANSACTION: one
   // round trip per participant for work and prepare together. A branch with
-  // queued statements counts as a write branch.
+  // queued statements counts as a write branch. Transaction control is
+  // refused here too, at once (see Execute).
   Status Queue(std::string_view participant, std::string sql, std::vector<Param> params = {});
 
   // Runs two-phase commit (DESIGN.md §2). Returns
@@ -166,8 +170,10 @@ class Coordinator {
 
   static Result<std::unique_ptr<Coordinator>> OpenFromConfigFile(const std::string& path);
 
-  // Waits (up to complete_retry_for) for early-acknowledged transactions to
-  // finish phase 2, then closes every connection and the log.
+  // Waits for calls of its Transactions in progress on other threads, rolls
+  // back the transactions still active (they fail cleanly from then on; see
+  // Lifetime above), waits (up to complete_retry_for) for early-acknowledged
+  // transactions to finish phase 2, then closes every connection and the log.
   ~Coordinator();
 
   Coordinator(const Coordinator&) = delete;

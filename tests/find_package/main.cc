@@ -4,7 +4,13 @@
 // participants -- without a PostgreSQL server. The one participant points at
 // a closed port, so its statements must fail cleanly as Unavailable.
 //
-//   app WORK_DIR    (the decision log is created in WORK_DIR)
+// The installed library is what applications ship: it has no crash points.
+// TWOPC_SYNC_POINTS must not reach the application, and given a sandbox
+// config the app commits a two-phase transaction while run.sh has set
+// TWOPC_CRASH_AT=before_decision -- a test build would SIGKILL itself there.
+//
+//   app WORK_DIR [CONFIG]   (the decision logs are created in WORK_DIR;
+//                            CONFIG names two reachable participants)
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -24,14 +30,50 @@ void Expect(bool ok, const char* what, const std::string& detail = {}) {
   if (!ok) ++failures;
 }
 
+// A two-phase commit across the first two participants of `config`. In a
+// process with sync points and TWOPC_CRASH_AT=before_decision it would never
+// return.
+void CommitTwoPhase(const std::string& config, const std::string& work_dir) {
+  auto options = twopc::LoadConfigFile(config);
+  Expect(options.ok(), "LoadConfigFile", options.ok() ? "" : options.status().ToString());
+  if (!options.ok() || options->participants.size() < 2) return;
+  options->log.path = work_dir + "/two-phase-decisions.db";
+  auto opened = twopc::Coordinator::Open(std::move(options).value());
+  Expect(opened.ok(), "Coordinator::Open on the sandbox",
+         opened.ok() ? "" : opened.status().ToString());
+  if (!opened.ok()) return;
+  twopc::Coordinator& coordinator = **opened;
+  twopc::Transaction tx = coordinator.Begin();
+  twopc::Status s;
+  for (int i = 0; i < 2 && s.ok(); ++i) {
+    const std::string& p = coordinator.options().participants[i].name;
+    s = tx.Queue(p, "CREATE TABLE IF NOT EXISTS consumer_rows(v int)");
+    if (s.ok()) s = tx.Queue(p, "INSERT INTO consumer_rows VALUES ($1)", {i});
+  }
+  if (s.ok()) s = tx.Commit();
+  Expect(s.ok(), "two-phase commit with TWOPC_CRASH_AT set survives", s.ToString());
+  Expect(coordinator.stats().committed == 1 && coordinator.stats().log.records_forced == 1,
+         "it was a two-phase commit (one forced COMMIT record)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s WORK_DIR\n", argv[0]);
+  if (argc != 2 && argc != 3) {
+    std::fprintf(stderr, "usage: %s WORK_DIR [CONFIG]\n", argv[0]);
     return 2;
   }
   const std::string work_dir = argv[1];
+#ifdef TWOPC_SYNC_POINTS
+  Expect(false, "the package does not define TWOPC_SYNC_POINTS for applications");
+#else
+  Expect(true, "the package does not define TWOPC_SYNC_POINTS for applications");
+#endif
+  if (argc == 3) {
+    CommitTwoPhase(argv[2], work_dir);
+    std::printf("%s\n", failures == 0 ? "OK" : "FAILED");
+    return failures == 0 ? 0 : 1;
+  }
 
   // Port 1 on loopback: nothing listens there, so connecting fails at once.
   auto parsed = twopc::ParseConfig(R"(

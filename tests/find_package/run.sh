@@ -5,6 +5,11 @@
 # Installs the twopc build in BUILD_DIR into a temporary prefix, configures and
 # builds the consumer project next to this script against that prefix only,
 # runs it, and removes everything again. Exits non-zero at the first failure.
+#
+# The installed library must be free of the test-only crash points, even when
+# BUILD_DIR is a test build: no sync point symbol in libtwopc.a, no
+# TWOPC_SYNC_POINTS in the exported targets, and an application that commits
+# a two-phase transaction with TWOPC_CRASH_AT=before_decision set survives.
 set -euo pipefail
 
 build_dir="" cmake=cmake generator=Ninja cxx=c++ build_type="" cxx_flags="" linker_flags=""
@@ -65,3 +70,24 @@ echo "twopc package: $found"
 
 step build "$cmake" --build "$work/build"
 "$work/build/app" "$work"
+
+lib="$(find "$prefix" -name libtwopc.a -print -quit)"
+if [[ -z "$lib" ]]; then
+  echo "find_package test: no libtwopc.a under $prefix" >&2
+  exit 1
+fi
+if nm -C "$lib" | grep -q 'ReachSyncPoint'; then
+  echo "find_package test: the installed $lib contains sync points:" >&2
+  nm -C "$lib" | grep 'ReachSyncPoint' >&2
+  exit 1
+fi
+if grep -rn 'TWOPC_SYNC_POINTS' "$(dirname -- "$found")" >&2; then
+  echo "find_package test: the installed package defines TWOPC_SYNC_POINTS for applications" >&2
+  exit 1
+fi
+echo "installed library: no sync points"
+if ! TWOPC_CRASH_AT=before_decision "$here/../run-with-sandbox" "left right" \
+    "$work/build/app" "$work" @CONFIG@; then
+  echo "find_package test: the application did not survive TWOPC_CRASH_AT=before_decision" >&2
+  exit 1
+fi
