@@ -8,7 +8,7 @@
 // Each step is one method of CommitOperation; every callback that ends a
 // parallel step goes through a Join so the next step starts exactly once.
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include <atomic>
 #include <random>
@@ -210,7 +210,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     // The write failed. Do not guess: read what the log holds. No record
     // means not committed (a failed SQLite transaction is rolled back), and
     // with presumed abort "no record" already is the abort decision.
-    spdlog::error("twopc: forcing the COMMIT record of {} failed: {}", txn_->gtrid, s.ToString());
+    twopc::internal::Log().error("twopc: forcing the COMMIT record of {} failed: {}", txn_->gtrid, s.ToString());
     auto found = core_->log->Lookup(txn_->gtrid);
     if (!found.ok()) {
       // Neither written nor readable: the branches stay prepared and
@@ -271,11 +271,11 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   void RetryComplete(BranchState* b, int attempt, Clock::time_point first_try, const Status& s) {
     const auto& o = core_->options;
     if (Clock::now() - first_try >= o.complete_retry_for) {
-      spdlog::error("twopc: COMMIT PREPARED of {} on {} still failing after {} tries ({}); "
+      twopc::internal::Log().error("twopc: COMMIT PREPARED of {} on {} still failing after {} tries ({}); "
                     "leaving it to recovery", b->gid, b->name(), attempt + 1, s.ToString());
       return complete_join_->Arrive();
     }
-    spdlog::warn("twopc: COMMIT PREPARED of {} on {} failed ({}); retrying", b->gid, b->name(),
+    twopc::internal::Log().warn("twopc: COMMIT PREPARED of {} on {} failed ({}); retrying", b->gid, b->name(),
                  s.ToString());
     auto backoff = std::min<std::chrono::milliseconds>(
         o.complete_retry_max, o.complete_retry_initial * (1LL << std::min(attempt, 16)));
@@ -318,7 +318,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     for (BranchState* b : to_undo) {
       auto warn = [b, join](Status s) {
         if (!s.ok() && !s.IsNotFound()) {
-          spdlog::warn("twopc: rolling back {} on {} failed ({}); recovery will resolve it",
+          twopc::internal::Log().warn("twopc: rolling back {} on {} failed ({}); recovery will resolve it",
                        b->gid, b->name(), s.ToString());
         }
         join->Arrive();

@@ -1,4 +1,4 @@
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include <future>
 #include <set>
@@ -82,7 +82,7 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
     Status s = c.get_future().get();
     if (s.IsInvalidArgument()) return s;
     if (!s.ok()) {
-      spdlog::warn("twopc: participant {} is not reachable at start ({}); its transactions "
+      twopc::internal::Log().warn("twopc: participant {} is not reachable at start ({}); its transactions "
                    "fail until it is back", s.participant(), s.message());
     }
   }
@@ -91,7 +91,7 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
   // fenced and rolled back, before any new work.
   RecoveryReport r = RunRecovery({});
   if (r.in_doubt_remaining > 0 || r.unreachable > 0) {
-    spdlog::warn("twopc: recovery at start left {} transactions unresolved ({} participants "
+    twopc::internal::Log().warn("twopc: recovery at start left {} transactions unresolved ({} participants "
                  "unreachable); {}", r.in_doubt_remaining, r.unreachable,
                  options.recovery.interval.count() > 0
                      ? "retrying in the background"
@@ -116,7 +116,7 @@ RecoveryReport CoordinatorImpl::RunRecovery(const RecoveryPassOptions& pass_opti
   RecoveryReport r = internal::RunRecoveryPass(ctx, pass_options);
   for (const auto& a : r.actions) {
     if (a.kind == RecoveryActionKind::kSkipForeign || a.kind == RecoveryActionKind::kSkipLive) continue;
-    spdlog::info("twopc recovery: {} {} {} {}{}", RecoveryActionName(a.kind), a.participant,
+    twopc::internal::Log().info("twopc recovery: {} {} {} {}{}", RecoveryActionName(a.kind), a.participant,
                  a.gid.empty() ? a.gtrid : a.gid, a.detail,
                  a.status.ok() ? "" : " (" + a.status.ToString() + ")");
   }

@@ -6,7 +6,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -148,7 +148,7 @@ class ReadOnlySqliteDecisionLog final : public DecisionLog {
     if (done) done(ReadOnlyError());
   }
   void End(const std::string& gtrid) override {
-    spdlog::warn("END of gtrid '{}' not written: {}", gtrid, ReadOnlyError().message());
+    twopc::internal::Log().warn("END of gtrid '{}' not written: {}", gtrid, ReadOnlyError().message());
   }
   Result<std::optional<DecisionRecord>> Lookup(const std::string& gtrid) override {
     return reader_->Lookup(gtrid);

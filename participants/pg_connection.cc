@@ -2,7 +2,7 @@
 
 #include <libpq-fe.h>
 
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include <charconv>
 #include <cstring>
@@ -46,7 +46,7 @@ std::string Chomp(const char* msg) {
 // Server NOTICEs ("table ... does not exist, skipping") go to the log at
 // debug level instead of libpq's default, stderr.
 void LogNotice(void* participant, const char* message) {
-  spdlog::debug("twopc: {}: {}", *static_cast<const std::string*>(participant), Chomp(message));
+  twopc::internal::Log().debug("twopc: {}: {}", *static_cast<const std::string*>(participant), Chomp(message));
 }
 
 bool IsConnectionLoss(const std::string& sqlstate) {
