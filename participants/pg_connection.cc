@@ -275,6 +275,7 @@ void PgConnection::ReadResults() {
         return;
       }
       req.error = Status::SqlError(msg).WithParticipant(participant_).WithSqlState(sqlstate);
+      failed_query_ = req.index;
     } else if (st != PGRES_FATAL_ERROR && st != PGRES_PIPELINE_ABORTED) {
       if (!req.error) {
         req.error = Status::Internal(std::string("unexpected result ") + PQresStatus(st))
@@ -287,6 +288,11 @@ void PgConnection::ReadResults() {
 
 void PgConnection::Finish(Status failure) {
   timer_.cancel();
+  // Notifications of a channel an application LISTENed on pile up in libpq
+  // until read; nobody reads them here.
+  if (conn_ != nullptr) {
+    while (PGnotify* n = PQnotifies(conn_)) PQfreemem(n);
+  }
   std::unique_ptr<Request> req = std::move(request_);
   if (req->connect_done) {
     req->connect_done(std::move(failure));

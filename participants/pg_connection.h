@@ -75,6 +75,9 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   // True when the session is inside a transaction block (or a failed one).
   bool InTransaction() const;
   const std::string& participant() const { return participant_; }
+  // After AsyncExec answered SqlError: the 0-based index of the query that
+  // failed.
+  size_t failed_query() const { return failed_query_; }
   // Quotes `text` as an SQL literal with libpq's escaping. REQUIRES: !broken().
   std::string QuoteLiteral(const std::string& text) const;
 
@@ -97,6 +100,7 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   std::string participant_;
   PGconn* conn_ = nullptr;
   std::unique_ptr<Request> request_;  // the request in flight, if any
+  size_t failed_query_ = 0;
 };
 
 }  // namespace twopc::internal

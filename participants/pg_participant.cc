@@ -36,7 +36,9 @@ class PgBranch : public Branch {
            TransactionOptions options)
       : pool_(std::move(pool)), conn_(std::move(conn)), options_(options) {}
 
-  ~PgBranch() override { pool_->Release(std::move(conn_)); }
+  // A branch that sent statements may have changed its session (SET, temp
+  // tables, advisory locks...): the pool resets it before reuse.
+  ~PgBranch() override { pool_->Release(std::move(conn_), /*reset=*/begun_); }
 
   bool wrote() const override { return wrote_; }
 

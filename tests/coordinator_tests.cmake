@@ -3,7 +3,8 @@ add_executable(coordinator_test
   coordinator_test.cc
   fault_injection_test.cc
   concurrency_test.cc
-  recovery_test.cc)
+  recovery_test.cc
+  session_reset_test.cc)
 target_link_libraries(coordinator_test PRIVATE twopc pg_test_support GTest::gtest_main
   spdlog::spdlog fmt::fmt)
 target_include_directories(coordinator_test PRIVATE ${PROJECT_SOURCE_DIR})
