@@ -71,17 +71,18 @@ class SessionResetTest : public BankTest {
   }
 
   // Every kind of session state a branch can create, from inside its
-  // transaction block.
-  static void DirtySession(Transaction& tx, bool temp_table) {
+  // transaction block. PostgreSQL refuses to PREPARE a transaction that
+  // touched a temp table or ran LISTEN: `preparable` leaves those two out.
+  static void DirtySession(Transaction& tx, bool preparable) {
     for (const char* sql : {"SET search_path TO pg_catalog, public", "SET statement_timeout = 4321",
-                            "SELECT pg_advisory_lock(4242)", "PREPARE leak_stmt AS SELECT 1",
-                            "LISTEN leak_channel"}) {
+                            "SELECT pg_advisory_lock(4242)", "PREPARE leak_stmt AS SELECT 1"}) {
       auto r = tx.Execute("a", sql);
       ASSERT_TRUE(r.ok()) << sql << ": " << r.status().ToString();
     }
-    if (temp_table) {
-      auto r = tx.Execute("a", "CREATE TEMP TABLE leak_tmp(x int)");
-      ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (preparable) return;
+    for (const char* sql : {"LISTEN leak_channel", "CREATE TEMP TABLE leak_tmp(x int)"}) {
+      auto r = tx.Execute("a", sql);
+      ASSERT_TRUE(r.ok()) << sql << ": " << r.status().ToString();
     }
   }
 
@@ -99,7 +100,7 @@ TEST_F(SessionResetTest, OnePhaseCommitLeavesNoSessionStateForTheNextTransaction
   {
     Transaction tx = coord->Begin();
     pid = BackendPid(tx);
-    DirtySession(tx, /*temp_table=*/true);
+    DirtySession(tx, /*preparable=*/false);
     ASSERT_TRUE(tx.Execute("a", "UPDATE accounts SET balance = balance + 1 WHERE id = 1").ok());
     Status s = tx.Commit();
     ASSERT_TRUE(s.ok()) << s.ToString();
@@ -119,7 +120,7 @@ TEST_F(SessionResetTest, RollbackLeavesNoSessionStateForTheNextTransaction) {
   {
     Transaction tx = coord->Begin();
     pid = BackendPid(tx);
-    DirtySession(tx, /*temp_table=*/true);
+    DirtySession(tx, /*preparable=*/false);
     Status s = tx.Rollback();
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
@@ -139,9 +140,9 @@ TEST_F(SessionResetTest, TwoPhaseCommitLeavesNoSessionStateForTheNextTransaction
   {
     Transaction tx = coord->Begin();
     pid = BackendPid(tx);
-    // No temp table: PostgreSQL refuses to PREPARE a transaction that
-    // touched one. A session advisory lock survives PREPARE TRANSACTION.
-    DirtySession(tx, /*temp_table=*/false);
+    // A session advisory lock, a SET and a prepared statement all survive
+    // PREPARE TRANSACTION: they belong to the session, not the transaction.
+    DirtySession(tx, /*preparable=*/true);
     ASSERT_TRUE(tx.Queue("a", "UPDATE accounts SET balance = balance - 5 WHERE id = 2").ok());
     ASSERT_TRUE(tx.Queue("b", "UPDATE accounts SET balance = balance + 5 WHERE id = 2").ok());
     Status s = tx.Commit();
@@ -157,17 +158,17 @@ TEST_F(SessionResetTest, TwoPhaseCommitLeavesNoSessionStateForTheNextTransaction
   EXPECT_EQ(Balance("b", 2), kInitialBalance + 5);
 }
 
-TEST_F(SessionResetTest, FailedPrepareOfATempTableBranchLeavesNoSessionState) {
+TEST_F(SessionResetTest, RefusedPrepareLeavesNoSessionState) {
   auto coord = Open(OneConnection());
   ASSERT_NE(coord, nullptr);
   int64_t pid = -1;
   {
     Transaction tx = coord->Begin();
     pid = BackendPid(tx);
-    DirtySession(tx, /*temp_table=*/true);
+    DirtySession(tx, /*preparable=*/false);
     ASSERT_TRUE(tx.Queue("a", "UPDATE accounts SET balance = balance - 5 WHERE id = 3").ok());
     ASSERT_TRUE(tx.Queue("b", "UPDATE accounts SET balance = balance + 5 WHERE id = 3").ok());
-    Status s = tx.Commit();  // "cannot PREPARE a transaction that has operated on temporary objects"
+    Status s = tx.Commit();  // "cannot PREPARE a transaction that has executed LISTEN..."
     ASSERT_TRUE(s.IsAborted()) << s.ToString();
     EXPECT_EQ(s.participant(), "a");
   }
