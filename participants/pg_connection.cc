@@ -299,6 +299,7 @@ void PgConnection::Finish(Status failure) {
   } else if (failure.ok()) {
     req->exec_done(std::move(req->results));
   } else {
+    partial_results_ = std::move(req->results);
     req->exec_done(std::move(failure));
   }
 }

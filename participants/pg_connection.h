@@ -78,6 +78,9 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   // After AsyncExec answered SqlError: the 0-based index of the query that
   // failed.
   size_t failed_query() const { return failed_query_; }
+  // After AsyncExec answered SqlError: the results of the queries before the
+  // failed one (the rest are empty). Call at most once per failure.
+  std::vector<QueryResult> TakePartialResults() { return std::move(partial_results_); }
   // Quotes `text` as an SQL literal with libpq's escaping. REQUIRES: !broken().
   std::string QuoteLiteral(const std::string& text) const;
 
@@ -101,6 +104,7 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   PGconn* conn_ = nullptr;
   std::unique_ptr<Request> request_;  // the request in flight, if any
   size_t failed_query_ = 0;
+  std::vector<QueryResult> partial_results_;
 };
 
 }  // namespace twopc::internal

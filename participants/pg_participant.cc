@@ -18,12 +18,12 @@ const char* IsolationSql(IsolationLevel level) {
   return "BEGIN ISOLATION LEVEL READ COMMITTED";
 }
 
-// The statement that ends a pipeline must have done what we asked: COMMIT
+// The statement that ends a branch must have done what we asked: COMMIT
 // and PREPARE TRANSACTION of a transaction that already failed answer with
-// the tag ROLLBACK instead of an error.
-Status ExpectCommand(const std::vector<QueryResult>& results, const char* expected,
+// the tag ROLLBACK instead of an error. `index` is its place in the pipeline.
+Status ExpectCommand(const std::vector<QueryResult>& results, size_t index, const char* expected,
                      const std::string& participant) {
-  if (!results.empty() && results.back().command == expected) return Status::OK();
+  if (index < results.size() && results[index].command == expected) return Status::OK();
   return Status::SqlError(std::string("transaction was rolled back instead of ") + expected +
                           " (an earlier statement failed)")
       .WithParticipant(participant)
@@ -37,8 +37,10 @@ class PgBranch : public Branch {
       : pool_(std::move(pool)), conn_(std::move(conn)), options_(options) {}
 
   // A branch that sent statements may have changed its session (SET, temp
-  // tables, advisory locks...): the pool resets it before reuse.
-  ~PgBranch() override { pool_->Release(std::move(conn_), /*reset=*/begun_); }
+  // tables, advisory locks...). Its last pipeline normally reset it already;
+  // if that did not happen (a failed pipeline, an abandoned branch) the pool
+  // resets it before reuse.
+  ~PgBranch() override { pool_->Release(std::move(conn_), /*reset=*/begun_ && !session_reset_); }
 
   bool wrote() const override { return wrote_; }
 
@@ -72,10 +74,7 @@ class PgBranch : public Branch {
     size_t skip = 0;
     std::vector<Query> all = WithBegin(std::move(queued), &skip);
     all.push_back({"PREPARE TRANSACTION " + conn_->QuoteLiteral(gid), {}});
-    std::string name = pool_->options().name;
-    Send(std::move(all), deadline, [name, done = std::move(done)](Result<std::vector<QueryResult>> r) {
-      done(r.ok() ? ExpectCommand(r.value(), "PREPARE TRANSACTION", name) : r.TakeStatus());
-    });
+    SendLast(std::move(all), "PREPARE TRANSACTION", deadline, std::move(done));
   }
 
   void CommitOnePhase(std::vector<Query> queued, Deadline deadline, Done done) override {
@@ -86,10 +85,7 @@ class PgBranch : public Branch {
     size_t skip = 0;
     std::vector<Query> all = WithBegin(std::move(queued), &skip);
     all.push_back({"COMMIT", {}});
-    std::string name = pool_->options().name;
-    Send(std::move(all), deadline, [name, done = std::move(done)](Result<std::vector<QueryResult>> r) {
-      done(r.ok() ? ExpectCommand(r.value(), "COMMIT", name) : r.TakeStatus());
-    });
+    SendLast(std::move(all), "COMMIT", deadline, std::move(done));
   }
 
   void Rollback(Deadline deadline, Done done) override {
@@ -97,9 +93,7 @@ class PgBranch : public Branch {
       done(Status::OK());
       return;
     }
-    Send({{"ROLLBACK", {}}}, deadline, [done = std::move(done)](Result<std::vector<QueryResult>> r) {
-      done(r.ok() ? Status::OK() : r.TakeStatus());
-    });
+    SendLast({{"ROLLBACK", {}}}, "ROLLBACK", deadline, std::move(done));
   }
 
   void CommitPrepared(const std::string& gid, Deadline deadline, Done done) override {
@@ -131,6 +125,32 @@ class PgBranch : public Branch {
     return all;
   }
 
+  // Sends the branch's last pipeline, ending with the statement that ends
+  // its transaction block (tagged `expected`), and the session reset right
+  // behind it: DISCARD ALL is allowed there, and riding along saves the
+  // round trip of a reset at release. The session advisory locks go too; a
+  // prepared transaction keeps its own locks.
+  void SendLast(std::vector<Query> queries, const char* expected, Deadline deadline, Done done) {
+    const size_t last = queries.size() - 1;
+    for (auto& q : pool_->ResetQueries()) queries.push_back(std::move(q));
+    Send(std::move(queries), deadline,
+         [this, last, expected, done = std::move(done)](Result<std::vector<QueryResult>> r) {
+           std::vector<QueryResult> results;
+           if (r.ok()) {
+             results = std::move(r.value());
+             session_reset_ = true;
+           } else if (r.status().IsSqlError() && conn_->failed_query() > last) {
+             // The branch's own statement went through; only the reset
+             // behind it failed: the pool resets (or drops) the connection.
+             results = conn_->TakePartialResults();
+           } else {
+             done(r.TakeStatus());
+             return;
+           }
+           done(ExpectCommand(results, last, expected, pool_->options().name));
+         });
+  }
+
   void Send(std::vector<Query> queries, Deadline deadline, PgConnection::ExecCallback done) {
     if (conn_->broken()) {
       done(Status::Unavailable("connection was lost earlier in this transaction")
@@ -145,6 +165,7 @@ class PgBranch : public Branch {
   TransactionOptions options_;
   bool begun_ = false;
   bool wrote_ = false;
+  bool session_reset_ = false;  // the last pipeline reset the session
 };
 
 }  // namespace

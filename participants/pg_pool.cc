@@ -172,18 +172,23 @@ void PgPool::Release(std::shared_ptr<PgConnection> conn, bool reset) {
   Hand(std::move(conn));
 }
 
-void PgPool::Reset(std::shared_ptr<PgConnection> conn) {
+std::vector<Query> PgPool::ResetQueries() const {
   // DISCARD ALL, not a list of RESETs: it also drops what no list names
   // (temp tables, session advisory locks, prepared statements, LISTEN, WITH
   // HOLD cursors, SET ROLE / SESSION AUTHORIZATION). Settings made when the
   // session started (the conninfo's parameters, options=-c...) are its
-  // defaults and survive it. It must be the first statement of its pipeline
-  // segment: the session is idle here, so it is. session_init follows in the
-  // same round trip.
+  // defaults and survive it. PostgreSQL runs it only as the first statement
+  // of a pipeline segment or right after the transaction block ended
+  // (COMMIT, ROLLBACK, PREPARE TRANSACTION), which is where it is sent.
   std::vector<Query> queries;
   queries.reserve(options_.session_init.size() + 1);
   queries.push_back({"DISCARD ALL", {}});
   for (auto& q : SessionInitQueries(options_)) queries.push_back(std::move(q));
+  return queries;
+}
+
+void PgPool::Reset(std::shared_ptr<PgConnection> conn) {
+  std::vector<Query> queries = ResetQueries();
   auto self = shared_from_this();
   auto c = conn;
   c->AsyncExec(std::move(queries), Clock::now() + connect_timeout_,

@@ -8,7 +8,8 @@
 // connecting it runs the participant's session_init statements, and a
 // connection that ran application statements is reset (DISCARD ALL, then
 // session_init again) before anyone else gets it, as pgbouncer's
-// server_reset_query does. Otherwise what one transaction did to its session
+// server_reset_query does. A branch normally sends the reset in its last
+// pipeline (ResetQueries); Release(reset = true) is the fallback. Otherwise what one transaction did to its session
 // -- SET, a session advisory lock, a temp table, a prepared statement, LISTEN
 // -- would reach whichever transaction gets the connection next, and an idle
 // pooled connection could sit on an advisory lock that blocks others.
@@ -40,13 +41,19 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
 
   // Returns a connection. Broken ones and ones still inside a transaction are
   // dropped (closing them makes the server roll back). With `reset` (the
-  // connection ran application statements) it is reset first, in the
-  // background: the caller does not wait, the next user does. A reset that
-  // fails or takes longer than the connect timeout drops the connection.
+  // connection ran application statements and was not reset since) it is
+  // reset first, in the background: the caller does not wait, the next user
+  // does. A reset that fails or takes longer than the connect timeout drops
+  // the connection.
   void Release(std::shared_ptr<PgConnection> conn, bool reset = false);
 
   // Closes idle connections; later Acquire calls still work.
   void Clear();
+
+  // DISCARD ALL, then session_init: what resets a session. A branch sends
+  // them in its last pipeline, behind PREPARE/COMMIT/ROLLBACK, which saves
+  // the round trip of a reset at release.
+  std::vector<Query> ResetQueries() const;
 
   const ParticipantOptions& options() const { return options_; }
   int open_connections() const;

@@ -238,6 +238,38 @@ TEST_F(SessionInitTest, AppliedOnEveryNewConnectionAndAfterEveryReset) {
   }
 }
 
+// The reset rides behind the branch's COMMIT in one pipeline: when only the
+// reset fails, the commit still counts, and the connection is not reused.
+TEST_F(SessionInitTest, CommitSucceedsWhenOnlyTheResetBehindItFails) {
+  sandbox_->Exec("a", "DROP TABLE IF EXISTS init_ok; CREATE TABLE init_ok(x int);"
+                      "INSERT INTO init_ok VALUES (1)");
+  CoordinatorOptions o = Options();
+  for (auto& p : o.participants) {
+    if (p.name == "a") {
+      p.max_connections = 1;
+      // Fails (division by zero) while init_ok is empty.
+      p.session_init = {"SELECT 1 / (SELECT count(*) FROM public.init_ok)::int"};
+    }
+  }
+  auto coord = Open(o);
+  ASSERT_NE(coord, nullptr);
+  int64_t pid = -1;
+  {
+    Transaction tx = coord->Begin();
+    pid = BackendPid(tx);
+    ASSERT_TRUE(tx.Execute("a", "UPDATE accounts SET balance = balance + 7 WHERE id = 4").ok());
+    sandbox_->Exec("a", "DELETE FROM init_ok");
+    Status s = tx.Commit();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  EXPECT_EQ(Balance("a", 4), kInitialBalance + 7);
+  sandbox_->Exec("a", "INSERT INTO init_ok VALUES (1)");
+  Transaction next = coord->Begin();
+  int64_t next_pid = BackendPid(next);
+  EXPECT_NE(next_pid, pid) << "a connection whose reset failed was reused";
+  ASSERT_TRUE(next.Commit().ok());
+}
+
 TEST_F(SessionInitTest, RefusedStatementIsAClearErrorAtOpen) {
   CoordinatorOptions o = Options();
   for (auto& p : o.participants) {
