@@ -18,7 +18,7 @@ Result<std::unique_ptr<AuditorPool>> AuditorPool::Start(const Workload& workload
       if (it == options.participants.end()) {
         return Status::InvalidArgument("auditor: no participant named " + name);
       }
-      auto c = PgClient::Connect(name, it->conninfo);
+      auto c = PgClient::Connect(name, it->conninfo, TimeoutsOf(options));
       if (!c.ok()) return c.TakeStatus();
       conns.push_back(std::move(c.value()));
     }

@@ -61,7 +61,8 @@ std::string UtcNow() {
 std::map<std::string, std::string> ReadPostgresSettings(const CoordinatorOptions& o) {
   std::map<std::string, std::string> out;
   if (o.participants.empty()) return out;
-  auto c = PgClient::Connect(o.participants.front().name, o.participants.front().conninfo);
+  auto c = PgClient::Connect(o.participants.front().name, o.participants.front().conninfo,
+                             TimeoutsOf(o));
   if (!c.ok()) return out;
   auto rows = (*c)->Query(
       "SELECT name, current_setting(name) FROM pg_settings WHERE name IN"

@@ -1,7 +1,9 @@
 #include "bench/pg_client.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace twopc::bench {
@@ -13,30 +15,72 @@ struct ResultDeleter {
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
+std::string Chomp(std::string msg) {
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return msg;
+}
+
+// Waits for the socket until `deadline`; false when it passed.
+bool WaitSocket(PGconn* conn, bool for_write, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{PQsocket(conn), static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
+    int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    if (n != 0) return true;  // ready, or an error libpq will report
+  }
+}
+
 }  // namespace
 
+PgClientTimeouts TimeoutsOf(const CoordinatorOptions& options) {
+  return {options.connect_timeout, options.default_deadline};
+}
+
 Result<std::unique_ptr<PgClient>> PgClient::Connect(const std::string& name,
-                                                    const std::string& conninfo) {
-  PGconn* conn = PQconnectdb(conninfo.c_str());
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string msg = conn != nullptr ? PQerrorMessage(conn) : "out of memory";
+                                                    const std::string& conninfo,
+                                                    PgClientTimeouts timeouts) {
+  // PQconnectdb would wait as long as the server takes to answer (forever,
+  // for one that accepts the TCP connection and stays silent): poll the
+  // non-blocking connect instead, up to connect_timeout_ms.
+  auto deadline = Clock::now() + timeouts.connect;
+  PGconn* conn = PQconnectStart(conninfo.c_str());
+  PostgresPollingStatusType poll_status = PGRES_POLLING_WRITING;
+  bool timed_out = false;
+  while (conn != nullptr && PQstatus(conn) != CONNECTION_BAD && poll_status != PGRES_POLLING_OK &&
+         poll_status != PGRES_POLLING_FAILED) {
+    if (!WaitSocket(conn, poll_status == PGRES_POLLING_WRITING, deadline)) {
+      timed_out = true;
+      break;
+    }
+    poll_status = PQconnectPoll(conn);
+  }
+  if (timed_out) {
     PQfinish(conn);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    return Status::TimedOut("cannot connect to " + name + ": no answer within " +
+                            std::to_string(timeouts.connect.count()) + " ms (connect_timeout_ms)")
+        .WithParticipant(name);
+  }
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+    std::string msg = conn != nullptr ? Chomp(PQerrorMessage(conn)) : "out of memory";
+    PQfinish(conn);
     return Status::Unavailable("cannot connect to " + name + ": " + msg).WithParticipant(name);
   }
   // Server notices ("table ... does not exist, skipping" from the resets)
   // are not the bench's output.
   PQsetNoticeProcessor(
       conn, [](void*, const char*) {}, nullptr);
-  return std::unique_ptr<PgClient>(new PgClient(name, conn));
+  return std::unique_ptr<PgClient>(new PgClient(name, conn, timeouts.statement));
 }
 
-PgClient::~PgClient() { PQfinish(conn_); }
+PgClient::~PgClient() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
 
 Status PgClient::Error(const char* what, const void* result) const {
   const auto* r = static_cast<const PGresult*>(result);
-  std::string msg = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  std::string msg = Chomp(r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
   const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   Status s = PQstatus(conn_) == CONNECTION_OK
                  ? Status::SqlError(name_ + ": " + what + ": " + msg)
@@ -46,32 +90,78 @@ Status PgClient::Error(const char* what, const void* result) const {
   return s;
 }
 
+Status PgClient::Await(Clock::time_point deadline) {
+  while (PQisBusy(conn_)) {
+    if (!WaitSocket(conn_, false, deadline)) {
+      // The server may be gone silent: no cancel request (it would wait on
+      // that server too), just close; the server aborts the statement's
+      // transaction when it notices.
+      PQfinish(conn_);
+      conn_ = nullptr;
+      return Status::TimedOut(name_ + ": no answer within " +
+                              std::to_string(statement_timeout_.count()) +
+                              " ms (its deadline); connection closed")
+          .WithParticipant(name_);
+    }
+    if (PQconsumeInput(conn_) != 1) return Error("connection lost", nullptr);
+  }
+  return Status::OK();
+}
+
+std::vector<TextRow> PgClient::Collect(const char* what, Status* failure) {
+  std::vector<TextRow> rows;
+  // Every result up to the terminating nullptr must be read, also after an
+  // error, or the connection is not ready for the next query.
+  while (PGresult* raw = PQgetResult(conn_)) {
+    ResultPtr r(raw);
+    ExecStatusType st = PQresultStatus(r.get());
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+      if (failure->ok()) *failure = Error(what, r.get());
+      continue;
+    }
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      TextRow row(PQnfields(r.get()));
+      for (int c = 0; c < PQnfields(r.get()); ++c) {
+        if (!PQgetisnull(r.get(), i, c)) row[c] = std::string(PQgetvalue(r.get(), i, c));
+      }
+      rows.push_back(std::move(row));
+    }
+  }
+  return rows;
+}
+
+namespace {
+
+Status Closed(const std::string& name) {
+  return Status::Unavailable(name + ": connection closed after an earlier timeout")
+      .WithParticipant(name);
+}
+
+}  // namespace
+
 Status PgClient::Exec(const std::string& sql) {
-  ResultPtr r(PQexec(conn_, sql.c_str()));
-  ExecStatusType st = r != nullptr ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Status::OK();
-  return Error("statement failed", r.get());
+  if (conn_ == nullptr) return Closed(name_);
+  if (PQsendQuery(conn_, sql.c_str()) != 1) return Error("cannot send", nullptr);
+  if (Status s = Await(Clock::now() + statement_timeout_); !s.ok()) return s;
+  Status failure;
+  Collect("statement failed", &failure);
+  return failure;
 }
 
 Result<std::vector<TextRow>> PgClient::Query(const std::string& sql,
                                              const std::vector<std::string>& params) {
+  if (conn_ == nullptr) return Closed(name_);
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.c_str());
-  ResultPtr r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                           values.data(), nullptr, nullptr, 0));
-  ExecStatusType st = r != nullptr ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) return Error("query failed", r.get());
-  std::vector<TextRow> rows(PQntuples(r.get()));
-  int cols = PQnfields(r.get());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    rows[i].resize(cols);
-    for (int c = 0; c < cols; ++c) {
-      if (!PQgetisnull(r.get(), static_cast<int>(i), c)) {
-        rows[i][c] = std::string(PQgetvalue(r.get(), static_cast<int>(i), c));
-      }
-    }
+  if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                        values.data(), nullptr, nullptr, 0) != 1) {
+    return Error("cannot send", nullptr);
   }
+  if (Status s = Await(Clock::now() + statement_timeout_); !s.ok()) return s;
+  Status failure;
+  std::vector<TextRow> rows = Collect("query failed", &failure);
+  if (!failure.ok()) return failure;
   return rows;
 }
 
@@ -97,30 +187,17 @@ Result<std::vector<int64_t>> PgClient::QueryInts(const std::string& sql) {
 }
 
 Status PgClient::SendQuery(const std::string& sql) {
+  if (conn_ == nullptr) return Closed(name_);
+  pending_deadline_ = Clock::now() + statement_timeout_;
   if (PQsendQuery(conn_, sql.c_str()) == 1) return Status::OK();
   return Error("cannot send", nullptr);
 }
 
 Result<std::vector<int64_t>> PgClient::ReceiveInts() {
-  std::vector<TextRow> rows;
+  if (conn_ == nullptr) return Closed(name_);
+  if (Status s = Await(pending_deadline_); !s.ok()) return s;
   Status failure;
-  // Every result up to the terminating nullptr must be read, also after an
-  // error, or the connection is not ready for the next query.
-  while (PGresult* raw = PQgetResult(conn_)) {
-    ResultPtr r(raw);
-    ExecStatusType st = PQresultStatus(r.get());
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-      if (failure.ok()) failure = Error("query failed", r.get());
-      continue;
-    }
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      TextRow row(PQnfields(r.get()));
-      for (int c = 0; c < PQnfields(r.get()); ++c) {
-        if (!PQgetisnull(r.get(), i, c)) row[c] = std::string(PQgetvalue(r.get(), i, c));
-      }
-      rows.push_back(std::move(row));
-    }
-  }
+  std::vector<TextRow> rows = Collect("query failed", &failure);
   if (!failure.ok()) return failure;
   return FirstRowInts(name_, rows);
 }

@@ -6,15 +6,22 @@
 // these reads cannot go through a Coordinator anyway. Never used for the
 // measured operations.
 //
+// Every call is bounded: connecting by the config's connect_timeout_ms, each
+// statement by a deadline, so that a server that accepts connections but
+// never answers makes the bench fail with a clear error instead of hanging.
+// A statement past its deadline closes the connection; later calls fail.
+//
 // Thread-safety: one thread at a time per PgClient.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "twopc/options.h"
 #include "twopc/status.h"
 
 typedef struct pg_conn PGconn;
@@ -23,11 +30,21 @@ namespace twopc::bench {
 
 using TextRow = std::vector<std::optional<std::string>>;
 
+struct PgClientTimeouts {
+  std::chrono::milliseconds connect{5000};
+  std::chrono::milliseconds statement{30000};
+};
+
+// The config's connect_timeout_ms, and its default_deadline_ms for each
+// statement: what the library itself allows a participant.
+PgClientTimeouts TimeoutsOf(const CoordinatorOptions& options);
+
 class PgClient {
  public:
   // `name` appears in errors (the participant name); the conninfo never does.
   static Result<std::unique_ptr<PgClient>> Connect(const std::string& name,
-                                                   const std::string& conninfo);
+                                                   const std::string& conninfo,
+                                                   PgClientTimeouts timeouts);
   ~PgClient();
 
   PgClient(const PgClient&) = delete;
@@ -49,14 +66,29 @@ class PgClient {
   Status SendQuery(const std::string& sql);
   Result<std::vector<int64_t>> ReceiveInts();
 
+  // The deadline of each later statement (setup statements may need longer
+  // than reads).
+  void set_statement_timeout(std::chrono::milliseconds timeout) { statement_timeout_ = timeout; }
+  std::chrono::milliseconds statement_timeout() const { return statement_timeout_; }
+
   const std::string& name() const { return name_; }
 
  private:
-  PgClient(std::string name, PGconn* conn) : name_(std::move(name)), conn_(conn) {}
+  using Clock = std::chrono::steady_clock;
+
+  PgClient(std::string name, PGconn* conn, std::chrono::milliseconds statement_timeout)
+      : name_(std::move(name)), conn_(conn), statement_timeout_(statement_timeout) {}
   Status Error(const char* what, const void* result) const;
+  // Sent? Then waits (up to the deadline) until every result of the
+  // statement has arrived; closes the connection if the deadline passes.
+  Status Await(Clock::time_point deadline);
+  // Every result of the statement just sent; `*failure` holds the first error.
+  std::vector<TextRow> Collect(const char* what, Status* failure);
 
   std::string name_;
-  PGconn* conn_;
+  PGconn* conn_;  // nullptr once closed after a timeout
+  std::chrono::milliseconds statement_timeout_;
+  Clock::time_point pending_deadline_{};  // of the statement SendQuery sent
 };
 
 }  // namespace twopc::bench

@@ -21,6 +21,8 @@ BEGIN
   IF to_regclass('twopc_inbox') IS NOT NULL THEN TRUNCATE twopc_inbox; END IF;
 END $$)";
 
+constexpr std::chrono::milliseconds kSetupTimeout = std::chrono::minutes(30);
+
 }  // namespace
 
 std::vector<PgClient*> PointFixture::client_ptrs() const {
@@ -90,11 +92,15 @@ Result<PointFixture> PreparePoint(const PointSpec& spec, const DriverEnv& env, b
   for (const auto& name : f.layout.Participants()) {
     auto it = std::find_if(env.options.participants.begin(), env.options.participants.end(),
                            [&](const ParticipantOptions& p) { return p.name == name; });
-    auto c = PgClient::Connect(name, it->conninfo);
+    auto c = PgClient::Connect(name, it->conninfo, TimeoutsOf(env.options));
     if (!c.ok()) return c.TakeStatus();
     f.clients.push_back(std::move(c.value()));
   }
   if (!reset) return f;
+  // Filling the tables and the checkpoint may take far longer than a read:
+  // their deadline only guards against a server that stopped answering.
+  const auto read_timeout = f.clients.front()->statement_timeout();
+  for (auto& c : f.clients) c->set_statement_timeout(std::max(read_timeout, kSetupTimeout));
   if (Status s = f.workload->Reset(f.client_ptrs()); !s.ok()) return s;
   for (auto& c : f.clients) {
     if (Status s = c->Exec(kResetLibraryTables); !s.ok()) return s;
@@ -102,6 +108,7 @@ Result<PointFixture> PreparePoint(const PointSpec& spec, const DriverEnv& env, b
     // the dirty pages another one left (a superuser-only command: skipped
     // quietly on servers where the bench's role may not run it).
     (void)c->Exec("CHECKPOINT");
+    c->set_statement_timeout(read_timeout);
   }
   return f;
 }

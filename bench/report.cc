@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "bench/charts.h"
 
@@ -115,6 +116,31 @@ std::string PointKey(const PointSpec& s) {
 
 std::string Fmt(double v, int decimals) { return fmt::format("{:.{}f}", v, decimals); }
 
+// Free text (an error from libpq or the server, often several lines) as one
+// Markdown table cell: a raw newline would end the row, a raw '|' start a
+// new cell.
+std::string MarkdownCell(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+    text.remove_suffix(1);
+  }
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\r') {
+      if (i + 1 < text.size() && text[i + 1] == '\n') continue;  // CRLF: one break
+      out += "<br>";
+    } else if (c == '\n') {
+      out += "<br>";
+    } else if (c == '|') {
+      out += "\\|";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 MachineInfo ReadMachineInfo() {
@@ -215,7 +241,7 @@ std::string ResultsToMarkdown(const ReportMeta& meta, const std::vector<PointRes
     if (!r.error.empty() && r.attempted == 0) {
       out << fmt::format("| {} | {} | {} | {} | {} | error: {} |\n", ModeName(r.spec.mode),
                          r.spec.clients, r.spec.participants, r.spec.hot_set, r.spec.failure_rate,
-                         r.error);
+                         MarkdownCell(r.error));
       continue;
     }
     out << fmt::format(

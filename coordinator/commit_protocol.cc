@@ -9,7 +9,8 @@
 // parallel step goes through a Join so the next step starts exactly once.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <spdlog/spdlog.h>
+
+#include "coordinator/logging.h"
 
 #include <atomic>
 #include <random>
@@ -246,7 +247,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     // The write failed. Do not guess: read what the log holds. No record
     // means not committed (a failed SQLite transaction is rolled back), and
     // with presumed abort "no record" already is the abort decision.
-    spdlog::error("twopc: forcing the COMMIT record of {} failed: {}", txn_->gtrid, s.ToString());
+    twopc::internal::Log().error("twopc: forcing the COMMIT record of {} failed: {}", txn_->gtrid, s.ToString());
     auto found = core_->log->Lookup(txn_->gtrid);
     if (!found.ok()) {
       // Neither written nor readable: the branches stay prepared and
@@ -335,7 +336,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
                   b, join, attempt, first_try,
                   Status::Unavailable("branch not prepared but its transaction is in progress"));
             case TxidOutcome::kUnknown:
-              spdlog::warn("twopc: {} on {} is gone and its transaction id {} is too old for "
+              twopc::internal::Log().warn("twopc: {} on {} is gone and its transaction id {} is too old for "
                            "txid_status(); taking it as committed", b->gid, b->name(), b->txid);
               return self->Completed(b, join);
           }
@@ -356,7 +357,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     // Blocks this I/O thread for one forced write; it happens only when an
     // operator or another tool broke the transaction.
     Status s = core_->log->RecordHeuristic(h);
-    spdlog::error("twopc: {} on {} was rolled back behind the coordinator's back although {} "
+    twopc::internal::Log().error("twopc: {} on {} was rolled back behind the coordinator's back although {} "
                   "is committed: mixed outcome{}", b->gid, b->name(), txn_->gtrid,
                   s.ok() ? " (recorded in the decision log)" : ", NOT recorded: " + s.ToString());
     core_->heuristic_mixed++;
@@ -368,11 +369,11 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
                      Clock::time_point first_try, const Status& s) {
     const auto& o = core_->options;
     if (Clock::now() - first_try >= o.complete_retry_for) {
-      spdlog::error("twopc: COMMIT PREPARED of {} on {} still failing after {} tries ({}); "
+      twopc::internal::Log().error("twopc: COMMIT PREPARED of {} on {} still failing after {} tries ({}); "
                     "leaving it to recovery", b->gid, b->name(), attempt + 1, s.ToString());
       return join->Arrive();
     }
-    spdlog::warn("twopc: COMMIT PREPARED of {} on {} failed ({}); retrying", b->gid, b->name(),
+    twopc::internal::Log().warn("twopc: COMMIT PREPARED of {} on {} failed ({}); retrying", b->gid, b->name(),
                  s.ToString());
     auto backoff = std::min<std::chrono::milliseconds>(
         o.complete_retry_max, o.complete_retry_initial * (1LL << std::min(attempt, 16)));
@@ -428,7 +429,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     for (BranchState* b : to_undo) {
       auto warn = [b, join](Status s) {
         if (!s.ok() && !s.IsNotFound()) {
-          spdlog::warn("twopc: rolling back {} on {} failed ({}); recovery will resolve it",
+          twopc::internal::Log().warn("twopc: rolling back {} on {} failed ({}); recovery will resolve it",
                        b->gid, b->name(), s.ToString());
         }
         join->Arrive();
@@ -447,7 +448,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
         int session = b->branch->session();
         b->participant->EndSession(session, deadline, [b, deadline, warn = std::move(warn)](Status s) mutable {
           if (!s.ok()) {
-            spdlog::warn("twopc: cannot end the session of {} on {} ({}); a late PREPARE is "
+            twopc::internal::Log().warn("twopc: cannot end the session of {} on {} ({}); a late PREPARE is "
                          "left to recovery", b->gid, b->name(), s.ToString());
           }
           b->participant->RollbackPrepared(b->gid, deadline, std::move(warn));

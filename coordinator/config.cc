@@ -18,6 +18,7 @@
 
 #include <toml++/toml.h>
 
+#include "participants/session_init.h"
 #include "twopc/gid.h"
 
 namespace twopc {
@@ -32,8 +33,8 @@ constexpr std::array<std::string_view, 7> kTopKeys = {
 constexpr std::array<std::string_view, 3> kLogKeys = {"path", "group_commit_window_us",
                                                       "max_batch"};
 constexpr std::array<std::string_view, 3> kRecoveryKeys = {"interval_ms", "pace_us", "live_grace_s"};
-constexpr std::array<std::string_view, 3> kParticipantKeys = {"name", "conninfo",
-                                                              "max_connections"};
+constexpr std::array<std::string_view, 4> kParticipantKeys = {"name", "conninfo",
+                                                              "max_connections", "session_init"};
 
 struct Range {
   int64_t min;
@@ -133,6 +134,7 @@ class ConfigReader {
   Status ReadParticipants(const toml::table& root,
                           std::vector<ParticipantOptions>* participants) const;
   Status ReadParticipant(const toml::table& table, ParticipantOptions* participant) const;
+  Status ReadSessionInit(const toml::table& table, ParticipantOptions* participant) const;
   Status CheckParticipantName(const toml::node& node, const std::string& name) const;
 
   std::string source_;
@@ -334,6 +336,36 @@ Status ConfigReader::ReadParticipant(const toml::table& table,
     return s;
   }
   participant->max_connections = static_cast<int>(max_connections);
+  return ReadSessionInit(table, participant);
+}
+
+// session_init = ["SET search_path TO app", ...]. Errors name the
+// participant (its name is checked by now) and the element's position, never
+// the statement itself: it may hold a secret.
+Status ConfigReader::ReadSessionInit(const toml::table& table,
+                                     ParticipantOptions* participant) const {
+  const toml::node* node = table.get("session_init");
+  if (node == nullptr) return Status::OK();
+  const std::string label =
+      "key 'session_init' of participant '" + participant->name + "'";
+  const toml::array* array = node->as_array();
+  if (array == nullptr) {
+    return Error(node->source(), label + " must be an array of strings (SQL statements), not " +
+                                     std::string(TypeName(node->type())));
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    const std::string where = label + ": element " + std::to_string(i + 1);
+    const auto* sql = element.as_string();
+    if (sql == nullptr) {
+      return Error(element.source(),
+                   where + " must be a string, not " + std::string(TypeName(element.type())));
+    }
+    if (std::string problem = internal::SessionInitProblem(sql->get()); !problem.empty()) {
+      return Error(element.source(), where + " " + problem);
+    }
+    participant->session_init.push_back(sql->get());
+  }
   return Status::OK();
 }
 

@@ -1,4 +1,4 @@
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include <future>
 #include <set>
@@ -113,7 +113,7 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
     Status s = c.get_future().get();
     if (s.IsInvalidArgument()) return s;
     if (!s.ok()) {
-      spdlog::warn("twopc: participant {} is not reachable at start ({}); its transactions "
+      twopc::internal::Log().warn("twopc: participant {} is not reachable at start ({}); its transactions "
                    "fail until it is back", s.participant(), s.message());
     }
   }
@@ -128,7 +128,7 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
   // fenced and rolled back, before any new work.
   RecoveryReport r = RunRecovery({});
   if (r.in_doubt_remaining > 0 || r.unreachable > 0) {
-    spdlog::warn("twopc: recovery at start left {} transactions unresolved ({} participants "
+    twopc::internal::Log().warn("twopc: recovery at start left {} transactions unresolved ({} participants "
                  "unreachable); {}", r.in_doubt_remaining, r.unreachable,
                  options.recovery.interval.count() > 0
                      ? "retrying in the background"
@@ -163,7 +163,7 @@ RecoveryReport CoordinatorImpl::RunRecovery(const RecoveryPassOptions& pass_opti
   // A registration lost with its connection (a participant restarted) is
   // taken again; if another process took it meanwhile, nothing is fenced.
   if (Status s = Register(); s.IsConflict()) {
-    spdlog::error("twopc: {}", s.ToString());
+    twopc::internal::Log().error("twopc: {}", s.ToString());
   }
   internal::ScanContext ctx;
   {
@@ -181,7 +181,7 @@ RecoveryReport CoordinatorImpl::RunRecovery(const RecoveryPassOptions& pass_opti
   RecoveryReport r = internal::RunRecoveryPass(ctx, pass_options);
   for (const auto& a : r.actions) {
     if (a.kind == RecoveryActionKind::kSkipForeign || a.kind == RecoveryActionKind::kSkipLive) continue;
-    spdlog::info("twopc recovery: {} {} {} {}{}", RecoveryActionName(a.kind), a.participant,
+    twopc::internal::Log().info("twopc recovery: {} {} {} {}{}", RecoveryActionName(a.kind), a.participant,
                  a.gid.empty() ? a.gtrid : a.gid, a.detail,
                  a.status.ok() ? "" : " (" + a.status.ToString() + ")");
   }
@@ -225,7 +225,7 @@ void CoordinatorImpl::RollBackOrphans() {
     rolled_back.push_back(done->get_future());
     internal::RunRollback(t, [done](Status s) {
       if (!s.ok()) {
-        spdlog::warn("twopc: rolling back a transaction that outlived its coordinator: {}",
+        twopc::internal::Log().warn("twopc: rolling back a transaction that outlived its coordinator: {}",
                      s.ToString());
       }
       done->set_value();

@@ -1,6 +1,6 @@
 #include "coordinator/group_commit_writer.h"
 
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include <algorithm>
 #include <future>
@@ -163,9 +163,9 @@ void GroupCommitWriter::WriteBatch(std::vector<Job>& batch) {
                           "reopened, so the log refuses further writes");
       // Later batches are certainly not written: IOError for them.
       failed_ = Status::IOError(s.message());
-      spdlog::error("{}", s.message());
+      twopc::internal::Log().error("{}", s.message());
     } else {
-      spdlog::warn("decision log batch of {} failed: {}", batch.size(), s.message());
+      twopc::internal::Log().warn("decision log batch of {} failed: {}", batch.size(), s.message());
     }
     return Answer(batch, s);
   }

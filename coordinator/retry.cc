@@ -1,6 +1,6 @@
 #include "twopc/retry.h"
 
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include <random>
 #include <thread>
@@ -29,7 +29,7 @@ Status RunTransaction(Coordinator& coordinator, const std::function<Status(Trans
     if (last.ok() || last.IsInDoubt() || !retryable) return last;
     if (attempt >= retry.max_attempts) return last;
     auto pause = Backoff(retry, attempt - 1);
-    spdlog::debug("twopc: {} hit {} (attempt {}), retrying in {} ms", tx.gtrid(), last.sqlstate(),
+    twopc::internal::Log().debug("twopc: {} hit {} (attempt {}), retrying in {} ms", tx.gtrid(), last.sqlstate(),
                   attempt, pause.count());
     // `tx` rolls back when it goes out of scope if the body failed.
     tx.Rollback().ok();

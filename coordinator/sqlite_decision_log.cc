@@ -6,7 +6,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -117,7 +117,7 @@ class LogReader {
                              "; a running coordinator holds the log, so its database file "
                              "cannot be read on its own: free some space on that file system");
     }
-    spdlog::warn(
+    twopc::internal::Log().warn(
         "decision log {}: disk full; reading the database file directly (its WAL is "
         "empty)",
         path);
@@ -225,7 +225,7 @@ class ReadOnlySqliteDecisionLog final : public DecisionLog {
     if (done) done(ReadOnlyError());
   }
   void End(const std::string& gtrid) override {
-    spdlog::warn("END of gtrid '{}' not written: {}", gtrid, ReadOnlyError().message());
+    twopc::internal::Log().warn("END of gtrid '{}' not written: {}", gtrid, ReadOnlyError().message());
   }
   Result<std::optional<DecisionRecord>> Lookup(const std::string& gtrid) override {
     return reader_->Lookup(gtrid);

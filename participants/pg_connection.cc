@@ -2,7 +2,7 @@
 
 #include <libpq-fe.h>
 
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include <charconv>
 #include <cstring>
@@ -48,7 +48,7 @@ std::string Chomp(const char* msg) {
 // Server NOTICEs ("table ... does not exist, skipping") go to the log at
 // debug level instead of libpq's default, stderr.
 void LogNotice(void* participant, const char* message) {
-  spdlog::debug("twopc: {}: {}", *static_cast<const std::string*>(participant), Chomp(message));
+  twopc::internal::Log().debug("twopc: {}: {}", *static_cast<const std::string*>(participant), Chomp(message));
 }
 
 bool IsConnectionLoss(const std::string& sqlstate) {
@@ -298,6 +298,7 @@ void PgConnection::ReadResults() {
         return;
       }
       req.error = Status::SqlError(msg).WithParticipant(participant_).WithSqlState(sqlstate);
+      failed_query_ = req.index;
     } else if (st != PGRES_FATAL_ERROR && st != PGRES_PIPELINE_ABORTED) {
       if (!req.error) {
         req.error = Status::Internal(std::string("unexpected result ") + PQresStatus(st))
@@ -310,19 +311,18 @@ void PgConnection::ReadResults() {
 
 void PgConnection::Finish(Status failure) {
   timer_.cancel();
-  std::unique_ptr<Request> req = std::move(request_);
-  if (!req->connect_done) {
-    last_tags_.clear();
-    for (size_t i = 0; i < req->index && i < req->results.size(); ++i) {
-      if (!req->results[i].command.empty()) last_tags_.push_back(req->results[i].command);
-    }
+  // Notifications of a channel an application LISTENed on pile up in libpq
+  // until read; nobody reads them here.
+  if (conn_ != nullptr) {
+    while (PGnotify* n = PQnotifies(conn_)) PQfreemem(n);
   }
-  if (!req->connect_done && !failure.ok()) failed_results_ = req->results;
+  std::unique_ptr<Request> req = std::move(request_);
   if (req->connect_done) {
     req->connect_done(std::move(failure));
   } else if (failure.ok()) {
     req->exec_done(std::move(req->results));
   } else {
+    partial_results_ = std::move(req->results);
     req->exec_done(std::move(failure));
   }
 }

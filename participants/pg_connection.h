@@ -83,13 +83,6 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   // The server process serving this connection (pg_backend_pid()); kept
   // after the connection broke, so that its session can be waited out.
   int backend_pid() const { return backend_pid_; }
-  // The command tags of the statements of the last request that succeeded,
-  // in order, even when a later statement of it failed: tells whether a
-  // PREPARE TRANSACTION went through before the error.
-  const std::vector<std::string>& last_tags() const { return last_tags_; }
-  // The results of the last request that failed, as far as they arrived
-  // (empty entries for statements without an answer).
-  const std::vector<QueryResult>& failed_results() const { return failed_results_; }
   // True when the session is inside a transaction block (or a failed one).
   bool InTransaction() const;
   // Stricter, for the end of a request: the server's last ReadyForQuery said
@@ -98,6 +91,13 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   // knows this only at a sync point, i.e. once a request has finished.
   bool InTransactionBlock() const;
   const std::string& participant() const { return participant_; }
+  // After AsyncExec answered SqlError: the 0-based index of the query that
+  // failed.
+  size_t failed_query() const { return failed_query_; }
+  // After AsyncExec failed (SqlError, or a connection lost mid-way): the
+  // results of the queries that answered before (the rest are empty). Call
+  // at most once per failure.
+  std::vector<QueryResult> TakePartialResults() { return std::move(partial_results_); }
   // Quotes `text` as an SQL literal with libpq's escaping. REQUIRES: !broken().
   std::string QuoteLiteral(const std::string& text) const;
 
@@ -120,9 +120,9 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   std::string participant_;
   PGconn* conn_ = nullptr;
   int backend_pid_ = 0;
-  std::vector<std::string> last_tags_;
-  std::vector<QueryResult> failed_results_;
   std::unique_ptr<Request> request_;  // the request in flight, if any
+  size_t failed_query_ = 0;
+  std::vector<QueryResult> partial_results_;
 };
 
 }  // namespace twopc::internal

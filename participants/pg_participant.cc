@@ -82,12 +82,12 @@ const char* IsolationSql(IsolationLevel level) {
   return "BEGIN ISOLATION LEVEL READ COMMITTED";
 }
 
-// The statement that ends a pipeline must have done what we asked: COMMIT
+// The statement that ends a branch must have done what we asked: COMMIT
 // and PREPARE TRANSACTION of a transaction that already failed answer with
-// the tag ROLLBACK instead of an error.
-Status ExpectCommand(const std::vector<QueryResult>& results, const char* expected,
+// the tag ROLLBACK instead of an error. `index` is its place in the pipeline.
+Status ExpectCommand(const std::vector<QueryResult>& results, size_t index, const char* expected,
                      const std::string& participant) {
-  if (!results.empty() && results.back().command == expected) return Status::OK();
+  if (index < results.size() && results[index].command == expected) return Status::OK();
   return Status::SqlError(std::string("transaction was rolled back instead of ") + expected +
                           " (an earlier statement failed)")
       .WithParticipant(participant)
@@ -100,7 +100,11 @@ class PgBranch : public Branch {
            TransactionOptions options)
       : pool_(std::move(pool)), conn_(std::move(conn)), options_(options) {}
 
-  ~PgBranch() override { pool_->Release(std::move(conn_)); }
+  // A branch that sent statements may have changed its session (SET, temp
+  // tables, advisory locks...). Its last pipeline normally reset it already;
+  // if that did not happen (a failed pipeline, an abandoned branch) the pool
+  // resets it before reuse.
+  ~PgBranch() override { pool_->Release(std::move(conn_), /*reset=*/begun_ && !session_reset_); }
 
   bool wrote() const override { return wrote_; }
   uint64_t txid() const override { return txid_; }
@@ -151,16 +155,14 @@ class PgBranch : public Branch {
     bool ask_txid = txid_ == 0;
     if (ask_txid) all.push_back({"SELECT txid_current_if_assigned()", {}});
     all.push_back({"PREPARE TRANSACTION " + conn_->QuoteLiteral(gid), {}});
-    std::string name = pool_->options().name;
-    Send(std::move(all), deadline,
-         [this, ask_txid, name, done = std::move(done)](Result<std::vector<QueryResult>> r) {
-           const auto& tags = conn_->last_tags();
-           prepared_ = !tags.empty() && tags.back() == "PREPARE TRANSACTION";
-           if (!r.ok()) return done(MapBlockCheck(r.TakeStatus(), name));
-           auto& results = r.value();
-           if (ask_txid && results.size() >= 2) NoteTxid(results[results.size() - 2]);
-           done(ExpectCommand(results, "PREPARE TRANSACTION", name));
-         });
+    const size_t last = all.size() - 1;
+    SendLast(std::move(all), "PREPARE TRANSACTION", deadline, std::move(done),
+             [this, ask_txid, last](const std::vector<QueryResult>& results) {
+               // Prepared even if what followed failed: undone with ROLLBACK
+               // PREPARED, never ROLLBACK (docs/protocol.md, "Prepare").
+               prepared_ = last < results.size() && results[last].command == "PREPARE TRANSACTION";
+               if (ask_txid && last >= 1 && last - 1 < results.size()) NoteTxid(results[last - 1]);
+             });
   }
 
   void CommitOnePhase(std::vector<Query> queued, Deadline deadline, Done done) override {
@@ -181,17 +183,10 @@ class PgBranch : public Branch {
       all.push_back({"SELECT txid_current_if_assigned()", {}, /*sync_after=*/true});
     }
     all.push_back({"COMMIT", {}});
-    std::string name = pool_->options().name;
-    Send(std::move(all), deadline,
-         [this, txid_at, name, done = std::move(done)](Result<std::vector<QueryResult>> r) {
-           if (r.ok()) {
-             if (txid_at > 0) NoteTxid(r.value()[txid_at]);
-             return done(ExpectCommand(r.value(), "COMMIT", name));
-           }
-           const auto& partial = conn_->failed_results();
-           if (txid_at > 0 && txid_at < partial.size()) NoteTxid(partial[txid_at]);
-           done(MapBlockCheck(r.TakeStatus(), name));
-         });
+    SendLast(std::move(all), "COMMIT", deadline, std::move(done),
+             [this, txid_at](const std::vector<QueryResult>& results) {
+               if (txid_at > 0 && txid_at < results.size()) NoteTxid(results[txid_at]);
+             });
   }
 
   void Rollback(Deadline deadline, Done done) override {
@@ -199,9 +194,7 @@ class PgBranch : public Branch {
       done(Status::OK());
       return;
     }
-    Send({{"ROLLBACK", {}}}, deadline, [done = std::move(done)](Result<std::vector<QueryResult>> r) {
-      done(r.ok() ? Status::OK() : r.TakeStatus());
-    });
+    SendLast({{"ROLLBACK", {}}}, "ROLLBACK", deadline, std::move(done));
   }
 
   void CommitPrepared(const std::string& gid, Deadline deadline, Done done) override {
@@ -233,6 +226,39 @@ class PgBranch : public Branch {
     return all;
   }
 
+  // Sends the branch's last pipeline, ending with the statement that ends
+  // its transaction block (tagged `expected`), and the session reset right
+  // behind it: DISCARD ALL is allowed there, and riding along saves the
+  // round trip of a reset at release. The session advisory locks go too; a
+  // prepared transaction keeps its own locks.
+  // `inspect` sees the branch's own results before `done` runs: all of them,
+  // or, when the request failed, those that arrived (the rest empty).
+  void SendLast(std::vector<Query> queries, const char* expected, Deadline deadline, Done done,
+                std::function<void(const std::vector<QueryResult>&)> inspect = nullptr) {
+    const size_t last = queries.size() - 1;
+    for (auto& q : pool_->ResetQueries()) queries.push_back(std::move(q));
+    Send(std::move(queries), deadline,
+         [this, last, expected, inspect = std::move(inspect), done = std::move(done)](
+             Result<std::vector<QueryResult>> r) {
+           const std::string& name = pool_->options().name;
+           std::vector<QueryResult> results;
+           if (r.ok()) {
+             results = std::move(r.value());
+             session_reset_ = true;
+           } else if (r.status().IsSqlError() && conn_->failed_query() > last) {
+             // The branch's own statement went through; only the reset
+             // behind it failed: the pool resets (or drops) the connection.
+             results = conn_->TakePartialResults();
+           } else {
+             if (inspect) inspect(conn_->TakePartialResults());
+             done(MapBlockCheck(r.TakeStatus(), name));
+             return;
+           }
+           if (inspect) inspect(results);
+           done(ExpectCommand(results, last, expected, name));
+         });
+  }
+
   void Send(std::vector<Query> queries, Deadline deadline, PgConnection::ExecCallback done) {
     if (conn_->broken()) {
       done(Status::Unavailable("connection was lost earlier in this transaction")
@@ -256,6 +282,7 @@ class PgBranch : public Branch {
   bool wrote_ = false;
   bool prepared_ = false;
   uint64_t txid_ = 0;
+  bool session_reset_ = false;  // the last pipeline reset the session
 };
 
 }  // namespace

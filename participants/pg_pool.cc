@@ -3,9 +3,25 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "coordinator/logging.h"
+#include "participants/session_init.h"
+
 namespace twopc::internal {
 
 namespace asio = boost::asio;
+
+namespace {
+
+// The participant's own statements, run on every new session and after
+// every reset.
+std::vector<Query> SessionInitQueries(const ParticipantOptions& options) {
+  std::vector<Query> out;
+  out.reserve(options.session_init.size());
+  for (const auto& sql : options.session_init) out.push_back({sql, {}});
+  return out;
+}
+
+}  // namespace
 
 struct PgPool::Waiter {
   explicit Waiter(asio::io_context& io) : timer(io) {}
@@ -70,7 +86,7 @@ void PgPool::Connect(Deadline deadline, AcquireCallback done) {
   deadline = std::min(deadline, Clock::now() + connect_timeout_);
   PgConnection::AsyncConnect(
       io_, options_.name, options_.conninfo, deadline,
-      [self, done = std::move(done)](Result<std::shared_ptr<PgConnection>> conn) {
+      [self, deadline, done = std::move(done)](Result<std::shared_ptr<PgConnection>> conn) {
         if (!conn.ok()) {
           {
             std::lock_guard lock(self->mutex_);
@@ -79,44 +95,146 @@ void PgPool::Connect(Deadline deadline, AcquireCallback done) {
           done(std::move(conn));
           return;
         }
+        self->InitSession(std::move(conn.value()), deadline, std::move(done));
+      });
+}
+
+void PgPool::InitSession(std::shared_ptr<PgConnection> conn, Deadline deadline,
+                         AcquireCallback done) {
+  if (options_.session_init.empty()) {
+    done(std::move(conn));
+    return;
+  }
+  // Options built in code skip the config reader's checks.
+  for (size_t i = 0; i < options_.session_init.size(); ++i) {
+    std::string problem = SessionInitProblem(options_.session_init[i]);
+    if (problem.empty()) continue;
+    conn.reset();
+    {
+      std::lock_guard lock(mutex_);
+      --open_;
+    }
+    done(Status::InvalidArgument("session_init statement " + std::to_string(i + 1) + " " +
+                                 problem)
+             .WithParticipant(options_.name));
+    return;
+  }
+  auto self = shared_from_this();
+  auto c = conn;
+  c->AsyncExec(
+      SessionInitQueries(options_), deadline,
+      [self, conn = std::move(conn), done = std::move(done)](
+          Result<std::vector<QueryResult>> r) mutable {
+        Status failure;
+        if (!r.ok()) {
+          failure = r.TakeStatus();
+          // A statement the server refuses is a configuration error, to be
+          // fixed in the config, not retried: InvalidArgument makes
+          // Coordinator::Open fail with it.
+          if (failure.IsSqlError()) {
+            failure = std::move(Status::InvalidArgument(
+                                    "session_init statement " +
+                                    std::to_string(conn->failed_query() + 1) + " of " +
+                                    std::to_string(self->options_.session_init.size()) +
+                                    " failed: " + failure.message())
+                                    .WithParticipant(self->options_.name))
+                          .WithSqlState(failure.sqlstate());
+          }
+        } else if (conn->InTransaction()) {
+          failure = Status::InvalidArgument(
+                        "session_init leaves the session inside a transaction block; its "
+                        "statements must not open a transaction")
+                        .WithParticipant(self->options_.name);
+        }
+        if (!failure.ok()) {
+          conn.reset();
+          {
+            std::lock_guard lock(self->mutex_);
+            --self->open_;
+          }
+          done(std::move(failure));
+          return;
+        }
         done(std::move(conn));
       },
       options_.application_name);
 }
 
-void PgPool::Release(std::shared_ptr<PgConnection> conn) {
+void PgPool::Release(std::shared_ptr<PgConnection> conn, bool reset) {
   if (conn == nullptr) return;
   if (conn->broken() || conn->InTransaction()) {
-    conn.reset();  // closes it (if not already): the server rolls back
-    std::shared_ptr<Waiter> waiter;
-    {
-      std::lock_guard lock(mutex_);
-      --open_;
-      if (!waiters_.empty()) {
-        // A slot is free again: connect anew for the oldest waiter.
-        waiter = waiters_.front();
-        waiters_.pop_front();
-        ++open_;
-      }
-    }
-    if (waiter) {
-      waiter->timer.cancel();
-      auto deadline = waiter->timer.expiry();
-      AcquireCallback done;
-      {
-        std::lock_guard lock(mutex_);
-        done = std::move(waiter->done);
-      }
-      if (done) {
-        Connect(deadline, std::move(done));
-      } else {
-        std::lock_guard lock(mutex_);  // its timer answered it first
-        --open_;
-      }
-    }
+    Drop(std::move(conn));  // closing it makes the server roll back
+    return;
+  }
+  if (reset) {
+    Reset(std::move(conn));
     return;
   }
   Hand(std::move(conn));
+}
+
+std::vector<Query> PgPool::ResetQueries() const {
+  // DISCARD ALL, not a list of RESETs: it also drops what no list names
+  // (temp tables, session advisory locks, prepared statements, LISTEN, WITH
+  // HOLD cursors, SET ROLE / SESSION AUTHORIZATION). Settings made when the
+  // session started (the conninfo's parameters, options=-c...) are its
+  // defaults and survive it. PostgreSQL runs it only as the first statement
+  // of a pipeline segment or right after the transaction block ended
+  // (COMMIT, ROLLBACK, PREPARE TRANSACTION), which is where it is sent.
+  std::vector<Query> queries;
+  queries.reserve(options_.session_init.size() + 1);
+  queries.push_back({"DISCARD ALL", {}});
+  for (auto& q : SessionInitQueries(options_)) queries.push_back(std::move(q));
+  return queries;
+}
+
+void PgPool::Reset(std::shared_ptr<PgConnection> conn) {
+  std::vector<Query> queries = ResetQueries();
+  auto self = shared_from_this();
+  auto c = conn;
+  c->AsyncExec(std::move(queries), Clock::now() + connect_timeout_,
+               [self, conn = std::move(conn)](Result<std::vector<QueryResult>> r) mutable {
+                 if (!r.ok() || conn->InTransaction()) {
+                   Log().warn("twopc: participant {}: resetting a pooled connection failed ({}); "
+                              "closing it",
+                              self->options_.name,
+                              r.ok() ? "session_init left a transaction open"
+                                     : r.status().ToString());
+                   self->Drop(std::move(conn));
+                   return;
+                 }
+                 self->Hand(std::move(conn));
+               });
+}
+
+void PgPool::Drop(std::shared_ptr<PgConnection> conn) {
+  conn.reset();
+  std::shared_ptr<Waiter> waiter;
+  {
+    std::lock_guard lock(mutex_);
+    --open_;
+    if (!waiters_.empty()) {
+      // A slot is free again: connect anew for the oldest waiter.
+      waiter = waiters_.front();
+      waiters_.pop_front();
+      ++open_;
+    }
+  }
+  if (waiter) {
+    waiter->timer.cancel();
+    auto deadline = waiter->timer.expiry();
+    AcquireCallback done;
+    {
+      std::lock_guard lock(mutex_);
+      done = std::move(waiter->done);
+    }
+    if (done) {
+      Connect(deadline, std::move(done));
+    } else {
+      std::lock_guard lock(mutex_);  // its timer answered it first
+      --open_;
+    }
+  }
 }
 
 void PgPool::Hand(std::shared_ptr<PgConnection> conn) {

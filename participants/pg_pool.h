@@ -3,6 +3,16 @@
 // A connection is handed to one branch at a time. Connections come back idle
 // (no open transaction) or are dropped: a branch whose connection broke or
 // timed out never returns it.
+//
+// Every connection the pool hands out is a fresh session: right after
+// connecting it runs the participant's session_init statements, and a
+// connection that ran application statements is reset (DISCARD ALL, then
+// session_init again) before anyone else gets it, as pgbouncer's
+// server_reset_query does. A branch normally sends the reset in its last
+// pipeline (ResetQueries); Release(reset = true) is the fallback. Otherwise what one transaction did to its session
+// -- SET, a session advisory lock, a temp table, a prepared statement, LISTEN
+// -- would reach whichever transaction gets the connection next, and an idle
+// pooled connection could sit on an advisory lock that blocks others.
 #pragma once
 
 #include <deque>
@@ -30,11 +40,20 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
   void Acquire(Deadline deadline, AcquireCallback done);
 
   // Returns a connection. Broken ones and ones still inside a transaction are
-  // dropped (closing them makes the server roll back).
-  void Release(std::shared_ptr<PgConnection> conn);
+  // dropped (closing them makes the server roll back). With `reset` (the
+  // connection ran application statements and was not reset since) it is
+  // reset first, in the background: the caller does not wait, the next user
+  // does. A reset that fails or takes longer than the connect timeout drops
+  // the connection.
+  void Release(std::shared_ptr<PgConnection> conn, bool reset = false);
 
   // Closes idle connections; later Acquire calls still work.
   void Clear();
+
+  // DISCARD ALL, then session_init: what resets a session. A branch sends
+  // them in its last pipeline, behind PREPARE/COMMIT/ROLLBACK, which saves
+  // the round trip of a reset at release.
+  std::vector<Query> ResetQueries() const;
 
   const ParticipantOptions& options() const { return options_; }
   boost::asio::io_context& io() const { return io_; }
@@ -45,7 +64,14 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
   struct Waiter;
 
   void Connect(Deadline deadline, AcquireCallback done);
+  // Runs session_init on a new connection, then hands it to `done`.
+  void InitSession(std::shared_ptr<PgConnection> conn, Deadline deadline,
+                   AcquireCallback done);
+  void Reset(std::shared_ptr<PgConnection> conn);
   void Hand(std::shared_ptr<PgConnection> conn);
+  // Closes a connection that will not be reused, and lets the oldest waiter
+  // connect anew in its place.
+  void Drop(std::shared_ptr<PgConnection> conn);
 
   boost::asio::io_context& io_;
   const ParticipantOptions options_;

@@ -1,6 +1,6 @@
 // RecoveryManager: the operator's handle (the `twopc` CLI is a shell over it).
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -213,7 +213,7 @@ Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, 
       Status s = Record(gtrid, gid, participant, action, logged, "forced by operator");
       if (!s.ok()) return s;
     } else {
-      spdlog::warn("twopc: the decision log is held by a running coordinator; the forced {} of "
+      twopc::internal::Log().warn("twopc: the decision log is held by a running coordinator; the forced {} of "
                    "foreign gid {} is not recorded in it", verb, gid);
     }
   }

@@ -1,7 +1,7 @@
 #include "saga/outbox_relay.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include <exception>
 
@@ -34,7 +34,7 @@ bool TargetUnreachable(const Status& s) { return s.IsUnavailable() || s.IsTimedO
 // when the broken connection closes.
 void RollbackQuietly(Transaction& tx) {
   if (Status s = tx.Rollback(); !s.ok()) {
-    spdlog::debug("twopc outbox: rollback failed: {}", s.ToString());
+    twopc::internal::Log().debug("twopc outbox: rollback failed: {}", s.ToString());
   }
 }
 
@@ -134,7 +134,7 @@ void OutboxRelay::NoHandler(const OutboxRow& row) {
   backoff_.Failed(row.id, EventBackoff::Clock::now());
   uint64_t suppressed = 0;
   if (context_.warnings.ShouldLog("no-handler " + row.target + " " + row.event, &suppressed)) {
-    spdlog::warn(
+    twopc::internal::Log().warn(
         "twopc outbox: no handler for event {} on {}; {} stays in the outbox of {} until one is "
         "registered ({} more skips since the last warning)",
         row.event, row.target, EventKey(participant_, row.id), participant_, suppressed);
@@ -149,7 +149,7 @@ void OutboxRelay::DeliveryFailed(const OutboxRow& row, const Status& s, bool han
   const char* kind = handler_error ? "handler of" : "delivery of";
   if (context_.warnings.ShouldLog(fmt::format("{} {} {}", kind, row.target, row.event),
                                   &suppressed)) {
-    spdlog::warn(
+    twopc::internal::Log().warn(
         "twopc outbox: {} {} {} (saga {}) on {} failed: {}; it stays in the outbox of {} and is "
         "retried ({} similar failures since the last warning)",
         kind, row.event, EventKey(participant_, row.id), row.saga_id, row.target, s.ToString(),

@@ -1,6 +1,6 @@
 #include "saga/outbox_relay_threads.h"
 
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include <algorithm>
 
@@ -46,7 +46,7 @@ void RelayThreads::Loop(OutboxRelay* relay) {
     if (!moved.ok()) {
       uint64_t suppressed = 0;
       if (warnings_.ShouldLog("round " + relay->participant(), &suppressed)) {
-        spdlog::warn("twopc outbox: relay round on {} failed: {} ({} more since the last warning)",
+        twopc::internal::Log().warn("twopc outbox: relay round on {} failed: {} ({} more since the last warning)",
                      relay->participant(), moved.status().ToString(), suppressed);
       }
       pause = error_backoff;

@@ -1,7 +1,7 @@
 #include "saga/saga_execution.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include "coordinator/sync_point.h"
 #include "saga/saga_status.h"
@@ -48,7 +48,7 @@ SagaResult SagaExecution::TurnBack(int failed_step, const StepRun& run) {
   // compensation finds out through the keys whether there is anything to
   // undo). Otherwise the failed step left nothing behind.
   int from = run.maybe_applied ? failed_step : failed_step - 1;
-  spdlog::debug("twopc: saga {} ({}) compensating: {}", result_.saga_id, saga_.name,
+  twopc::internal::Log().debug("twopc: saga {} ({}) compensating: {}", result_.saga_id, saga_.name,
                 cause.ToString());
   Status s = log_.Update(result_.saga_id, SagaState::kCompensating, from, cause.ToString());
   if (!s.ok()) return LogFailed(s);
@@ -68,7 +68,7 @@ SagaResult SagaExecution::Backward(int next_step, Status cause) {
           fmt::format("compensation of {} failed {} times, saga parked for an operator: {}{}{}",
                       StepLabel(i), run.attempts, run.last.status.message(), kCompensatingBecause,
                       cause.ToString()));
-      spdlog::error("twopc: saga {} ({}) parked: {}", result_.saga_id, saga_.name,
+      twopc::internal::Log().error("twopc: saga {} ({}) parked: {}", result_.saga_id, saga_.name,
                     parked.ToString());
       Status s = log_.Update(result_.saga_id, SagaState::kParked, i, parked.ToString());
       if (!s.ok()) return LogFailed(s);
@@ -125,7 +125,7 @@ SagaResult SagaExecution::Finish(SagaState state, Status cause) {
 }
 
 SagaResult SagaExecution::LogFailed(const Status& s) {
-  spdlog::error("twopc: saga {} ({}) stopped: its progress cannot be recorded: {}", result_.saga_id,
+  twopc::internal::Log().error("twopc: saga {} ({}) stopped: its progress cannot be recorded: {}", result_.saga_id,
                 saga_.name, s.ToString());
   return Finish(SagaState::kParked,
                 RewordStatus(s,

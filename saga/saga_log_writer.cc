@@ -1,7 +1,7 @@
 #include "saga/saga_log_writer.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include <algorithm>
 
@@ -109,7 +109,7 @@ void SagaLogWriter::WriteBatch(std::vector<Job>& batch) {
                           "log is reopened, so the log refuses further writes");
       failed_ = Status::IOError(s.message());
     }
-    spdlog::error("twopc: saga log batch of {} failed: {}", batch.size(), s.ToString());
+    twopc::internal::Log().error("twopc: saga log batch of {} failed: {}", batch.size(), s.ToString());
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     if (!s.ok()) {

@@ -3,7 +3,7 @@
 // sagas, resumes the ones a crash left unfinished, and keeps two sagas from
 // ever being driven by two threads at once.
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include <algorithm>
 #include <mutex>
@@ -137,7 +137,7 @@ std::vector<SagaResult> SagaOrchestratorImpl::ResumeUnfinished() {
   std::vector<SagaResult> results;
   auto listed = log_->Unfinished();
   if (!listed.ok()) {
-    spdlog::error("twopc: cannot read unfinished sagas: {}", listed.status().ToString());
+    twopc::internal::Log().error("twopc: cannot read unfinished sagas: {}", listed.status().ToString());
     return results;
   }
   for (const SagaRecord& record : *listed) {
@@ -149,7 +149,7 @@ std::vector<SagaResult> SagaOrchestratorImpl::ResumeUnfinished() {
     // that finished this saga in the meantime.
     auto row = log_->Load(id);
     if (!row.ok()) {
-      spdlog::error("twopc: cannot read saga {}: {}", id, row.status().ToString());
+      twopc::internal::Log().error("twopc: cannot read saga {}: {}", id, row.status().ToString());
     } else if (row->has_value() && ((*row)->record.state == SagaState::kRunning ||
                                     (*row)->record.state == SagaState::kCompensating)) {
       results.push_back(Resume(**row));
@@ -181,7 +181,7 @@ SagaResult SagaOrchestratorImpl::Resume(const StoredSaga& row) {
                          "saga log row says {} at step {} of {}, its definition has {} steps",
                          SagaStateName(r.state), r.next_step, r.steps, n)));
   }
-  spdlog::info("twopc: resuming saga {} ({}): {} at step {} of {}", r.saga_id, r.name,
+  twopc::internal::Log().info("twopc: resuming saga {} ({}): {} at step {} of {}", r.saga_id, r.name,
                SagaStateName(r.state), r.next_step + 1, n);
   internal::SagaExecution execution(*log_, driver_, counters_, r.saga_id, *saga);
   if (running) return execution.Forward(r.next_step);
@@ -192,9 +192,9 @@ SagaResult SagaOrchestratorImpl::Park(const StoredSaga& row, const Status& why) 
   const SagaRecord& r = row.record;
   std::string error = "cannot resume: " + why.ToString() +
                       (r.last_error.empty() ? "" : "; earlier: " + r.last_error);
-  spdlog::error("twopc: saga {} ({}) parked: {}", r.saga_id, r.name, error);
+  twopc::internal::Log().error("twopc: saga {} ({}) parked: {}", r.saga_id, r.name, error);
   Status s = log_->Update(r.saga_id, SagaState::kParked, r.next_step, error);
-  if (!s.ok()) spdlog::error("twopc: cannot park saga {}: {}", r.saga_id, s.ToString());
+  if (!s.ok()) twopc::internal::Log().error("twopc: cannot park saga {}: {}", r.saga_id, s.ToString());
   internal::SagaCounters::Bump(counters_.parked);
   SagaResult result;
   result.saga_id = r.saga_id;
@@ -221,7 +221,7 @@ Result<std::unique_ptr<SagaOrchestrator>> SagaOrchestrator::Open(Coordinator& co
                                                      std::move(log).value());
   std::vector<SagaResult> resumed = impl->ResumeUnfinished();
   for (const SagaResult& r : resumed) {
-    spdlog::info("twopc: resumed saga {}: {}{}", r.saga_id, SagaStateName(r.state),
+    twopc::internal::Log().info("twopc: resumed saga {}: {}{}", r.saga_id, SagaStateName(r.state),
                  r.cause.ok() ? "" : " (" + r.cause.ToString() + ")");
   }
   return std::unique_ptr<SagaOrchestrator>(new SagaOrchestrator(std::move(impl)));

@@ -1,7 +1,7 @@
 #include "saga/step_driver.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include "coordinator/logging.h"
 
 #include <algorithm>
 #include <thread>
@@ -56,7 +56,7 @@ StepRun StepDriver::Drive(const std::string& saga_id, int index, const SagaStep&
     ++run.retries;
     SagaCounters::Bump(counters_.retries);
     auto pause = SagaBackoff(options_.initial_backoff, options_.max_backoff, run.retries);
-    spdlog::debug("twopc: saga {} step {} ({}) {} attempt {} failed ({}: {}); retrying in {} ms",
+    twopc::internal::Log().debug("twopc: saga {} step {} ({}) {} attempt {} failed ({}: {}); retrying in {} ms",
                   saga_id, index + 1, step.name, forward ? "action" : "compensation", run.attempts,
                   StepFailureName(run.last.failure), run.last.status.ToString(), pause.count());
     std::this_thread::sleep_for(pause);

@@ -391,5 +391,42 @@ TEST(ConfigTest, ErrorsNeverContainThePassword) {
   }
 }
 
+TEST(ConfigTest, SessionInitIsReadInOrder) {
+  Result<CoordinatorOptions> options = ParseConfig(
+      std::string(kMinimalConfig) +
+          "session_init = [\"SET search_path TO app, public\", \"SET work_mem = '8MB'\"]\n",
+      "init.toml");
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_EQ(options->participants[0].session_init,
+            (std::vector<std::string>{"SET search_path TO app, public", "SET work_mem = '8MB'"}));
+  // Absent: no statement, the default.
+  Result<CoordinatorOptions> plain = ParseConfig(kMinimalConfig, "plain.toml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->participants[0].session_init.empty());
+}
+
+TEST(ConfigTest, BadSessionInitNamesTheParticipantAndTheKey) {
+  const std::string base = "node_id = \"n\"\n[[participants]]\nname = \"orders\"\n"
+                           "conninfo = \"dbname=orders\"\n";
+  ExpectConfigError(base + "session_init = \"SET search_path TO app\"\n",
+                    {"test.toml:5:", "key 'session_init' of participant 'orders'",
+                     "must be an array of strings", "not a string"});
+  ExpectConfigError(base + "session_init = [\"SET a.b = 1\", 3]\n",
+                    {"test.toml:5:", "key 'session_init' of participant 'orders': element 2",
+                     "must be a string, not an integer"});
+  ExpectConfigError(base + "session_init = [\"  \"]\n",
+                    {"test.toml:5:", "participant 'orders': element 1 is empty"});
+  // twopc names its connections itself (node id, incarnation) for recovery.
+  ExpectConfigError(base + "session_init = [\"SET search_path TO app\", "
+                           "\"SET Application_Name = 'mine'\"]\n",
+                    {"test.toml:5:", "participant 'orders': element 2",
+                     "application_name, which twopc reserves"});
+  // A statement may hold a secret (SET ROLE ... PASSWORD): never quoted.
+  Result<CoordinatorOptions> r =
+      ParseConfig(base + "session_init = [\"SET application_name = 'hunter2'\"]\n", "test.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().find("hunter2"), std::string::npos) << r.status().message();
+}
+
 }  // namespace
 }  // namespace twopc

@@ -5,7 +5,8 @@ add_executable(coordinator_test
   concurrency_test.cc
   recovery_test.cc
   atomicity_test.cc
-  log_identity_test.cc)
+  log_identity_test.cc
+  session_reset_test.cc)
 target_link_libraries(coordinator_test PRIVATE twopc_testing pg_test_support GTest::gtest_main
   spdlog::spdlog fmt::fmt)
 target_include_directories(coordinator_test PRIVATE ${PROJECT_SOURCE_DIR})

@@ -20,6 +20,17 @@ struct ParticipantOptions {
   // holds one connection per participant it touches until it ends, so this
   // caps the number of concurrent transactions touching the participant.
   int max_connections = 64;
+  // Statements run on every new connection right after it is opened, and
+  // again after every reset: the session settings the application's SQL
+  // relies on, e.g. {"SET search_path TO app, public"}. A connection that ran
+  // a transaction's statements is reset (DISCARD ALL) before it is reused, so
+  // that nothing one transaction did to its session (SET, advisory locks,
+  // temp tables...) reaches the next; SET them here instead. They run in one
+  // round trip outside any transaction. One the server refuses is an
+  // InvalidArgument error naming the participant and the statement's
+  // position (Coordinator::Open fails with it). They must not set
+  // application_name: twopc names its connections itself.
+  std::vector<std::string> session_init;
   // Set by twopc, not by the config: the application_name of every
   // connection to this participant, "twopc.<node_id>.<incarnation>". It is
   // how recovery finds, and ends, the sessions of a coordinator process that

@@ -4,21 +4,35 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string_view>
 
 #include "recovery/cli/cli_context.h"
 #include "recovery/cli/commands.h"
+#include "twopc/logging.h"
 
 namespace twopc::cli {
 namespace {
 
-// The library logs through spdlog's default logger, which writes to stdout:
-// one warning there would break a --json document or a table being piped
-// somewhere. Uncoloured, so that no escape code reaches a file either.
+// Nothing but the listing may reach stdout: one warning there would break a
+// --json document or a table being piped somewhere. The library logs to its
+// own logger (twopc/logging.h), the CLI itself through spdlog's default
+// logger; both go to stderr as "twopc: <level>: <message>", uncoloured, so
+// that no escape code reaches a file either.
 void RouteLibraryLogsToStderr() {
   auto logger = spdlog::stderr_logger_mt("twopc");
   logger->set_pattern("twopc: %l: %v");
   logger->set_level(spdlog::level::warn);
   spdlog::set_default_logger(logger);
+  twopc::SetLogSink([](twopc::LogLevel level, std::string_view message) {
+    const char* name = level == twopc::LogLevel::kError  ? "error"
+                       : level == twopc::LogLevel::kWarn ? "warning"
+                       : level == twopc::LogLevel::kInfo ? "info"
+                                                         : "debug";
+    std::fprintf(stderr, "twopc: %s: %.*s\n", name, static_cast<int>(message.size()),
+                 message.data());
+  });
+  twopc::SetLogLevel(twopc::LogLevel::kWarn);
 }
 
 int Run(int argc, char** argv) {
