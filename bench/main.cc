@@ -1,5 +1,5 @@
 // twopc-bench: 2PC against its alternatives on the same workload
-// (DESIGN.md §3 bench/, docs/benchmarks.md).
+// (docs/benchmarks.md).
 //
 //   twopc-bench --sandbox 3 --mode none,2pc,2pc-early-ack --clients 1,32 --out results/
 //   twopc-bench --config twopc.toml --mode 2pc,saga --workload order --failure-rate 0.05

@@ -1,4 +1,4 @@
-// ModeRunner: runs workload operations one way (DESIGN.md §3 bench/ modes).
+// ModeRunner: runs workload operations one way.
 // One runner per (mode, measured point); every client thread calls Run().
 #pragma once
 

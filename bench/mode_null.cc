@@ -2,7 +2,7 @@
 // once. What is left is the coordinator's own cost -- the commit state
 // machine, the I/O thread hops, and the decision log, whose COMMIT records are
 // still forced with a real fsync (group commit batching concurrent ones).
-// DESIGN.md §5 wants that negligible beside the participants.
+// The benchmark wants that negligible beside the participants.
 #include <filesystem>
 
 #include <boost/asio/post.hpp>

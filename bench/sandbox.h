@@ -1,5 +1,5 @@
 // --sandbox N: throwaway PostgreSQL servers for one bench invocation,
-// started and stopped with the project's scripts/pg-sandbox (DESIGN.md §4).
+// started and stopped with the project's scripts/pg-sandbox.
 #pragma once
 
 #include <memory>

@@ -1,4 +1,4 @@
-// The commit state machine of DESIGN.md §2 (presumed abort):
+// The commit state machine of docs/protocol.md (presumed abort):
 //
 //   prepare   all write branches PREPARE in parallel, read-only ones commit
 //   decide    COMMIT record forced to the decision log -- the commit point

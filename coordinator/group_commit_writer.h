@@ -1,6 +1,6 @@
 // The decision log's single writer: a thread that owns the write connection
 // and forces every COMMIT/ABORT record queued while it was busy with ONE
-// SQLite transaction, i.e. one fsync (group commit, DESIGN.md §2 rule 3).
+// SQLite transaction, i.e. one fsync (group commit, docs/protocol.md, "Decide").
 #pragma once
 
 #include <atomic>

@@ -536,7 +536,7 @@ Status DecisionWrites::Insert(const DecisionRecord& record, Status* answer) {
       return Status::OK();
     }
   }
-  // Fencing (DESIGN.md §2): the first decision for a gtrid stands, so a late
+  // Fencing (docs/protocol.md, "Decide"): the first decision for a gtrid stands, so a late
   // COMMIT cannot overturn the ABORT that recovery wrote, nor the reverse.
   ScopedReset reset(existing_.get());
   existing_->BindText(1, record.gtrid);

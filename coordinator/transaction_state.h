@@ -69,7 +69,7 @@ struct TxnState {
 
 std::shared_ptr<TxnState> NewTxnState(CoordinatorImpl* core, const TransactionOptions& options);
 
-// Runs DESIGN.md §2 for `txn`: prepare, decide, complete, forget.
+// Runs the protocol (docs/protocol.md) for `txn`: prepare, decide, complete, forget.
 void RunCommit(std::shared_ptr<TxnState> txn, std::function<void(Status)> done);
 
 // Rolls back every opened branch, then releases them.

@@ -1,4 +1,4 @@
-// The order flow of DESIGN.md: an order row in `orders`, the payment in
+// The order flow: an order row in `orders`, the payment in
 // `payments`, the stock in `inventory` -- three databases, one atomic commit.
 //
 //   order_flow CONFIG

@@ -96,7 +96,8 @@ void PgPool::Connect(Deadline deadline, AcquireCallback done) {
           return;
         }
         self->InitSession(std::move(conn.value()), deadline, std::move(done));
-      });
+      },
+      options_.application_name);
 }
 
 void PgPool::InitSession(std::shared_ptr<PgConnection> conn, Deadline deadline,
@@ -156,8 +157,7 @@ void PgPool::InitSession(std::shared_ptr<PgConnection> conn, Deadline deadline,
           return;
         }
         done(std::move(conn));
-      },
-      options_.application_name);
+      });
 }
 
 void PgPool::Release(std::shared_ptr<PgConnection> conn, bool reset) {

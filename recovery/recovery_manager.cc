@@ -191,6 +191,7 @@ Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, 
                                   " was recorded meanwhile; run `twopc recover`");
         }
         if (!s.ok()) return s;
+        logged = Decision::kAbort;  // the fence is the decision now: END once it is carried out
       } else if (!force) {
         return Status::Conflict(
             action == Decision::kCommit

@@ -1,4 +1,4 @@
-// The recovery pass (DESIGN.md §2 "Recovery"), shared by the coordinator
+// The recovery pass (docs/protocol.md, "Recovery"), shared by the coordinator
 // (at Open and in the background) and the operator's RecoveryManager.
 // Internal. Blocking: never call it on a coordinator I/O thread.
 #pragma once

@@ -1,4 +1,4 @@
-// One circuit breaker per participant (DESIGN.md §3 saga/): when a
+// One circuit breaker per participant: when a
 // participant keeps failing, sagas stop sending it work for a while instead
 // of each one waiting out its own connect timeouts, and find out it is back
 // with a single probe.

@@ -1,5 +1,5 @@
 // Handing a parked saga back to the orchestrator. A saga is parked when a
-// compensation kept failing (DESIGN.md §3): it stops half-undone and waits for
+// compensation kept failing (docs/sagas.md): it stops half-undone and waits for
 // an operator. Once the operator fixed the cause (restored a table, relaxed a
 // constraint, brought a server back), the undo should go on from where it
 // stopped -- by the engine, with its idempotency keys, not by hand.

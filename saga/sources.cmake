@@ -1,4 +1,4 @@
-# The orchestrated saga engine (DESIGN.md §3 saga/), part of libtwopc.
+# The orchestrated saga engine, part of libtwopc.
 # Included by the top-level CMakeLists.txt right after add_library(twopc).
 target_sources(twopc PRIVATE
   ${PROJECT_SOURCE_DIR}/saga/applied_table.cc

@@ -219,6 +219,18 @@ TEST_F(AtomicityTest, ResolveRefusesWhatRecoveryRefuses) {
   EXPECT_NE(s.message().find("newer than the log"), std::string::npos) << s.message();
   EXPECT_EQ(sandbox_->PreparedCount("a"), 1);
   sandbox_->Exec("a", "ROLLBACK PREPARED '" + gid + "'");
+
+  // What recovery would roll back, rollback does: fence, roll back, and END
+  // (no record left for `status` to call in doubt).
+  const std::string orphan = EncodeGid({"sandbox", incarnation, 2, 1});
+  PrepareByHand("a", 8, -1, orphan);
+  Status ok = (*manager)->Resolve(orphan, Decision::kAbort, /*force=*/false);
+  EXPECT_TRUE(ok.ok()) << ok.ToString();
+  EXPECT_EQ(sandbox_->PreparedCount("a"), 0);
+  ASSERT_TRUE((*manager)->log().Flush().ok());
+  auto unended = (*manager)->log().Unended();
+  ASSERT_TRUE(unended.ok());
+  EXPECT_TRUE(unended->empty()) << "the fence of a rolled-back orphan needs its END";
 }
 
 // Item 6: two replicas sharing one config but with their own logs (their

@@ -1,4 +1,4 @@
-// Crash tests (DESIGN.md §2, §4): a real coordinator process
+// Crash tests (docs/protocol.md): a real coordinator process
 // (tests/crash_coordinator.cc) SIGKILLed at every named point of the commit
 // protocol, participants stopped with `pg_ctl stop -m immediate` in the middle
 // of a commit, and a chaos run that kills a busy coordinator at random

@@ -99,7 +99,7 @@ class Transaction {
   // refused here too, at once (see Execute).
   Status Queue(std::string_view participant, std::string sql, std::vector<Param> params = {});
 
-  // Runs two-phase commit (DESIGN.md §2). Returns
+  // Runs two-phase commit (docs/protocol.md). Returns
   //   OK        -- committed on every participant;
   //   Aborted   -- committed nowhere; participant() / sqlstate() / message()
   //                name the branch and the cause;

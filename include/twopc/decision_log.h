@@ -1,7 +1,7 @@
 // DecisionLog: where the coordinator makes its decision durable.
 //
 // The transaction is committed exactly when its COMMIT record is durable
-// (DESIGN.md §2 rule 3). Presumed abort: a normal abort writes nothing.
+// (docs/protocol.md, "Decide"). Presumed abort: a normal abort writes nothing.
 //
 // The interface exists so that tests can wrap the real log to inject failures
 // and so that other implementations (a PostgreSQL-backed log shared by several

@@ -1,4 +1,4 @@
-// Recovery: never leave a prepared transaction behind (DESIGN.md §2).
+// Recovery: never leave a prepared transaction behind (docs/protocol.md).
 //
 // A RecoveryManager is the operator's view of every participant's prepared
 // transactions and of the decision log; the `twopc` CLI is a thin shell over
@@ -115,7 +115,7 @@ struct RecoveryPassOptions {
   std::chrono::microseconds pace{1000};
   // Undecided branches of the *live* incarnation older than this may be
   // fenced even though the live process holds the lock (the "separate grace
-  // period" of DESIGN.md). 0 = never.
+  // period" of docs/protocol.md, "Fencing"). 0 = never.
   std::chrono::seconds live_grace{0};
 };
 

@@ -1,5 +1,5 @@
 // Orchestrated sagas: the eventually consistent alternative that twopc-bench
-// measures two-phase commit against (DESIGN.md §3 `saga/`).
+// measures two-phase commit against.
 //
 // A saga is a list of steps; each step is a *local* transaction on one
 // participant plus the compensation that undoes it. The orchestrator runs the

@@ -1,4 +1,4 @@
-// twopc: the operator's CLI (DESIGN.md §3 recovery/). A thin shell over
+// twopc: the operator's CLI. A thin shell over
 // twopc::RecoveryManager: it parses, calls, and prints tables or JSON.
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>

@@ -1,4 +1,4 @@
-// twopc recover [--dry-run]: one recovery pass (DESIGN.md §2 "Recovery"),
+// twopc recover [--dry-run]: one recovery pass (docs/protocol.md, "Recovery"),
 // every action it took (or would take) and a summary.
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-// Throwaway PostgreSQL 15 servers for integration tests (DESIGN.md §4).
+// Throwaway PostgreSQL 15 servers for integration tests.
 //
 // PgSandbox drives scripts/pg-sandbox: it starts real servers in a fresh
 // /tmp/twopc-sb-XXXXXX directory (short, so that unix socket paths fit), on
