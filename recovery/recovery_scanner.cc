@@ -323,19 +323,11 @@ class Pass {
     auto hs = ctx_.log->Heuristics();
     if (!hs.ok()) return;
     std::set<std::string> mixed;
-    for (const auto& h : hs.value()) {
-      // An acknowledged outcome (`twopc forget`) is repaired. A forced
-      // action on a foreign gid contradicts nothing of ours: presumed abort
-      // speaks only for this node's transactions.
-      if (h.forgotten_at_ms) continue;
-      if (ClassifyGid(h.gid, ctx_.node_id).kind != GidKind::kThisNode) continue;
-      Decision logged = h.logged.value_or(Decision::kAbort);
-      if (h.action != logged && !mixed.count(h.gtrid)) {
-        mixed.insert(h.gtrid);
-        Add(RecoveryActionKind::kMixed, h.participant, h.gid, h.gtrid,
-            fmt::format("operator forced {} against the log's {}", DecisionName(h.action),
-                        h.logged ? DecisionName(*h.logged) : "presumed abort"));
-      }
+    for (const auto& h : UnresolvedHeuristics(hs.value(), ctx_.node_id)) {
+      if (!mixed.insert(h.gtrid).second) continue;
+      Add(RecoveryActionKind::kMixed, h.participant, h.gid, h.gtrid,
+          fmt::format("{} against the log's {} ({})", DecisionName(h.action),
+                      h.logged ? DecisionName(*h.logged) : "presumed abort", h.note));
     }
     for (const std::string& g : unrecorded_mixed_) mixed.insert(g);
     report_.mixed = static_cast<int>(mixed.size());
@@ -450,6 +442,21 @@ Status CheckGoneBranch(const ScanContext& ctx, Participant& participant, const B
 }  // namespace twopc::internal
 
 namespace twopc {
+
+std::vector<HeuristicRecord> UnresolvedHeuristics(const std::vector<HeuristicRecord>& all,
+                                                  std::string_view node_id) {
+  std::vector<HeuristicRecord> out;
+  for (const HeuristicRecord& h : all) {
+    // An acknowledged outcome (`twopc forget`) is repaired. A forced action
+    // on a foreign gid contradicts nothing of ours: presumed abort speaks
+    // only for this node's transactions.
+    if (h.forgotten_at_ms) continue;
+    if (ClassifyGid(h.gid, node_id).kind != GidKind::kThisNode) continue;
+    if (h.action == h.logged.value_or(Decision::kAbort)) continue;
+    out.push_back(h);
+  }
+  return out;
+}
 
 const char* RecoveryActionName(RecoveryActionKind kind) {
   switch (kind) {

@@ -295,6 +295,44 @@ TEST_F(CliTest, LogVerifyEscapesRecordsAndEndsLinesWithNewlines) {
 
 // --- Item: forget ----------------------------------------------------------------
 
+// Issue 9 item 4 from the operator's side: a COMMIT record whose branch b
+// was rolled back by hand. `recover` said "commit completed on every branch,
+// 0 heuristic or mixed", `log verify` "no problem found", exit 0. Now the
+// branch is checked with txid_status(): recover, status and log verify
+// report the mixed outcome (exit 3) until it is forgotten.
+TEST_F(CliTest, BranchRolledBackByHandIsAMixedOutcomeEverywhere) {
+  auto txid_of = [&](const std::string& db, const std::string& gid) {
+    return static_cast<uint64_t>(sandbox_->QueryInt(
+        db, "SELECT (txid_snapshot_xmax(txid_current_snapshot()) & ~4294967295::bigint) | "
+            "transaction::text::bigint FROM pg_prepared_xacts WHERE gid = '" + Quote(gid) + "'"));
+  };
+  PrepareBranch("a", Gid(50, 1), 150);
+  PrepareBranch("b", Gid(50, 2), 151);
+  {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+    DecisionRecord commit;
+    commit.gtrid = Gtrid(50);
+    commit.branches = {{"a", Gid(50, 1), txid_of("a", Gid(50, 1))},
+                       {"b", Gid(50, 2), txid_of("b", Gid(50, 2))}};
+    ASSERT_TRUE(log->Decide(commit).ok());
+  }
+  sandbox_->Exec("b", "ROLLBACK PREPARED '" + Quote(Gid(50, 2)) + "'");
+
+  CliResult recover = Twopc({"recover"});
+  EXPECT_EQ(recover.exit_code, 3) << Show(recover);
+  EXPECT_TRUE(Contains(recover.out, "rolled back")) << Show(recover);
+  EXPECT_FALSE(IsPrepared("a", Gid(50, 1)));
+  EXPECT_EQ(Twopc({"status"}).exit_code, 3);
+  CliResult verify = Twopc({"log", "verify"});
+  EXPECT_EQ(verify.exit_code, 3) << Show(verify);
+  EXPECT_TRUE(Contains(verify.out, "mixed outcome")) << Show(verify);
+
+  ASSERT_EQ(Twopc({"forget", Gid(50, 2)}).exit_code, 0);
+  EXPECT_EQ(Twopc({"log", "verify"}).exit_code, 0);
+  EXPECT_EQ(Twopc({"status"}).exit_code, 0);
+}
+
 TEST_F(CliTest, ForgetAcknowledgesAHeuristicOutcome) {
   PrepareBranch("a", Gid(40, 1), 140);  // undecided: presumed abort
   PrepareBranch("b", Gid(41, 1), 141);  // another orphan, still in doubt

@@ -119,6 +119,15 @@ struct RecoveryPassOptions {
   std::chrono::seconds live_grace{0};
 };
 
+// The heuristic records that leave one of node `node_id`'s transactions
+// mixed and that no operator has acknowledged (`twopc forget`) yet: a forced
+// action against the log's decision (or presumed abort), or a branch found
+// ended the other way behind the log's back. Forced actions on foreign gids
+// are not among them. What `status`, `recover` and `log verify` report (exit
+// 3); the one place that rule lives.
+std::vector<HeuristicRecord> UnresolvedHeuristics(const std::vector<HeuristicRecord>& all,
+                                                  std::string_view node_id);
+
 class RecoveryManagerImpl;
 
 class RecoveryManager {

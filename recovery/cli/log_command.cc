@@ -90,9 +90,23 @@ int RunVerify(const GlobalOptions& global, const LogCommandOptions& o) {
   auto manager = OpenManager(global, &exit_code, RecoveryManager::LogAccess::kReadOnly);
   if (manager == nullptr) return exit_code;
   auto problems = manager->log().Verify();
+  bool mixed = false;
   if (!problems.ok()) {
     PrintError("cannot verify the decision log: " + problems.status().ToString());
     return kExitInDoubt;
+  }
+  // A mixed outcome nobody acknowledged is a problem of the log's content
+  // too: the databases disagree about a committed transaction.
+  auto heuristics = manager->Heuristics();
+  if (heuristics.ok()) {
+    for (const HeuristicRecord& h : UnresolvedHeuristics(*heuristics, manager->options().node_id)) {
+      problems->push_back(fmt::format(
+          "{}: mixed outcome: branch {} on {} ended {} against the log's {} ({}); repair it, "
+          "then `twopc forget {}`",
+          h.gtrid, h.gid, h.participant, DecisionName(h.action),
+          h.logged ? DecisionName(*h.logged) : "presumed abort", h.note, h.gid));
+      mixed = true;
+    }
   }
   const std::string& path = manager->options().log.path;
   if (o.json) {
@@ -109,6 +123,7 @@ int RunVerify(const GlobalOptions& global, const LogCommandOptions& o) {
     for (const std::string& p : *problems) out += "  " + Printable(p) + "\n";
     PrintOut(out);
   }
+  if (mixed) return kExitHeuristic;
   return problems->empty() ? kExitOk : kExitInDoubt;
 }
 

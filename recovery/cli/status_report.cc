@@ -28,8 +28,7 @@ bool StatusReport::IsHeuristic(const DecisionRecord& record) const {
 
 int StatusReport::ExitCode() const {
   if (!listing.unreachable.empty()) return kExitUnreachable;
-  bool heuristic = std::any_of(heuristics.begin(), heuristics.end(),
-                               [this](const HeuristicRecord& h) { return !IsForeign(h); }) ||
+  bool heuristic = !UnresolvedHeuristics(heuristics, node_id).empty() ||
                    std::any_of(pending.begin(), pending.end(),
                                [this](const DecisionRecord& r) { return IsHeuristic(r); }) ||
                    std::any_of(listing.branches.begin(), listing.branches.end(),
