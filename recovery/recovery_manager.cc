@@ -51,15 +51,19 @@ class RecoveryManagerImpl {
   // (docs/protocol.md, "One live coordinator per node id"). Unreachable
   // participants are skipped: the pass cannot act on them either.
   void Register() {
+    // In parallel: an unreachable participant costs one timeout, not one each.
+    std::vector<std::promise<Status>> answers(participants_.size());
+    size_t i = 0;
+    auto deadline = internal::Clock::now() + options.connect_timeout + std::chrono::seconds(5);
     for (const auto& [name, p] : participants_) {
-      std::promise<Status> answer;
-      p->Register(options.node_id, log->incarnation(),
-                  internal::Clock::now() + options.connect_timeout + std::chrono::seconds(5),
-                  [&answer](Status s) { answer.set_value(std::move(s)); });
-      Status s = answer.get_future().get();
-      if (s.IsConflict()) {
+      auto* answer = &answers[i++];
+      p->Register(options.node_id, log->incarnation(), deadline,
+                  [answer](Status s) { answer->set_value(std::move(s)); });
+    }
+    for (auto& a : answers) {
+      Status s = a.get_future().get();
+      if (s.IsConflict() && not_registered.empty()) {
         not_registered = s.message() + " -- nothing of this node is fenced or rolled back";
-        return;
       }
     }
   }
