@@ -109,9 +109,14 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
     }
     p->CheckReady(deadline, [promise](Status s) { promise->set_value(std::move(s)); });
   }
-  for (auto& c : checks) {
-    Status s = c.get_future().get();
+  // Every answer is awaited before any is acted on: a callback that comes
+  // after Start returned would set a promise that no longer exists.
+  std::vector<Status> answers;
+  for (auto& c : checks) answers.push_back(c.get_future().get());
+  for (const Status& s : answers) {
     if (s.IsInvalidArgument()) return s;
+  }
+  for (const Status& s : answers) {
     if (!s.ok()) {
       twopc::internal::Log().warn("twopc: participant {} is not reachable at start ({}); its transactions "
                    "fail until it is back", s.participant(), s.message());
