@@ -164,12 +164,14 @@ Status CoordinatorImpl::Register() {
   return result;
 }
 
+// A registration lost with its connection (a participant restarted) is taken
+// again before a later pass; if another process took it meanwhile, nothing is
+// fenced (Register records why, and the pass's context carries it).
+void CoordinatorImpl::ReRegister() {
+  if (Status s = Register(); s.IsConflict()) twopc::internal::Log().error("twopc: {}", s.ToString());
+}
+
 RecoveryReport CoordinatorImpl::RunRecovery(const RecoveryPassOptions& pass_options) {
-  // A registration lost with its connection (a participant restarted) is
-  // taken again; if another process took it meanwhile, nothing is fenced.
-  if (Status s = Register(); s.IsConflict()) {
-    twopc::internal::Log().error("twopc: {}", s.ToString());
-  }
   internal::ScanContext ctx;
   {
     std::lock_guard lock(mutex_);
@@ -201,6 +203,7 @@ void CoordinatorImpl::BackgroundRecovery() {
   std::unique_lock lock(mutex_);
   while (!stop_cv_.wait_for(lock, options.recovery.interval, [this] { return stopping_; })) {
     lock.unlock();
+    ReRegister();
     RunRecovery(pass);
     lock.lock();
   }
@@ -349,7 +352,10 @@ const CoordinatorOptions& Coordinator::options() const { return impl_->options; 
 uint64_t Coordinator::incarnation() const { return impl_->log->incarnation(); }
 DecisionLog& Coordinator::log() { return *impl_->log; }
 void Coordinator::WaitForCompletions() { impl_->WaitForCompletions(impl_->options.complete_retry_for); }
-RecoveryReport Coordinator::Recover(const RecoveryPassOptions& options) { return impl_->RunRecovery(options); }
+RecoveryReport Coordinator::Recover(const RecoveryPassOptions& options) {
+  impl_->ReRegister();
+  return impl_->RunRecovery(options);
+}
 
 CoordinatorStats Coordinator::stats() const {
   CoordinatorStats s;

@@ -135,6 +135,8 @@ class CoordinatorImpl {
   // Registers this node id as live on every reachable participant
   // (Participant::Register). Conflict when another process holds it.
   Status Register();
+  // Register() before a later pass, logging a conflict.
+  void ReRegister();
 
   const CoordinatorOptions options;
   std::unique_ptr<DecisionLog> log;
