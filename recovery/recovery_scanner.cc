@@ -123,7 +123,12 @@ class Pass {
       int ended = 0;
       Status s = EndDeadSessions(ctx_, *p, &ended);
       if (!s.ok()) {
+        // Even with nothing prepared there now, a surviving session may
+        // still PREPARE: the pass must not report success.
         sessions_alive_[name] = s;
+        report_.in_doubt_remaining++;
+        Add(RecoveryActionKind::kRetryLater, name, "", "",
+            "sessions of a dead incarnation may still be running there", s);
         continue;
       }
       if (ended > 0) {

@@ -55,6 +55,7 @@ struct Faults {
   std::atomic<bool> lose_prepare_answer{false};  // PREPARE runs, its answer is "lost"
   std::atomic<bool> fail_after_prepare{false};   // PREPARE OK, then a statement fails
   std::atomic<bool> lose_commit_answer{false};   // one-phase COMMIT runs, its answer is "lost"
+  std::atomic<bool> sessions_survive{false};     // a dead incarnation's session will not end
   std::string target;                            // participant to hurt
 };
 
@@ -139,6 +140,7 @@ class FlakyParticipant : public Participant {
   }
   void EndSessions(const std::string& node_id, uint64_t live, Deadline d,
                    std::function<void(Result<internal::EndedSessions>)> done) override {
+    if (f_->sessions_survive) return done(internal::EndedSessions{0, 1});
     real_->EndSessions(node_id, live, d, std::move(done));
   }
   void Register(const std::string& node_id, uint64_t incarnation, Deadline d,
@@ -309,6 +311,26 @@ TEST_F(FaultInjectionTest, LostOnePhaseCommitAnswerIsSettled) {
   EXPECT_NE(s.message().find("nothing was committed"), std::string::npos) << s.message();
   EXPECT_EQ(coord->stats().in_doubt, 0u);
   EXPECT_EQ(Balance("b", 9), kInitialBalance + 11);
+}
+
+// Issue 9 item 5: a dead incarnation's session that cannot be ended may
+// still PREPARE on that participant later, even though nothing is prepared
+// there now: the pass must not report success (exit 0).
+TEST_F(FaultInjectionTest, SurvivingDeadSessionKeepsThePassFromSucceeding) {
+  FaultyLog* log = nullptr;
+  Faults faults;
+  faults.target = "b";
+  auto coord = OpenWith(&log, &faults);
+  ASSERT_NE(coord, nullptr);
+  EXPECT_EQ(coord->Recover().ExitCode(), 0);
+  faults.sessions_survive = true;
+  RecoveryReport r = coord->Recover();
+  EXPECT_EQ(r.ExitCode(), 1);
+  bool retry_on_b = false;
+  for (const auto& a : r.actions) {
+    retry_on_b = retry_on_b || (a.kind == RecoveryActionKind::kRetryLater && a.participant == "b");
+  }
+  EXPECT_TRUE(retry_on_b);
 }
 
 TEST_F(FaultInjectionTest, SyncPointsFireInProtocolOrder) {
