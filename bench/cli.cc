@@ -98,7 +98,7 @@ void DefineFlags(CLI::App& app, BenchFlags& f) {
   app.add_option("--outbox-relays", f.outbox_relays, "saga-outbox: relay threads per participant")
       ->check(CLI::Range(1, 16));
   app.add_flag("--list-modes", f.list_modes,
-               "print every mode and whether it is built in, then exit");
+               "print every mode, then exit");
   app.add_option("--check-results", f.check_results,
                  "verify a results.json written earlier (as --check does) and exit");
 
@@ -119,12 +119,6 @@ void ValidateFlags(BenchFlags& f) {
   if (f.list_modes || !f.check_results.empty()) return;
   if (f.modes.empty()) f.modes = {Mode::kTwoPc};
   for (Mode m : f.modes) {
-    if (!ModeAvailable(m)) {
-      throw CLI::ValidationError(
-          "--mode", fmt::format("mode {} is not built into this twopc-bench (its engine was "
-                                "missing from libtwopc when it was built)",
-                                ModeName(m)));
-    }
     if (f.crash_after.count() > 0 && !UsesDatabases(m)) {
       throw CLI::ValidationError("--crash-after", "crash mode needs database modes, not null");
     }

@@ -12,7 +12,7 @@
 #include "bench/auditor.h"
 #include "bench/disk_probe.h"
 #include "bench/driver.h"
-#include "support/child_process.h"
+#include "testing/child_process.h"
 
 namespace twopc::bench {
 

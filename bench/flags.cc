@@ -31,27 +31,6 @@ std::optional<Mode> ParseMode(std::string_view name) {
   return std::nullopt;
 }
 
-// The saga engines are optional parts of libtwopc (saga/sources.cmake,
-// saga/outbox_sources.cmake); bench/CMakeLists.txt defines these macros when
-// they are built.
-bool ModeAvailable(Mode mode) {
-  switch (mode) {
-    case Mode::kSaga:
-#ifdef TWOPC_BENCH_HAVE_SAGA
-      return true;
-#else
-      return false;
-#endif
-    case Mode::kSagaOutbox:
-#ifdef TWOPC_BENCH_HAVE_OUTBOX
-      return true;
-#else
-      return false;
-#endif
-    default:
-      return true;
-  }
-}
 
 const char* WorkloadName(WorkloadKind kind) {
   return kind == WorkloadKind::kOrder ? "order" : "transfer";

@@ -26,8 +26,6 @@ const char* ModeName(Mode mode);
 std::optional<Mode> ParseMode(std::string_view name);
 // Every mode but kNull reads and writes PostgreSQL.
 inline bool UsesDatabases(Mode mode) { return mode != Mode::kNull; }
-// Whether this binary was built with the saga / outbox engines.
-bool ModeAvailable(Mode mode);
 
 enum class WorkloadKind { kTransfer, kOrder };
 const char* WorkloadName(WorkloadKind kind);

@@ -178,20 +178,9 @@ Result<std::unique_ptr<ModeRunner>> OpenRunner(Mode mode, const RunnerContext& c
     case Mode::kNull:
       return OpenNullRunner(ctx);
     case Mode::kSaga:
-#ifdef TWOPC_BENCH_HAVE_SAGA
       return OpenSagaRunner(ctx);
-#else
-      return Status::InvalidArgument(
-          "mode saga: this twopc-bench was built without the saga engine (saga/sources.cmake)");
-#endif
     case Mode::kSagaOutbox:
-#ifdef TWOPC_BENCH_HAVE_OUTBOX
       return OpenOutboxRunner(ctx);
-#else
-      return Status::InvalidArgument(
-          "mode saga-outbox: this twopc-bench was built without the outbox engine"
-          " (saga/outbox_sources.cmake)");
-#endif
     default:
       return OpenCoordinatorRunner(mode, ctx);
   }

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "coordinator/logging.h"
+#include "common/logging.h"
 
 #include <atomic>
 #include <random>
@@ -18,7 +18,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "coordinator/sync_point.h"
+#include "testing/sync_point.h"
 #include "coordinator/transaction_state.h"
 
 namespace twopc::internal {

@@ -1,4 +1,4 @@
-#include "coordinator/logging.h"
+#include "common/logging.h"
 
 #include <future>
 #include <set>

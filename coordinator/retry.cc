@@ -1,6 +1,6 @@
 #include "twopc/retry.h"
 
-#include "coordinator/logging.h"
+#include "common/logging.h"
 
 #include <random>
 #include <thread>

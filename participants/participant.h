@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "participants/pg_connection.h"
+#include "participants/query.h"
 #include "twopc/options.h"
 #include "twopc/status.h"
 

@@ -2,7 +2,7 @@
 
 #include <libpq-fe.h>
 
-#include "coordinator/logging.h"
+#include "common/logging.h"
 
 #include <charconv>
 #include <cstring>
@@ -25,13 +25,6 @@ struct PgConnection::Request {
   ExecCallback exec_done;
   ConnectCallback connect_done;  // set while connecting instead of exec_done
 };
-
-std::vector<std::optional<std::string>> ToTextParams(const std::vector<Param>& params) {
-  std::vector<std::optional<std::string>> out;
-  out.reserve(params.size());
-  for (const Param& p : params) out.push_back(p.text());
-  return out;
-}
 
 namespace {
 

@@ -21,34 +21,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "twopc/coordinator.h"
+#include "participants/query.h"
 #include "twopc/status.h"
 
 typedef struct pg_conn PGconn;
 typedef struct pg_result PGresult;
 
 namespace twopc::internal {
-
-using Clock = std::chrono::steady_clock;
-using Deadline = Clock::time_point;
-
-struct Query {
-  std::string sql;
-  std::vector<std::optional<std::string>> params;
-  // End a pipeline segment after this statement (a Sync): the server runs
-  // and flushes the results so far before it reads what follows, so they
-  // reach the client even if a later statement's answer is lost.
-  bool sync_after = false;
-};
-
-struct QueryResult {
-  std::vector<std::string> columns;
-  std::vector<Rows::Row> rows;
-  uint64_t affected = 0;
-  std::string command;  // the command tag: "COMMIT", "ROLLBACK", "PREPARE TRANSACTION"...
-};
-
-std::vector<std::optional<std::string>> ToTextParams(const std::vector<Param>& params);
 
 class PgConnection : public std::enable_shared_from_this<PgConnection> {
  public:

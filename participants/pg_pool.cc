@@ -3,7 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "coordinator/logging.h"
+#include "common/logging.h"
 #include "participants/session_init.h"
 
 namespace twopc::internal {

@@ -1,6 +1,6 @@
 // RecoveryManager: the operator's handle (the `twopc` CLI is a shell over it).
 #include <fmt/format.h>
-#include "coordinator/logging.h"
+#include "common/logging.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -14,7 +14,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "coordinator/coordinator_impl.h"
-#include "coordinator/sqlite_decision_log.h"
+#include "decision_log/sqlite_decision_log.h"
 #include "recovery/recovery_scanner.h"
 
 namespace twopc {

@@ -1,7 +1,7 @@
 #include "recovery/recovery_scanner.h"
 
 #include <fmt/format.h>
-#include "coordinator/logging.h"
+#include "common/logging.h"
 
 #include <future>
 #include <set>

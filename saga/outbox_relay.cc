@@ -1,11 +1,11 @@
 #include "saga/outbox_relay.h"
 
 #include <fmt/format.h>
-#include "coordinator/logging.h"
+#include "common/logging.h"
 
 #include <exception>
 
-#include "coordinator/sync_point.h"
+#include "testing/sync_point.h"
 
 namespace twopc::internal {
 namespace {

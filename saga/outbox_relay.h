@@ -14,7 +14,7 @@
 // before source delete -- is what makes delivery at-least-once; the inbox key
 // in the handler's own transaction is what makes the effect exactly-once.
 //
-// Sync point (TWOPC_CRASH_AT, see coordinator/sync_point.h):
+// Sync point (TWOPC_CRASH_AT, see testing/sync_point.h):
 //   outbox_after_deliver:k  the k-th event this process delivered is
 //                           committed on its target, not yet deleted from its
 //                           source outbox

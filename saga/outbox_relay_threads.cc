@@ -1,6 +1,6 @@
 #include "saga/outbox_relay_threads.h"
 
-#include "coordinator/logging.h"
+#include "common/logging.h"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
 #include "saga/parked_saga.h"
 
 #include <fmt/format.h>
-#include "coordinator/logging.h"
+#include "common/logging.h"
 
 #include <algorithm>
 

@@ -1,9 +1,9 @@
 #include "saga/saga_execution.h"
 
 #include <fmt/format.h>
-#include "coordinator/logging.h"
+#include "common/logging.h"
 
-#include "coordinator/sync_point.h"
+#include "testing/sync_point.h"
 #include "saga/saga_status.h"
 
 namespace twopc::internal {

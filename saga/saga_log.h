@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/sqlite_db.h"
-#include "coordinator/log_file.h"
+#include "storage/sqlite_db.h"
+#include "storage/log_file.h"
 #include "saga/saga_log_schema.h"
 #include "saga/saga_log_writer.h"
 #include "twopc/saga.h"

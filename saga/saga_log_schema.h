@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/sqlite_db.h"
+#include "storage/sqlite_db.h"
 #include "twopc/saga.h"
 #include "twopc/status.h"
 
@@ -42,7 +42,7 @@ Result<std::optional<StoredSaga>> ReadStoredSaga(SqliteDb* db, const std::string
 // "running" <-> SagaState::kRunning, ...
 std::optional<SagaState> ParseSagaState(const std::string& name);
 
-// `s` (from coordinator/sqlite_db, whose messages say "decision log") as the
+// `s` (from storage/sqlite_db, whose messages say "decision log") as the
 // saga log's error.
 Status SagaLogError(const Status& s);
 

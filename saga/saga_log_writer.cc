@@ -1,7 +1,7 @@
 #include "saga/saga_log_writer.h"
 
 #include <fmt/format.h>
-#include "coordinator/logging.h"
+#include "common/logging.h"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
 // The saga log's single writer: a thread that owns the write connection and
 // commits every write queued while it was busy in ONE SQLite transaction,
 // i.e. one fsync for a whole group of concurrent sagas (the same group commit
-// as coordinator/group_commit_writer.cc). Callers block until their write is
+// as storage/group_commit_writer.cc). Callers block until their write is
 // durable.
 #pragma once
 
@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "coordinator/sqlite_db.h"
+#include "storage/sqlite_db.h"
 #include "twopc/saga.h"
 #include "twopc/status.h"
 

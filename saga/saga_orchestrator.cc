@@ -3,7 +3,7 @@
 // sagas, resumes the ones a crash left unfinished, and keeps two sagas from
 // ever being driven by two threads at once.
 #include <fmt/format.h>
-#include "coordinator/logging.h"
+#include "common/logging.h"
 
 #include <algorithm>
 #include <mutex>

@@ -1,7 +1,7 @@
 #include "saga/step_driver.h"
 
 #include <fmt/format.h>
-#include "coordinator/logging.h"
+#include "common/logging.h"
 
 #include <algorithm>
 #include <thread>

@@ -6,7 +6,7 @@
 
 #include <libpq-fe.h>
 
-#include "coordinator/sync_point.h"
+#include "testing/sync_point.h"
 #include "tests/support/bank_fixture.h"
 #include "tests/support/row_lock.h"
 #include "twopc/gid.h"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "bench/report.h"
-#include "tests/support/pg_sandbox.h"
+#include "testing/pg_sandbox.h"
 
 namespace twopc::bench {
 namespace {

@@ -26,7 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/support/pg_sandbox.h"
+#include "testing/pg_sandbox.h"
 #include "twopc/decision_log.h"
 #include "twopc/gid.h"
 

@@ -33,9 +33,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "coordinator/sync_point.h"
-#include "support/child_process.h"
-#include "tests/support/pg_sandbox.h"
+#include "testing/sync_point.h"
+#include "testing/child_process.h"
+#include "testing/pg_sandbox.h"
 #include "tests/support/row_lock.h"
 #include "twopc/config.h"
 #include "twopc/coordinator.h"

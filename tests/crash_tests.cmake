@@ -16,7 +16,7 @@ target_link_libraries(crash_coordinator PRIVATE twopc_testing CLI11::CLI11 spdlo
 add_executable(crash_test crash_test.cc)
 target_link_libraries(crash_test PRIVATE twopc_testing pg_test_support twopc_child_process
   GTest::gtest_main nlohmann_json::nlohmann_json)
-# The source dir for coordinator/sync_point.h (in-process crash callbacks).
+# The source dir for testing/sync_point.h (in-process crash callbacks).
 target_include_directories(crash_test PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(crash_test PRIVATE
   CRASH_COORDINATOR_PATH="$<TARGET_FILE:crash_coordinator>")

@@ -1,6 +1,6 @@
 // Opening the embedded decision log: who may create one, what an empty file
-// means, and the format migration (coordinator/sqlite_decision_log.cc,
-// coordinator/sqlite_decision_table.cc).
+// means, and the format migration (decision_log/sqlite_decision_log.cc,
+// decision_log/sqlite_decision_table.cc).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// Tests of the embedded SQLite decision log (coordinator/sqlite_decision_log.cc).
+// Tests of the embedded SQLite decision log (decision_log/sqlite_decision_log.cc).
 //
 // Fault injection: a SQLite VFS that wraps the default one counts fsyncs of
 // the WAL and can fail WAL writes (as a full disk does) or WAL fsyncs, the
@@ -28,7 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "coordinator/sqlite_decision_log.h"
+#include "decision_log/sqlite_decision_log.h"
 #include "twopc/gid.h"
 
 extern char** environ;

@@ -3,7 +3,7 @@
 #include <atomic>
 
 #include "coordinator/coordinator_impl.h"
-#include "coordinator/sync_point.h"
+#include "testing/sync_point.h"
 #include "tests/support/bank_fixture.h"
 
 namespace twopc::testing {

@@ -23,8 +23,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "support/child_process.h"
-#include "tests/support/pg_sandbox.h"
+#include "testing/child_process.h"
+#include "testing/pg_sandbox.h"
 #include "twopc/config.h"
 #include "twopc/coordinator.h"
 #include "twopc/outbox.h"

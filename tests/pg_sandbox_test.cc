@@ -1,7 +1,7 @@
 // Integration tests of scripts/pg-sandbox and the PgSandbox fixture against
 // real PostgreSQL 15 servers: everything the other integration, crash and
 // benchmark tests rely on (ports, config, 2PC settings, crashes, cleanup).
-#include "tests/support/pg_sandbox.h"
+#include "testing/pg_sandbox.h"
 
 #include <libpq-fe.h>
 #include <netinet/in.h>

@@ -2,7 +2,7 @@
 // important -- what it must leave alone.
 #include <future>
 
-#include "coordinator/sync_point.h"
+#include "testing/sync_point.h"
 #include "tests/support/bank_fixture.h"
 #include "twopc/gid.h"
 #include "twopc/recovery.h"

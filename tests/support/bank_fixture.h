@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "tests/support/pg_sandbox.h"
+#include "testing/pg_sandbox.h"
 #include "twopc/config.h"
 #include "twopc/coordinator.h"
 

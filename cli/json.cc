@@ -1,0 +1,122 @@
+#include "cli/json.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "cli/text.h"
+
+namespace twopc::cli {
+namespace {
+
+std::string Hex(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+nlohmann::json OptionalDecision(const std::optional<Decision>& d) {
+  return d ? nlohmann::json(DecisionName(*d)) : nlohmann::json(nullptr);
+}
+
+nlohmann::json PartsJson(const std::optional<GidParts>& parts) {
+  if (!parts) return nullptr;
+  return {{"node_id", parts->node_id},
+          {"incarnation", parts->incarnation},
+          {"txn", parts->txn},
+          {"branch", parts->branch}};
+}
+
+nlohmann::json DecisionColumn(const PreparedBranch& b) {
+  if (b.decision) return DecisionName(b.decision->decision);
+  if (b.classified.kind == GidKind::kThisNode) return "none";
+  return nullptr;
+}
+
+}  // namespace
+
+nlohmann::json XidJson(const Xid& xid) {
+  return {{"format_id", xid.format_id},
+          {"gtrid", Printable(xid.gtrid)},
+          {"bqual", Printable(xid.bqual)},
+          {"gtrid_hex", Hex(xid.gtrid)},
+          {"bqual_hex", Hex(xid.bqual)}};
+}
+
+nlohmann::json BranchJson(const PreparedBranch& b, bool heuristic, int64_t now_ms) {
+  return {{"participant", b.participant},
+          {"database", b.database},
+          {"gid", b.gid},
+          {"kind", GidKindName(b.classified.kind)},
+          {"xid", b.classified.xid ? XidJson(*b.classified.xid) : nlohmann::json(nullptr)},
+          {"twopc", PartsJson(b.classified.parts)},
+          {"prepared_at", IsoUtc(b.prepared_at_ms)},
+          {"prepared_at_ms", b.prepared_at_ms},
+          {"age_seconds", std::max<int64_t>(0, (now_ms - b.prepared_at_ms) / 1000)},
+          {"owner", b.owner_role},
+          {"decision", DecisionColumn(b)},
+          {"heuristic", heuristic},
+          {"locked_relations", b.locked_relations},
+          {"waiting_sessions", b.waiting_sessions},
+          {"xmin_age", b.xmin_age}};
+}
+
+nlohmann::json RecordJson(const DecisionRecord& r, bool heuristic, int64_t now_ms) {
+  nlohmann::json branches = nlohmann::json::array();
+  for (const BranchRef& b : r.branches) {
+    branches.push_back({{"participant", b.participant}, {"gid", b.gid}});
+  }
+  nlohmann::json doc = {{"gtrid", r.gtrid},
+                        {"decision", DecisionName(r.decision)},
+                        {"branches", branches},
+                        {"heuristic", r.heuristic || heuristic},
+                        {"incarnation", r.incarnation},
+                        {"decided_at", IsoUtc(r.decided_at_ms)},
+                        {"decided_at_ms", r.decided_at_ms},
+                        {"age_seconds", std::max<int64_t>(0, (now_ms - r.decided_at_ms) / 1000)},
+                        {"ended_at", nullptr},
+                        {"ended_at_ms", nullptr}};
+  if (r.ended_at_ms) {
+    doc["ended_at"] = IsoUtc(*r.ended_at_ms);
+    doc["ended_at_ms"] = *r.ended_at_ms;
+  }
+  return doc;
+}
+
+nlohmann::json HeuristicJson(const HeuristicRecord& h) {
+  return {{"at", IsoUtc(h.at_ms)},
+          {"at_ms", h.at_ms},
+          {"gtrid", h.gtrid},
+          {"gid", h.gid},
+          {"participant", h.participant},
+          {"action", DecisionName(h.action)},
+          {"logged", OptionalDecision(h.logged)},
+          {"note", h.note},
+          {"forgotten_at", h.forgotten_at_ms ? nlohmann::json(IsoUtc(*h.forgotten_at_ms))
+                                             : nlohmann::json(nullptr)}};
+}
+
+nlohmann::json ActionJson(const RecoveryAction& a) {
+  return {{"action", RecoveryActionName(a.kind)},
+          {"participant", a.participant},
+          {"gid", a.gid},
+          {"gtrid", a.gtrid},
+          {"detail", a.detail},
+          {"error", a.status.ok() ? nlohmann::json(nullptr) : StatusJson(a.status)}};
+}
+
+nlohmann::json StatusJson(const Status& s) {
+  return {{"code", Status::CodeName(s.code())},
+          {"participant", s.participant()},
+          {"sqlstate", s.sqlstate()},
+          {"message", s.message()}};
+}
+
+void PrintJson(const nlohmann::json& doc) {
+  std::string text = doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fputc('\n', stdout);
+}
+
+}  // namespace twopc::cli

@@ -1,0 +1,191 @@
+// twopc status: every prepared transaction on every participant, the
+// decisions waiting for completion, the heuristic decisions operators forced
+// and the participants that could not be asked.
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/json.h"
+#include "cli/status_report.h"
+#include "cli/table.h"
+#include "cli/text.h"
+#include "twopc/config.h"
+
+namespace twopc::cli {
+namespace {
+
+struct StatusOptions {
+  bool json = false;
+};
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+Cell DecisionCell(const StatusReport& report, const PreparedBranch& b) {
+  std::string text = b.decision                                ? DecisionName(b.decision->decision)
+                     : b.classified.kind == GidKind::kThisNode ? "none"
+                                                               : "-";
+  if (report.IsHeuristic(b)) return Cell(text + " (heuristic)", Tone::kBad);
+  // This node's branch waits for recovery, whatever the log says.
+  return Cell(text, b.classified.kind == GidKind::kThisNode ? Tone::kWarn : Tone::kPlain);
+}
+
+std::string PreparedSection(const StatusReport& report, const Terminal& term) {
+  const auto& branches = report.listing.branches;
+  if (branches.empty()) return term.Paint("Prepared transactions: none", Tone::kHeader) + "\n";
+  Table table({"PARTICIPANT", "DATABASE", "GID", "KIND", "XID", "PREPARED AT", "AGE", "OWNER",
+               "DECISION", "LOCKED RELATIONS", "WAITING", "XMIN AGE"});
+  for (size_t column : {6, 10, 11}) table.AlignRight(column);
+  for (const PreparedBranch& b : branches) {
+    table.AddRow({b.participant, b.database, b.gid, GidKindName(b.classified.kind),
+                  b.classified.xid ? XidText(*b.classified.xid) : "-", IsoUtc(b.prepared_at_ms),
+                  Age(b.prepared_at_ms, report.now_ms), b.owner_role, DecisionCell(report, b),
+                  b.locked_relations.empty() ? "-" : Join(b.locked_relations),
+                  Cell(std::to_string(b.waiting_sessions),
+                       b.waiting_sessions > 0 ? Tone::kBad : Tone::kPlain),
+                  std::to_string(b.xmin_age)});
+  }
+  return term.Paint(fmt::format("Prepared transactions: {}", branches.size()), Tone::kHeader) +
+         "\n" + table.Render(term);
+}
+
+std::string PendingSection(const StatusReport& report, const Terminal& term) {
+  if (report.pending.empty()) return "";
+  Table table({"GTRID", "DECISION", "BRANCHES", "INCARNATION", "DECIDED AT", "AGE", "HEURISTIC"});
+  table.AlignRight(3);
+  table.AlignRight(5);
+  for (const DecisionRecord& r : report.pending) {
+    bool heuristic = report.IsHeuristic(r);
+    table.AddRow({r.gtrid, Cell(DecisionName(r.decision), Tone::kWarn), BranchesText(r.branches),
+                  std::to_string(r.incarnation), IsoUtc(r.decided_at_ms),
+                  Age(r.decided_at_ms, report.now_ms),
+                  Cell(heuristic ? "yes" : "no", heuristic ? Tone::kBad : Tone::kPlain)});
+  }
+  return "\n" +
+         term.Paint(
+             fmt::format("Pending completion (decided, no END yet): {}", report.pending.size()),
+             Tone::kHeader) +
+         "\n" + table.Render(term);
+}
+
+std::string HeuristicSection(const StatusReport& report, const Terminal& term) {
+  if (report.heuristics.empty()) return "";
+  Table table({"AT", "GTRID", "GID", "PARTICIPANT", "ACTION", "LOG SAID", "OUTCOME", "NOTE"});
+  for (const HeuristicRecord& h : report.heuristics) {
+    bool foreign = report.IsForeign(h);
+    table.AddRow({IsoUtc(h.at_ms), h.gtrid, h.gid, h.participant,
+                  Cell(DecisionName(h.action), foreign ? Tone::kWarn : Tone::kBad),
+                  h.logged ? DecisionName(*h.logged) : "none",
+                  foreign ? Cell("foreign gid: no twopc decision") : Cell("mixed", Tone::kBad),
+                  h.note});
+  }
+  return "\n" +
+         term.Paint(fmt::format("Heuristic decisions (forced by an operator; `twopc forget` "
+                                "acknowledges one once repaired): {}",
+                                report.heuristics.size()),
+                    Tone::kBad) +
+         "\n" + table.Render(term);
+}
+
+std::string ConninfoOf(const CoordinatorOptions& options, const std::string& participant) {
+  for (const ParticipantOptions& p : options.participants) {
+    if (p.name == participant) return RedactConninfo(p.conninfo);
+  }
+  return "-";
+}
+
+std::string UnreachableSection(const StatusReport& report, const CoordinatorOptions& options,
+                               const Terminal& term) {
+  const auto& unreachable = report.listing.unreachable;
+  if (unreachable.empty()) return "";
+  Table table({"PARTICIPANT", "CONNINFO", "ERROR"});
+  for (const Status& s : unreachable) {
+    table.AddRow({Cell(s.participant(), Tone::kBad), ConninfoOf(options, s.participant()),
+                  fmt::format("{}: {}", Status::CodeName(s.code()), s.message())});
+  }
+  return "\n" +
+         term.Paint(fmt::format("Unreachable participants: {}", unreachable.size()), Tone::kBad) +
+         "\n" + table.Render(term);
+}
+
+std::string LogErrorSection(const StatusReport& report, const Terminal& term) {
+  std::string out;
+  for (const Status& s : report.log_errors) {
+    out +=
+        "\n" + term.Paint("Decision log unreadable: ", Tone::kBad) + Printable(s.ToString()) + "\n";
+  }
+  return out;
+}
+
+void PrintHuman(RecoveryManager& manager, const StatusReport& report, const Terminal& term) {
+  PrintOut(Printable(LogLine(manager)) + "\n\n" + PreparedSection(report, term) +
+           PendingSection(report, term) + HeuristicSection(report, term) +
+           UnreachableSection(report, manager.options(), term) + LogErrorSection(report, term));
+}
+
+void PrintStatusJson(RecoveryManager& manager, const StatusReport& report) {
+  nlohmann::json prepared = nlohmann::json::array();
+  for (const PreparedBranch& b : report.listing.branches) {
+    prepared.push_back(BranchJson(b, report.IsHeuristic(b), report.now_ms));
+  }
+  nlohmann::json pending = nlohmann::json::array();
+  for (const DecisionRecord& r : report.pending) {
+    pending.push_back(RecordJson(r, report.IsHeuristic(r), report.now_ms));
+  }
+  nlohmann::json heuristics = nlohmann::json::array();
+  for (const HeuristicRecord& h : report.heuristics) {
+    nlohmann::json item = HeuristicJson(h);
+    item["foreign"] = report.IsForeign(h);
+    heuristics.push_back(std::move(item));
+  }
+  nlohmann::json unreachable = nlohmann::json::array();
+  for (const Status& s : report.listing.unreachable) {
+    unreachable.push_back({{"participant", s.participant()},
+                           {"conninfo", ConninfoOf(manager.options(), s.participant())},
+                           {"error", StatusJson(s)}});
+  }
+  nlohmann::json log_errors = nlohmann::json::array();
+  for (const Status& s : report.log_errors) log_errors.push_back(StatusJson(s));
+  PrintJson({{"node_id", manager.options().node_id},
+             {"decision_log",
+              {{"path", manager.options().log.path},
+               {"incarnation", manager.log().incarnation()},
+               {"held_by_coordinator", manager.coordinator_running()}}},
+             {"prepared", prepared},
+             {"pending", pending},
+             {"heuristics", heuristics},
+             {"unreachable", unreachable},
+             {"log_errors", log_errors},
+             {"exit_code", report.ExitCode()}});
+}
+
+int RunStatus(const GlobalOptions& global, const StatusOptions& options) {
+  int exit_code = kExitOk;
+  auto manager = OpenManager(global, &exit_code, RecoveryManager::LogAccess::kReadOnly);
+  if (manager == nullptr) return exit_code;
+  StatusReport report = GatherStatus(*manager);
+  if (options.json) {
+    PrintStatusJson(*manager, report);
+  } else {
+    PrintHuman(*manager, report, global.terminal);
+  }
+  return report.ExitCode();
+}
+
+}  // namespace
+
+void AddStatusCommand(CLI::App& app, const GlobalOptions& global, int* exit_code) {
+  auto options = std::make_shared<StatusOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "status",
+      "Show every prepared transaction, decisions pending completion, heuristic decisions and "
+      "unreachable participants");
+  cmd->add_flag("--json", options->json, "Print one JSON document instead of tables");
+  cmd->callback([&global, exit_code, options] { *exit_code = RunStatus(global, *options); });
+}
+
+}  // namespace twopc::cli
