@@ -1,6 +1,5 @@
-# The API's traps (issue 9). Unit tests join unit_tests (no server);
-# api_test runs against real PostgreSQL servers started by the test.
-target_sources(unit_tests PRIVATE param_test.cc transaction_control_statement_test.cc)
+# The API's traps (issue 9) against real PostgreSQL servers started by the
+# test; their pure parts (params, the statement guard) are in unit_tests.
 
 add_executable(api_test
   param_roundtrip_test.cc
@@ -14,14 +13,12 @@ set_tests_properties(api_test PROPERTIES LABELS integration TIMEOUT 600)
 
 # A Transaction used after its Coordinator is destroyed reads freed memory
 # only if the fix regresses, and a plain run may not notice: valgrind does.
-find_program(TWOPC_VALGRIND valgrind)
-if(TWOPC_VALGRIND)
-  add_test(NAME api_test_lifetime_valgrind
-    COMMAND ${TWOPC_VALGRIND} --error-exitcode=99 --leak-check=no
-            --suppressions=${CMAKE_CURRENT_LIST_DIR}/valgrind.supp
-            $<TARGET_FILE:api_test> --gtest_filter=TransactionLifetimeTest.*)
-  set_tests_properties(api_test_lifetime_valgrind PROPERTIES LABELS "integration;valgrind"
-    TIMEOUT 600)
-else()
-  message(STATUS "twopc: valgrind not found; api_test_lifetime_valgrind not registered")
-endif()
+# valgrind is required (scripts/install-deps installs it): a test that
+# disappears when a tool is missing proves nothing.
+find_program(TWOPC_VALGRIND valgrind REQUIRED)
+add_test(NAME api_test_lifetime_valgrind
+  COMMAND ${TWOPC_VALGRIND} --error-exitcode=99 --leak-check=no
+          --suppressions=${CMAKE_CURRENT_LIST_DIR}/valgrind.supp
+          $<TARGET_FILE:api_test> --gtest_filter=TransactionLifetimeTest.*)
+set_tests_properties(api_test_lifetime_valgrind PROPERTIES LABELS "integration;valgrind"
+  TIMEOUT 600)

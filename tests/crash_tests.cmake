@@ -2,10 +2,6 @@
 # the commit protocol (TWOPC_CRASH_AT), participants crashed with
 # `pg_ctl stop -m immediate`, and a chaos run. Needs TWOPC_SYNC_POINTS: they
 # link twopc_testing, the library with the sync points.
-if(NOT TWOPC_SYNC_POINTS)
-  message(STATUS "twopc: crash tests need TWOPC_SYNC_POINTS=ON; not built")
-  return()
-endif()
 find_package(CLI11 REQUIRED)
 
 # The coordinator process the tests kill.

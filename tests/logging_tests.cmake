@@ -3,4 +3,4 @@
 # No server: an unreachable participant is enough to make the library warn.
 add_executable(logging_test logging_test.cc)
 target_link_libraries(logging_test PRIVATE twopc GTest::gtest_main spdlog::spdlog fmt::fmt)
-gtest_discover_tests(logging_test DISCOVERY_TIMEOUT 60)
+gtest_discover_tests(logging_test DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
