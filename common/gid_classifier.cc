@@ -171,11 +171,16 @@ std::string_view ManagerOfFormatId(int32_t format_id) {
     case 131080:  // XTS bridge
     case 131081:  // REST-AT bridge
       return "Narayana";
-    case 0x41544F4D: return "Atomikos";  // "ATOM"
-    case 0x42746E78: return "Bitronix";  // "Btnx"
-    case 0x4C495841: return "LIXA";      // "LIXA"
-    case kTwopcFormatId: return "twopc";
-    default: return "";
+    case 0x41544F4D:
+      return "Atomikos";  // "ATOM"
+    case 0x42746E78:
+      return "Bitronix";  // "Btnx"
+    case 0x4C495841:
+      return "LIXA";  // "LIXA"
+    case kTwopcFormatId:
+      return "twopc";
+    default:
+      return "";
   }
 }
 
@@ -183,13 +188,20 @@ std::string_view ManagerOfFormatId(int32_t format_id) {
 
 const char* GidKindName(GidKind kind) {
   switch (kind) {
-    case GidKind::kThisNode: return "this-node";
-    case GidKind::kOtherNode: return "other-node";
-    case GidKind::kOtherVersion: return "twopc-other-version";
-    case GidKind::kJavaXa: return "java-xa";
-    case GidKind::kLixa: return "lixa";
-    case GidKind::kCitus: return "citus";
-    case GidKind::kUnknown: break;
+    case GidKind::kThisNode:
+      return "this-node";
+    case GidKind::kOtherNode:
+      return "other-node";
+    case GidKind::kOtherVersion:
+      return "twopc-other-version";
+    case GidKind::kJavaXa:
+      return "java-xa";
+    case GidKind::kLixa:
+      return "lixa";
+    case GidKind::kCitus:
+      return "citus";
+    case GidKind::kUnknown:
+      break;
   }
   return "unknown";
 }

@@ -68,9 +68,13 @@ void CheckClassified(const ClassifiedGid& c) {
       FUZZ_CHECK(c.xid && !c.parts && !c.citus);
       FUZZ_CHECK(!c.xid->gtrid.empty() && c.xid->gtrid.size() <= 64 && c.xid->bqual.size() <= 64);
       break;
-    case GidKind::kCitus: FUZZ_CHECK(c.citus && !c.xid && !c.parts); break;
+    case GidKind::kCitus:
+      FUZZ_CHECK(c.citus && !c.xid && !c.parts);
+      break;
     case GidKind::kOtherVersion:
-    case GidKind::kUnknown: FUZZ_CHECK(!c.parts && !c.xid && !c.citus); break;
+    case GidKind::kUnknown:
+      FUZZ_CHECK(!c.parts && !c.xid && !c.citus);
+      break;
   }
 }
 
@@ -102,7 +106,8 @@ void RoundTripParts(FuzzInput& in) {
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-";
   GidParts parts;
   size_t length = 1 + in.Byte() % kMaxNodeIdLength;
-  for (size_t i = 0; i < length; ++i) parts.node_id += kNodeIdChars[in.Byte() % kNodeIdChars.size()];
+  for (size_t i = 0; i < length; ++i)
+    parts.node_id += kNodeIdChars[in.Byte() % kNodeIdChars.size()];
   parts.incarnation = in.Integer<uint64_t>();
   parts.txn = in.Integer<uint64_t>();
   parts.branch = in.Integer<uint32_t>();
@@ -123,14 +128,14 @@ void RoundTripForeign(FuzzInput& in) {
   if (xid.gtrid.empty()) xid.gtrid = "g";
   xid.bqual = in.Bytes(64);
 
-  std::string pgjdbc = std::to_string(xid.format_id) + "_" + Base64(xid.gtrid) + "_" +
-                       Base64(xid.bqual);
+  std::string pgjdbc =
+      std::to_string(xid.format_id) + "_" + Base64(xid.gtrid) + "_" + Base64(xid.bqual);
   ClassifiedGid java = ClassifyGid(pgjdbc, "node-a");
   FUZZ_CHECK(java.kind == GidKind::kJavaXa && java.xid && *java.xid == xid);
   FUZZ_CHECK(!DecodeGid(pgjdbc).ok());
 
-  std::string lixa = std::to_string(xid.format_id) + "." + LowerHex(xid.gtrid) + "." +
-                     LowerHex(xid.bqual);
+  std::string lixa =
+      std::to_string(xid.format_id) + "." + LowerHex(xid.gtrid) + "." + LowerHex(xid.bqual);
   ClassifiedGid l = ClassifyGid(lixa, "node-a");
   if (lixa.size() <= kMaxGidLength) {
     FUZZ_CHECK(l.kind == GidKind::kLixa && l.xid && *l.xid == xid);
@@ -153,9 +158,15 @@ void RoundTripForeign(FuzzInput& in) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   twopc::fuzz::FuzzInput in(data, size);
   switch (in.Byte() % 3) {
-    case 0: twopc::fuzz::DecodeArbitrary(in.Rest()); break;
-    case 1: twopc::fuzz::RoundTripParts(in); break;
-    default: twopc::fuzz::RoundTripForeign(in); break;
+    case 0:
+      twopc::fuzz::DecodeArbitrary(in.Rest());
+      break;
+    case 1:
+      twopc::fuzz::RoundTripParts(in);
+      break;
+    default:
+      twopc::fuzz::RoundTripForeign(in);
+      break;
   }
   return 0;
 }

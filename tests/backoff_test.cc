@@ -35,7 +35,11 @@ TEST(BackoffTest, FullJitterIsTheSourcesPickWithinZeroAndCeiling) {
   EXPECT_EQ(Backoff(p, 3, Top), milliseconds(40));
   EXPECT_EQ(Backoff(p, 3, [](int64_t) { return int64_t{0}; }), milliseconds(0));
   int64_t asked = -1;
-  EXPECT_EQ(Backoff(p, 2, [&](int64_t bound) { asked = bound; return int64_t{7}; }),
+  EXPECT_EQ(Backoff(p, 2,
+                    [&](int64_t bound) {
+                      asked = bound;
+                      return int64_t{7};
+                    }),
             milliseconds(7));
   EXPECT_EQ(asked, 20);  // the jitter source is asked for [0, ceiling]
 }

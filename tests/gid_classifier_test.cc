@@ -37,8 +37,8 @@ TEST(GidClassifierTest, Tpc1OfAnotherNodeIsOtherNode) {
 TEST(GidClassifierTest, MalformedTpc1IsNobodysAndNeverThisNode) {
   for (std::string_view gid :
        {"tpc1.node-a.03.17.1", "tpc1.node-a.3.17.0", "tpc1.node-a.3.17", "tpc1.node-a.3.17.1.1",
-        "tpc1.node_a.3.17.1", "tpc1.node-a.18446744073709551616.1.1", "tpc1.", "tpc1.node-a.3.17.1 ",
-        "tpc1.node-a.3.17.1\n"}) {
+        "tpc1.node_a.3.17.1", "tpc1.node-a.18446744073709551616.1.1", "tpc1.",
+        "tpc1.node-a.3.17.1 ", "tpc1.node-a.3.17.1\n"}) {
     ClassifiedGid c = Classify(gid);
     EXPECT_EQ(c.kind, GidKind::kUnknown) << gid;
     EXPECT_FALSE(c.parts.has_value()) << gid;
@@ -112,19 +112,19 @@ TEST(GidClassifierTest, PgjdbcXidOfMaximalSizeIsAcceptedAndOneByteMoreIsNot) {
 
 TEST(GidClassifierTest, NotPgjdbc) {
   for (std::string_view gid : {
-           "my_own_gid",            // words, not base64 of the right length
-           "1_dHgtMQ==",            // two fields
-           "1_dHgtMQ==_YQ==_YQ==",  // four fields
-           "_dHgtMQ==_YQ==",        // no format id
-           "-_dHgtMQ==_YQ==",       // sign only
-           "+1_dHgtMQ==_YQ==",      // Java never prints '+'
-           "1 _dHgtMQ==_YQ==",      // space
+           "my_own_gid",                // words, not base64 of the right length
+           "1_dHgtMQ==",                // two fields
+           "1_dHgtMQ==_YQ==_YQ==",      // four fields
+           "_dHgtMQ==_YQ==",            // no format id
+           "-_dHgtMQ==_YQ==",           // sign only
+           "+1_dHgtMQ==_YQ==",          // Java never prints '+'
+           "1 _dHgtMQ==_YQ==",          // space
            "2147483648_dHgtMQ==_YQ==",  // beyond int32
-           "1__YQ==",               // empty gtrid (XA: at least one byte)
-           "1_dHgtMQ=_YQ==",        // length not a multiple of 4
-           "1_dH=tMQ==_YQ==",       // '=' inside
-           "1_dHgtMQ-=_YQ==",       // URL-safe alphabet is not pgjdbc's
-           "1_dHgt\nMQ==_YQ==",     // line break
+           "1__YQ==",                   // empty gtrid (XA: at least one byte)
+           "1_dHgtMQ=_YQ==",            // length not a multiple of 4
+           "1_dH=tMQ==_YQ==",           // '=' inside
+           "1_dHgtMQ-=_YQ==",           // URL-safe alphabet is not pgjdbc's
+           "1_dHgt\nMQ==_YQ==",         // line break
        }) {
     EXPECT_NE(Classify(gid).kind, GidKind::kJavaXa) << gid;
   }
@@ -135,8 +135,8 @@ TEST(GidClassifierTest, NotPgjdbc) {
 TEST(GidClassifierTest, LixaGidDecodesHexParts) {
   // lixa_xid_serialize: "%ld.<%2.2x per byte>.<%2.2x per byte>", format id
   // 0x4c495841 ("LIXA"), a 16-byte uuid for gtrid and bqual.
-  ClassifiedGid c = Classify(
-      "1279875137.0a1b2c3d4e5f60718293a4b5c6d7e8f9.00112233445566778899aabbccddeeff");
+  ClassifiedGid c =
+      Classify("1279875137.0a1b2c3d4e5f60718293a4b5c6d7e8f9.00112233445566778899aabbccddeeff");
   EXPECT_EQ(c.kind, GidKind::kLixa);
   EXPECT_EQ(c.manager, "LIXA");
   ASSERT_TRUE(c.xid.has_value());
@@ -155,14 +155,14 @@ TEST(GidClassifierTest, LixaAcceptsNegativeFormatIdAndEmptyBqual) {
 
 TEST(GidClassifierTest, NotLixa) {
   for (std::string_view gid : {
-           "1279875137.0A1B.00",       // upper case: LIXA writes lower case only
-           "1279875137.0a1.00",        // odd number of digits
-           "1279875137..00",           // empty gtrid
-           "1279875137.0a1b",          // two fields
-           "1279875137.0a.1b.2c",      // four fields
-           "x1279875137.0a1b.00",      // format id not a number
-           "1279875137.0g.00",         // not hex
-           "12798751370.0a.00",        // beyond int32
+           "1279875137.0A1B.00",   // upper case: LIXA writes lower case only
+           "1279875137.0a1.00",    // odd number of digits
+           "1279875137..00",       // empty gtrid
+           "1279875137.0a1b",      // two fields
+           "1279875137.0a.1b.2c",  // four fields
+           "x1279875137.0a1b.00",  // format id not a number
+           "1279875137.0g.00",     // not hex
+           "12798751370.0a.00",    // beyond int32
        }) {
     EXPECT_NE(Classify(gid).kind, GidKind::kLixa) << gid;
   }
@@ -188,15 +188,15 @@ TEST(GidClassifierTest, CitusGidDecodesItsFields) {
 
 TEST(GidClassifierTest, NotCitus) {
   for (std::string_view gid : {
-           "citus_",                       // nothing after the prefix
-           "citus_0_123_4",                // three numbers
-           "citus_0_123_4_5_6",            // five numbers
-           "citus_0_123_-4_5",             // Citus prints every number unsigned
-           "citus_0_123_4_5x",             // trailing garbage
-           "citus_4294967296_1_1_1",       // group beyond 32 bits
+           "citus_",                            // nothing after the prefix
+           "citus_0_123_4",                     // three numbers
+           "citus_0_123_4_5_6",                 // five numbers
+           "citus_0_123_-4_5",                  // Citus prints every number unsigned
+           "citus_0_123_4_5x",                  // trailing garbage
+           "citus_4294967296_1_1_1",            // group beyond 32 bits
            "citus_1_1_18446744073709551616_1",  // txn beyond 64 bits
-           "citus_0__4_5",                 // empty field
-           "Citus_0_123_4_5",              // case matters
+           "citus_0__4_5",                      // empty field
+           "Citus_0_123_4_5",                   // case matters
        }) {
     EXPECT_EQ(Classify(gid).kind, GidKind::kUnknown) << gid;
   }
