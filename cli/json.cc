@@ -49,6 +49,8 @@ nlohmann::json BranchJson(const PreparedBranch& b, bool heuristic, int64_t now_m
           {"database", b.database},
           {"gid", b.gid},
           {"kind", GidKindName(b.classified.kind)},
+          {"manager", b.classified.manager.empty() ? nlohmann::json(nullptr)
+                                                   : nlohmann::json(b.classified.manager)},
           {"xid", b.classified.xid ? XidJson(*b.classified.xid) : nlohmann::json(nullptr)},
           {"twopc", PartsJson(b.classified.parts)},
           {"prepared_at", IsoUtc(b.prepared_at_ms)},

@@ -515,6 +515,10 @@ std::string RedactKeywordValue(std::string_view s) {
     out.append(s.substr(i, value_begin - i));
     if (secret && value_end > value_begin) {
       out += kMask;
+      // libpq ends a quoted value at its closing quote, so "password='x'host=h"
+      // is two settings; the bare mask would swallow "host=h" into the
+      // password and the redacted text would mean something else to libpq.
+      if (value_end < s.size() && !IsSpace(s[value_end])) out += ' ';
     } else {
       out.append(s.substr(value_begin, value_end - value_begin));
     }

@@ -81,65 +81,21 @@ Status ParseCanonicalDecimal(std::string_view text, std::string_view name, T* ou
   return Status::OK();
 }
 
-// "tpc<digits>." that is not "tpc1.": a later format version. Told apart from
-// a foreign gid so that an operator knows to upgrade rather than to look
-// for another transaction manager.
-bool HasOtherVersionPrefix(std::string_view gid) {
-  if (gid.substr(0, 3) != "tpc") return false;
-  size_t i = 3;
-  while (i < gid.size() && IsDigit(static_cast<unsigned char>(gid[i]))) ++i;
-  return i > 3 && i < gid.size() && gid[i] == '.';
-}
-
-bool IsBase64Char(unsigned char c) { return IsAlnum(c) || c == '+' || c == '/' || c == '='; }
-
-// pgjdbc, Narayana and LIXA write "<formatId>_<base64 gtrid>_<base64 bqual>".
-bool LooksLikeJavaXaGid(std::string_view gid) {
-  size_t first = gid.find('_');
-  if (first == std::string_view::npos) return false;
-  size_t second = gid.find('_', first + 1);
-  if (second == std::string_view::npos || gid.find('_', second + 1) != std::string_view::npos) {
-    return false;
-  }
-  std::string_view format_id = gid.substr(0, first);
-  if (!format_id.empty() && format_id[0] == '-') format_id.remove_prefix(1);
-  if (format_id.empty()) return false;
-  for (unsigned char c : format_id) {
-    if (!IsDigit(c)) return false;
-  }
-  for (size_t i = first + 1; i < gid.size(); ++i) {
-    if (i != second && !IsBase64Char(static_cast<unsigned char>(gid[i]))) return false;
-  }
-  return true;
-}
-
-bool IsLowerHex(unsigned char c) { return IsDigit(c) || (c >= 'a' && c <= 'f'); }
-
-// LIXA writes "<formatId>.<hex gtrid>.<hex bqual>": a decimal first field,
-// which a twopc gid ("tpc1") never has.
-bool LooksLikeLixaGid(std::string_view gid) {
-  size_t first = gid.find('.');
-  if (first == 0 || first == std::string_view::npos) return false;
-  size_t second = gid.find('.', first + 1);
-  if (second == std::string_view::npos || gid.find('.', second + 1) != std::string_view::npos) {
-    return false;
-  }
-  for (size_t i = gid[0] == '-' ? 1 : 0; i < first; ++i) {
-    if (!IsDigit(static_cast<unsigned char>(gid[i]))) return false;
-  }
-  for (size_t i = first + 1; i < gid.size(); ++i) {
-    if (i != second && !IsLowerHex(static_cast<unsigned char>(gid[i]))) return false;
-  }
-  return true;
-}
-
 // Says whose gid it probably is, so an operator looking at a rejected gid
-// knows which transaction manager to ask.
+// knows which transaction manager to ask. REQUIRES: `gid` does not start
+// with "tpc1." (ClassifyGid decodes those with DecodeGid).
 std::string ForeignGidHint(std::string_view gid) {
-  if (gid.substr(0, 6) == "citus_") return " (it looks like a Citus gid)";
-  if (LooksLikeJavaXaGid(gid)) return " (it looks like a Java XA gid: formatId_gtrid_bqual)";
-  if (LooksLikeLixaGid(gid)) return " (it looks like a LIXA gid: formatId.gtrid.bqual)";
-  return "";
+  ClassifiedGid c = ClassifyGid(gid, "");
+  std::string manager =
+      c.manager.empty() ? "" : ", probably " + std::string(c.manager) + "'s";
+  switch (c.kind) {
+    case GidKind::kCitus: return " (it looks like a Citus gid)";
+    case GidKind::kJavaXa:
+      return " (it looks like a Java XA gid written by pgjdbc: formatId_gtrid_bqual" + manager +
+             ")";
+    case GidKind::kLixa: return " (it looks like a LIXA gid: formatId.gtrid.bqual)";
+    default: return "";
+  }
 }
 
 Status CheckEnvelope(std::string_view gid) {
@@ -150,7 +106,9 @@ Status CheckEnvelope(std::string_view gid) {
                                    " are allowed");
   }
   if (gid.substr(0, kPrefix.size()) != kPrefix) {
-    if (HasOtherVersionPrefix(gid)) {
+    // Told apart from a foreign gid so that an operator knows to upgrade
+    // rather than to look for another transaction manager.
+    if (ClassifyGid(gid, "").kind == GidKind::kOtherVersion) {
       return Status::InvalidArgument("gid format version '" +
                                      std::string(gid.substr(0, gid.find('.'))) +
                                      "' is not supported; this build reads 'tpc1' only");

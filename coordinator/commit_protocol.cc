@@ -10,10 +10,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/backoff.h"
 #include "common/logging.h"
 
 #include <atomic>
-#include <random>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -375,10 +375,9 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     }
     twopc::internal::Log().warn("twopc: COMMIT PREPARED of {} on {} failed ({}); retrying", b->gid, b->name(),
                  s.ToString());
-    auto backoff = std::min<std::chrono::milliseconds>(
-        o.complete_retry_max, o.complete_retry_initial * (1LL << std::min(attempt, 16)));
-    thread_local std::minstd_rand rng{std::random_device{}()};
-    backoff = backoff / 2 + std::chrono::milliseconds(rng() % (backoff.count() / 2 + 1));
+    // Full jitter: every branch on a restarting server fails at once, and a
+    // fixed schedule would bring them all back at the same instant.
+    auto backoff = internal::Backoff({o.complete_retry_initial, o.complete_retry_max}, attempt + 1);
     auto timer = std::make_shared<asio::steady_timer>(core_->io, backoff);
     auto self = shared_from_this();
     timer->async_wait([self, timer, b, join, attempt, first_try](const boost::system::error_code&) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/backoff.h"
+
 namespace twopc::internal {
 namespace {
 
@@ -26,10 +28,9 @@ std::vector<int64_t> EventBackoff::Waiting(Clock::time_point now) {
 void EventBackoff::Failed(int64_t id, Clock::time_point now) {
   std::lock_guard lock(mutex_);
   Entry& e = entries_[id];
-  e.failures = std::min(e.failures + 1, 30);  // 2^30 * 1ms is past any sane max
-  auto wait =
-      std::min<std::chrono::milliseconds>(initial_ * (int64_t{1} << (e.failures - 1)), max_);
-  e.not_before = now + wait;
+  e.failures = std::min(e.failures + 1, 64);  // past 64 doublings every wait is max_
+  // No jitter: one relay thread retries the event, nobody collides with it.
+  e.not_before = now + Backoff({initial_, max_, /*full_jitter=*/false}, e.failures);
 }
 
 void EventBackoff::Forget(int64_t id) {

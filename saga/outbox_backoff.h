@@ -26,7 +26,8 @@ class EventBackoff {
   // batch.
   std::vector<int64_t> Waiting(Clock::time_point now);
 
-  // Delivery of `id` failed: wait initial * 2^(failures-1), capped at max.
+  // Delivery of `id` failed: wait initial * 2^(failures-1), capped at max
+  // (common/backoff.h, without jitter).
   void Failed(int64_t id, Clock::time_point now);
 
   // `id` left the outbox.

@@ -1,5 +1,6 @@
 #include "saga/outbox_relay_threads.h"
 
+#include "common/backoff.h"
 #include "common/logging.h"
 
 #include <algorithm>
@@ -39,7 +40,12 @@ void RelayThreads::Stop() {
 }
 
 void RelayThreads::Loop(OutboxRelay* relay) {
-  std::chrono::milliseconds error_backoff = idle_poll_;
+  // Failed rounds in a row. The pause after the n-th is idle_poll * 2^(n-1),
+  // at least 1 ms so that idle_poll = 0 still backs off, without jitter: one
+  // thread per relay, nothing to spread out.
+  const BackoffPolicy error_backoff{std::max(idle_poll_, std::chrono::milliseconds(1)),
+                                    max_error_backoff_, /*full_jitter=*/false};
+  int failed_rounds = 0;
   for (;;) {
     Result<int> moved = relay->RunRound();
     std::chrono::milliseconds pause{0};
@@ -49,11 +55,10 @@ void RelayThreads::Loop(OutboxRelay* relay) {
         twopc::internal::Log().warn("twopc outbox: relay round on {} failed: {} ({} more since the last warning)",
                      relay->participant(), moved.status().ToString(), suppressed);
       }
-      pause = error_backoff;
-      error_backoff =
-          std::min(std::max(error_backoff * 2, std::chrono::milliseconds(1)), max_error_backoff_);
+      failed_rounds = std::min(failed_rounds + 1, 64);
+      pause = Backoff(error_backoff, failed_rounds);
     } else {
-      error_backoff = idle_poll_;
+      failed_rounds = 0;
       if (moved.value() == 0) pause = idle_poll_;
     }
     if (!SleepUnlessStopped(pause)) return;

@@ -2,7 +2,6 @@
 # Included by the top-level CMakeLists.txt right after add_library(twopc).
 target_sources(twopc PRIVATE
   ${PROJECT_SOURCE_DIR}/saga/applied_table.cc
-  ${PROJECT_SOURCE_DIR}/saga/backoff.cc
   ${PROJECT_SOURCE_DIR}/saga/circuit_breaker.cc
   ${PROJECT_SOURCE_DIR}/saga/parked_saga.cc
   ${PROJECT_SOURCE_DIR}/saga/saga_execution.cc

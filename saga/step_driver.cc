@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <thread>
 
-#include "saga/backoff.h"
+#include "common/backoff.h"
 
 namespace twopc::internal {
 
@@ -55,7 +55,9 @@ StepRun StepDriver::Drive(const std::string& saga_id, int index, const SagaStep&
     if (run.attempts >= max_attempts) return run;
     ++run.retries;
     SagaCounters::Bump(counters_.retries);
-    auto pause = SagaBackoff(options_.initial_backoff, options_.max_backoff, run.retries);
+    // Full jitter: sagas that collided on the same rows, or that all lost
+    // the same participant, would otherwise retry in lock step.
+    auto pause = Backoff({options_.initial_backoff, options_.max_backoff}, run.retries);
     twopc::internal::Log().debug("twopc: saga {} step {} ({}) {} attempt {} failed ({}: {}); retrying in {} ms",
                   saga_id, index + 1, step.name, forward ? "action" : "compensation", run.attempts,
                   StepFailureName(run.last.failure), run.last.status.ToString(), pause.count());

@@ -39,6 +39,7 @@ TEST_F(CliTest, ForeignGidsAreListedDecodedAndLeftAlone) {
   nlohmann::json j = FindBy(prepared, "gid", java);
   ASSERT_TRUE(j.is_object()) << Show(r);
   EXPECT_EQ(j["kind"], "java-xa");
+  EXPECT_EQ(j["manager"], "Narayana");  // from format id 131077
   EXPECT_EQ(j["participant"], "a");
   EXPECT_EQ(j["database"], "a");
   EXPECT_EQ(j["owner"], "postgres");
@@ -47,7 +48,9 @@ TEST_F(CliTest, ForeignGidsAreListedDecodedAndLeftAlone) {
   EXPECT_EQ(j["xid"]["bqual"], "branch");
   EXPECT_TRUE(j["decision"].is_null());
   EXPECT_EQ(FindBy(prepared, "gid", "citus_1_2_3_4")["kind"], "citus");
+  EXPECT_EQ(FindBy(prepared, "gid", "citus_1_2_3_4")["manager"], "Citus");
   EXPECT_EQ(FindBy(prepared, "gid", "my-manual-txn")["kind"], "unknown");
+  EXPECT_TRUE(FindBy(prepared, "gid", "my-manual-txn")["manager"].is_null());
 
   CliResult human = Twopc({"status"});
   EXPECT_TRUE(Contains(human.out, "fmt=131077 gtrid=test bqual=branch")) << Show(human);

@@ -325,6 +325,16 @@ TEST(RedactConninfoTest, LeavesOtherKeywordsIntact) {
   EXPECT_EQ(RedactConninfo("dbname=password"), "dbname=password");
 }
 
+// Found by fuzz/conninfo_fuzz.cc: libpq reads "password='x'host=h" as two
+// settings; redacted, the text must still be two, not a password of
+// "********host=h".
+TEST(RedactConninfoTest, QuotedPasswordFollowedByAKeywordStaysTwoSettings) {
+  EXPECT_EQ(RedactConninfo("password='secret'host=db dbname=x"),
+            "password=******** host=db dbname=x");
+  EXPECT_EQ(RedactConninfo("password 'secret'sslpassword='k'user=u"),
+            "password ******** sslpassword=******** user=u");
+}
+
 TEST(RedactConninfoTest, MalformedKeywordValueStillHidesPassword) {
   EXPECT_EQ(RedactConninfo("host=db password 'secret'"), "host=db password ********");
   EXPECT_EQ(RedactConninfo("host=db password='unterminated secret"), "host=db password=********");

@@ -12,9 +12,13 @@
 // It maps to an XA Xid: format id 0x74706331 ("tpc1"), global transaction id
 // "tpc1.<node_id>.<incarnation>.<txn>" (the gtrid, key of the decision log)
 // and branch qualifier "<branch>".
+//
+// The same header tells whose any other gid is (ClassifyGid): recovery, the
+// CLI and DecodeGid's error messages all read foreign gids through it.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -59,5 +63,44 @@ Result<GidParts> DecodeGid(std::string_view gid);
 Result<std::string> GtridOfGid(std::string_view gid);
 
 Xid ToXid(const GidParts& parts);
+
+// Whose a prepared transaction is, judged from its gid. The formats are in
+// docs/gid-format.md; no gid matches two of them.
+enum class GidKind {
+  kThisNode,      // twopc gid (tpc1) with this coordinator's node id
+  kOtherNode,     // twopc gid (tpc1) of another node id
+  kOtherVersion,  // "tpc<digits>." of a format version this build cannot read
+  kJavaXa,        // pgjdbc's PGXAConnection: "<formatId>_<base64 gtrid>_<base64 bqual>"
+                  // (Narayana, Atomikos, Bitronix... on PostgreSQL)
+  kLixa,          // LIXA's PostgreSQL switch: "<formatId>.<hex gtrid>.<hex bqual>"
+  kCitus,         // "citus_<group id>_<pid>_<transaction number>_<connection number>"
+  kUnknown,       // anything else: hand-made, malformed, hostile
+};
+const char* GidKindName(GidKind kind);  // "this-node", "other-node", "java-xa", ...
+
+// The fields of a Citus gid (Citus' Assign2PCIdentifier).
+struct CitusGid {
+  uint32_t group_id = 0;  // the coordinator group that prepared it
+  uint32_t pid = 0;       // the backend on that coordinator
+  uint64_t transaction_number = 0;
+  uint32_t connection_number = 0;
+
+  bool operator==(const CitusGid&) const = default;
+};
+
+struct ClassifiedGid {
+  GidKind kind = GidKind::kUnknown;
+  std::optional<GidParts> parts;  // tpc1 gids
+  std::optional<Xid> xid;         // tpc1, Java XA and LIXA gids; gtrid and bqual are raw bytes
+  std::optional<CitusGid> citus;  // Citus gids
+  // The transaction manager that probably wrote it, from the format or the
+  // XA format id ("twopc", "Narayana", "Atomikos", "Bitronix", "LIXA",
+  // "Citus"); empty when the gid does not say.
+  std::string_view manager;
+};
+
+// Never fails: a gid that matches no known format is kUnknown, and so is
+// anything longer than kMaxGidLength (PostgreSQL cannot hold it).
+ClassifiedGid ClassifyGid(std::string_view gid, std::string_view this_node_id);
 
 }  // namespace twopc

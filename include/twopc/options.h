@@ -89,7 +89,8 @@ struct CoordinatorOptions {
   std::chrono::milliseconds default_deadline{30000};
   // COMMIT PREPARED that fails (connection lost, server restarting) is retried
   // with exponential backoff from `complete_retry_initial` up to
-  // `complete_retry_max` between tries, for `complete_retry_for` in total;
+  // `complete_retry_max` between tries (full jitter: each pause is uniform in
+  // [0, that ceiling]), for `complete_retry_for` in total;
   // after that the COMMIT record stays without END and recovery completes it.
   std::chrono::milliseconds complete_retry_initial{20};
   std::chrono::milliseconds complete_retry_max{2000};

@@ -35,24 +35,7 @@
 
 namespace twopc {
 
-// Whose a prepared transaction is, judged from its gid.
-enum class GidKind {
-  kThisNode,   // twopc gid with this coordinator's node id
-  kOtherNode,  // twopc gid of another node id
-  kJavaXa,     // "<formatId>_<base64 gtrid>_<base64 bqual>": pgjdbc, Narayana, Atomikos...
-  kLixa,       // "<formatId>.<hex gtrid>.<hex bqual>"
-  kCitus,      // "citus_<...>"
-  kUnknown,    // anything else (hand-made)
-};
-const char* GidKindName(GidKind kind);  // "this-node", "other-node", "java-xa", ...
-
-struct ClassifiedGid {
-  GidKind kind = GidKind::kUnknown;
-  std::optional<GidParts> parts;  // twopc gids
-  std::optional<Xid> xid;         // where the format is known
-};
-
-ClassifiedGid ClassifyGid(std::string_view gid, std::string_view this_node_id);
+// GidKind, ClassifiedGid and ClassifyGid (whose a gid is) are in twopc/gid.h.
 
 // One prepared transaction on one participant.
 struct PreparedBranch {
