@@ -1,13 +1,13 @@
 // RecoveryManager: the operator's handle (the `twopc` CLI is a shell over it).
 #include <fmt/format.h>
 #include "common/logging.h"
+#include "common/wait.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <future>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -52,16 +52,14 @@ class RecoveryManagerImpl {
   // participants are skipped: the pass cannot act on them either.
   void Register() {
     // In parallel: an unreachable participant costs one timeout, not one each.
-    std::vector<std::promise<Status>> answers(participants_.size());
+    std::vector<internal::Answer<Status>> answers(participants_.size());
     size_t i = 0;
     auto deadline = internal::Clock::now() + options.connect_timeout + std::chrono::seconds(5);
     for (const auto& [name, p] : participants_) {
-      auto* answer = &answers[i++];
-      p->Register(options.node_id, log->incarnation(), deadline,
-                  [answer](Status s) { answer->set_value(std::move(s)); });
+      p->Register(options.node_id, log->incarnation(), deadline, answers[i++].Callback());
     }
     for (auto& a : answers) {
-      Status s = a.get_future().get();
+      Status s = a.Wait();
       if (s.IsConflict() && not_registered.empty()) {
         not_registered = s.message() + " -- nothing of this node is fenced or rolled back";
       }
