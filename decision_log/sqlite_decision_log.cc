@@ -1,7 +1,7 @@
 // The embedded SQLite decision log: the lock that makes its owner the only
 // coordinator writing it, the read connection, and the two DecisionLog
 // implementations (read-write, read-only). The writes go through
-// GroupCommitWriter.
+// DecisionWriter.
 #include "decision_log/sqlite_decision_log.h"
 
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 #include <optional>
 #include <utility>
 
-#include "storage/group_commit_writer.h"
+#include "decision_log/decision_writer.h"
 #include "storage/log_file.h"
 #include "storage/sqlite_db.h"
 #include "decision_log/sqlite_decision_table.h"
@@ -155,7 +155,7 @@ class LogReader {
 
 class SqliteDecisionLog final : public DecisionLog {
  public:
-  SqliteDecisionLog(LogFileLock lock, uint64_t incarnation, std::unique_ptr<GroupCommitWriter> writer,
+  SqliteDecisionLog(LogFileLock lock, uint64_t incarnation, std::unique_ptr<DecisionWriter> writer,
                     std::unique_ptr<LogReader> reader)
       : lock_(std::move(lock)),
         incarnation_(incarnation),
@@ -206,7 +206,7 @@ class SqliteDecisionLog final : public DecisionLog {
  private:
   LogFileLock lock_;
   uint64_t incarnation_;
-  std::unique_ptr<GroupCommitWriter> writer_;
+  std::unique_ptr<DecisionWriter> writer_;
   std::unique_ptr<LogReader> reader_;
 };
 
@@ -271,7 +271,7 @@ Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogWithVfs(const LogOptio
   if (!incarnation.ok()) return incarnation.TakeStatus();
   auto reader = LogReader::Open(options.path, vfs);
   if (!reader.ok()) return reader.TakeStatus();
-  auto writer = GroupCommitWriter::Start(std::move(db).value(), options);
+  auto writer = DecisionWriter::Start(std::move(db).value(), options);
   if (!writer.ok()) return writer.TakeStatus();
   return std::unique_ptr<DecisionLog>(new SqliteDecisionLog(
       std::move(lock).value(), *incarnation, std::move(writer).value(), std::move(reader).value()));
