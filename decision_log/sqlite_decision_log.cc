@@ -4,16 +4,11 @@
 // DecisionWriter.
 #include "decision_log/sqlite_decision_log.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include "common/logging.h"
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -112,7 +107,7 @@ class LogReader {
           "; its WAL holds records that cannot be read without space for the -shm file: free "
           "some space on that file system");
     }
-    if (on_full == OnFullDisk::kReadImmutableIfUnlocked && LockHeld(path)) {
+    if (on_full == OnFullDisk::kReadImmutableIfUnlocked && LogLockHeld(path)) {
       return Status::IOError(full.message() +
                              "; a running coordinator holds the log, so its database file "
                              "cannot be read on its own: free some space on that file system");
@@ -122,15 +117,6 @@ class LogReader {
         "empty)",
         path);
     return OpenWith(path, vfs, ImmutableUri(path));
-  }
-
-  // True when another process (a coordinator) holds "<path>.lock".
-  static bool LockHeld(const std::string& path) {
-    int fd = open((path + ".lock").c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    bool held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    close(fd);
-    return held;
   }
 
   // "file:<path>?immutable=1", with the characters a URI gives a meaning

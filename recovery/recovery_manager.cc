@@ -3,10 +3,6 @@
 #include "common/logging.h"
 #include "common/wait.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <thread>
 
@@ -15,6 +11,7 @@
 
 #include "coordinator/coordinator_impl.h"
 #include "decision_log/sqlite_decision_log.h"
+#include "storage/log_file.h"
 #include "recovery/recovery_scanner.h"
 
 namespace twopc {
@@ -280,12 +277,7 @@ bool RecoveryManager::holds_log_lock() const { return impl_->holds_lock; }
 
 bool RecoveryManager::coordinator_running() const {
   if (impl_->holds_lock) return false;
-  // Probe the lock the way a coordinator takes it, and let go at once.
-  int fd = ::open((impl_->options.log.path + ".lock").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-  ::close(fd);
-  return held;
+  return internal::LogLockHeld(impl_->options.log.path);
 }
 const CoordinatorOptions& RecoveryManager::options() const { return impl_->options; }
 DecisionLog& RecoveryManager::log() { return *impl_->log; }
