@@ -23,12 +23,12 @@ namespace twopc::internal {
 struct DecisionJob {
   enum class Kind { kDecide, kEnd, kCompact, kFlush, kHeuristic, kForget };
   Kind kind;
-  DecisionRecord record;                            // kDecide; kEnd uses gtrid and ended_at_ms
-  HeuristicRecord heuristic;                        // kHeuristic; kForget: gtrid = key
-  std::function<void(Status)> done;                 // kDecide, kFlush, kHeuristic
-  std::function<void(Result<uint64_t>)> counted;    // kCompact, kForget
-  Status answer;                                    // kDecide: this record's own outcome
-  uint64_t count = 0;                               // kCompact: deleted; kForget: marked
+  DecisionRecord record;                          // kDecide; kEnd uses gtrid and ended_at_ms
+  HeuristicRecord heuristic;                      // kHeuristic; kForget: gtrid = key
+  std::function<void(Status)> done;               // kDecide, kFlush, kHeuristic
+  std::function<void(Result<uint64_t>)> counted;  // kCompact, kForget
+  Status answer;                                  // kDecide: this record's own outcome
+  uint64_t count = 0;                             // kCompact: deleted; kForget: marked
 };
 
 class DecisionWriter {

@@ -107,7 +107,8 @@ Result<std::unique_ptr<SagaLogWriter>> SagaLogWriter::Start(std::unique_ptr<Sqli
   return std::unique_ptr<SagaLogWriter>(new SagaLogWriter(std::move(db), std::move(batches)));
 }
 
-SagaLogWriter::SagaLogWriter(std::unique_ptr<SqliteDb> db, std::unique_ptr<BatchWrites<Job>> batches)
+SagaLogWriter::SagaLogWriter(std::unique_ptr<SqliteDb> db,
+                             std::unique_ptr<BatchWrites<Job>> batches)
     : writer_(std::move(db), std::move(batches), WriterOptions()) {}
 
 Status SagaLogWriter::Write(SagaLogWrite write) {

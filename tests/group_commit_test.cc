@@ -90,8 +90,9 @@ class GroupCommitWriterTest : public ::testing::Test {
   }
 
   static Status Write(internal::GroupCommitWriter<KeyJob>& writer, int key) {
-    return internal::AwaitCallback<Status>(
-        [&](auto done) { writer.Enqueue(KeyJob{key, std::move(done)}); });
+    return internal::AwaitCallback<Status>([&](auto done) {
+      writer.Enqueue(KeyJob{key, std::move(done)});
+    });
   }
 
   TempDir dir_;

@@ -32,9 +32,11 @@ TEST(WaitTest, CallbackCalledAfterTheWaiterGaveUpIsHarmless) {
     Answer<std::string> answer;
     late = answer.Callback();
     EXPECT_FALSE(answer.WaitUntil(std::chrono::steady_clock::now() + 10ms).has_value());
-  }  // the waiter gave up: its Answer, and its frame, are gone
-  late(std::string(1000, 'y'));  // must write only to state the callback holds
-  late = nullptr;                // the last reference: frees the state
+  }
+  // The waiter gave up: its Answer, and its frame, are gone. The call must
+  // touch only state the callback holds; dropping it frees that state.
+  late(std::string(1000, 'y'));
+  late = nullptr;
 }
 
 TEST(WaitTest, CallbackStillRunningWhenTheWaiterReturnedIsHarmless) {
