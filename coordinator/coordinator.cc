@@ -1,6 +1,6 @@
 #include "common/logging.h"
+#include "common/wait.h"
 
-#include <future>
 #include <set>
 
 #include <boost/asio/post.hpp>
@@ -98,21 +98,21 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
 
   // Every participant is checked in parallel. An unreachable one is only a
   // warning -- refusing to start would also stop recovery of the others.
-  std::vector<std::promise<Status>> checks(participants_.size());
+  std::vector<internal::Answer<Status>> checks(participants_.size());
   size_t i = 0;
   Deadline deadline = Clock::now() + options.connect_timeout;
   for (auto& [name, p] : participants_) {
-    auto* promise = &checks[i++];
+    auto done = checks[i++].Callback();
     if (!options.check_max_prepared_transactions) {
-      promise->set_value(Status::OK());
+      done(Status::OK());
       continue;
     }
-    p->CheckReady(deadline, [promise](Status s) { promise->set_value(std::move(s)); });
+    p->CheckReady(deadline, std::move(done));
   }
-  // Every answer is awaited before any is acted on: a callback that comes
-  // after Start returned would set a promise that no longer exists.
+  // Every answer is awaited before any is acted on, so the refusal reported
+  // is the first in participant order, not whichever came first.
   std::vector<Status> answers;
-  for (auto& c : checks) answers.push_back(c.get_future().get());
+  for (auto& c : checks) answers.push_back(c.Wait());
   for (const Status& s : answers) {
     if (s.IsInvalidArgument()) return s;
   }
@@ -146,17 +146,15 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
 }
 
 Status CoordinatorImpl::Register() {
-  std::vector<std::promise<Status>> answers(participants_.size());
+  std::vector<internal::Answer<Status>> answers(participants_.size());
   size_t i = 0;
   Deadline deadline = Clock::now() + options.connect_timeout;
   for (auto& [name, p] : participants_) {
-    auto* answer = &answers[i++];
-    p->Register(options.node_id, log->incarnation(), deadline,
-                [answer](Status s) { answer->set_value(std::move(s)); });
+    p->Register(options.node_id, log->incarnation(), deadline, answers[i++].Callback());
   }
   Status result;
   for (auto& a : answers) {
-    Status s = a.get_future().get();
+    Status s = a.Wait();
     if (s.IsConflict() && !result.IsConflict()) result = s;
   }
   std::lock_guard lock(mutex_);
@@ -222,24 +220,21 @@ void CoordinatorImpl::RollBackOrphans() {
       if (auto t = weak.lock()) live.push_back(std::move(t));
     }
   }
-  std::vector<std::future<void>> rolled_back;
+  std::vector<internal::Answer<Status>> rolled_back;
   for (auto& t : live) {
     if (t->phase != internal::TxnPhase::kActive) continue;
     // Before the rollback ends the phase: a Transaction call refused by the
     // closed link reads the two in the opposite order, so it always sees
     // one of them and answers "outlived its Coordinator".
     t->orphaned = true;
-    auto done = std::make_shared<std::promise<void>>();
-    rolled_back.push_back(done->get_future());
-    internal::RunRollback(t, [done](Status s) {
-      if (!s.ok()) {
-        twopc::internal::Log().warn("twopc: rolling back a transaction that outlived its coordinator: {}",
-                     s.ToString());
-      }
-      done->set_value();
-    });
+    internal::RunRollback(t, rolled_back.emplace_back().Callback());
   }
-  for (auto& f : rolled_back) f.wait();
+  for (auto& answer : rolled_back) {
+    if (Status s = answer.Wait(); !s.ok()) {
+      twopc::internal::Log().warn("twopc: rolling back a transaction that outlived its coordinator: {}",
+                   s.ToString());
+    }
+  }
 }
 
 void CoordinatorImpl::UnregisterTxn(const std::string& gtrid) {

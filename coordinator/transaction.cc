@@ -1,14 +1,14 @@
 // Transaction: the application's handle on one global transaction. The sync
 // methods run the async ones and wait; all protocol work happens on the
 // coordinator's I/O threads.
-#include <future>
-
+#include "common/wait.h"
 #include "coordinator/transaction_control.h"
 #include "coordinator/transaction_state.h"
 #include "twopc/gid.h"
 
 namespace twopc {
 
+using internal::AwaitCallback;
 using internal::BranchState;
 using internal::CorePin;
 using internal::Query;
@@ -34,15 +34,6 @@ BranchState* TxnState::AddBranch(Participant* participant) {
 }  // namespace internal
 
 namespace {
-
-// Waits for an async call's answer on the caller's thread.
-template <class T, class Start>
-T Await(Start start) {
-  std::promise<T> promise;
-  auto future = promise.get_future();
-  start([&promise](T value) { promise.set_value(std::move(value)); });
-  return future.get();
-}
 
 Status CheckActive(const TxnState& t) {
   if (t.phase != TxnPhase::kActive) {
@@ -176,7 +167,7 @@ void Transaction::ExecuteAsync(std::string_view participant, std::string sql,
 
 Result<Rows> Transaction::Execute(std::string_view participant, std::string sql,
                                   std::vector<Param> params) {
-  return Await<Result<Rows>>([&](auto done) {
+  return AwaitCallback<Result<Rows>>([&](auto done) {
     ExecuteAsync(participant, std::move(sql), std::move(params), std::move(done));
   });
 }
@@ -202,7 +193,7 @@ void Transaction::CommitAsync(std::function<void(Status)> done) {
 }
 
 Status Transaction::Commit() {
-  return Await<Status>([&](auto done) { CommitAsync(std::move(done)); });
+  return AwaitCallback<Status>([&](auto done) { CommitAsync(std::move(done)); });
 }
 
 void Transaction::RollbackAsync(std::function<void(Status)> done) {
@@ -214,7 +205,7 @@ void Transaction::RollbackAsync(std::function<void(Status)> done) {
 }
 
 Status Transaction::Rollback() {
-  return Await<Status>([&](auto done) { RollbackAsync(std::move(done)); });
+  return AwaitCallback<Status>([&](auto done) { RollbackAsync(std::move(done)); });
 }
 
 std::shared_ptr<TxnState> internal::NewTxnState(CoordinatorImpl* core,

@@ -1,8 +1,8 @@
 #include "twopc/decision_log.h"
 
-#include <future>
-#include <memory>
 #include <utility>
+
+#include "common/wait.h"
 
 namespace twopc {
 
@@ -17,12 +17,10 @@ const char* DecisionName(Decision d) {
 }
 
 Status DecisionLog::Decide(DecisionRecord record) {
-  // Shared, not on this stack: the writer thread may still be inside
-  // set_value() when future.get() has already returned here.
-  auto answer = std::make_shared<std::promise<Status>>();
-  std::future<Status> future = answer->get_future();
-  DecideAsync(std::move(record), [answer](Status s) { answer->set_value(std::move(s)); });
-  return future.get();
+  // The writer thread may still be inside the callback when this returns:
+  // AwaitCallback's state is shared with it, not on this stack.
+  return internal::AwaitCallback<Status>(
+      [&](auto done) { DecideAsync(std::move(record), std::move(done)); });
 }
 
 }  // namespace twopc

@@ -1,24 +1,19 @@
 // The embedded SQLite decision log: the lock that makes its owner the only
 // coordinator writing it, the read connection, and the two DecisionLog
 // implementations (read-write, read-only). The writes go through
-// GroupCommitWriter.
+// DecisionWriter.
 #include "decision_log/sqlite_decision_log.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include "common/logging.h"
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <mutex>
 #include <optional>
 #include <utility>
 
-#include "storage/group_commit_writer.h"
+#include "decision_log/decision_writer.h"
 #include "storage/log_file.h"
 #include "storage/sqlite_db.h"
 #include "decision_log/sqlite_decision_table.h"
@@ -112,7 +107,7 @@ class LogReader {
           "; its WAL holds records that cannot be read without space for the -shm file: free "
           "some space on that file system");
     }
-    if (on_full == OnFullDisk::kReadImmutableIfUnlocked && LockHeld(path)) {
+    if (on_full == OnFullDisk::kReadImmutableIfUnlocked && LogLockHeld(path)) {
       return Status::IOError(full.message() +
                              "; a running coordinator holds the log, so its database file "
                              "cannot be read on its own: free some space on that file system");
@@ -122,15 +117,6 @@ class LogReader {
         "empty)",
         path);
     return OpenWith(path, vfs, ImmutableUri(path));
-  }
-
-  // True when another process (a coordinator) holds "<path>.lock".
-  static bool LockHeld(const std::string& path) {
-    int fd = open((path + ".lock").c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    bool held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    close(fd);
-    return held;
   }
 
   // "file:<path>?immutable=1", with the characters a URI gives a meaning
@@ -155,7 +141,7 @@ class LogReader {
 
 class SqliteDecisionLog final : public DecisionLog {
  public:
-  SqliteDecisionLog(LogFileLock lock, uint64_t incarnation, std::unique_ptr<GroupCommitWriter> writer,
+  SqliteDecisionLog(LogFileLock lock, uint64_t incarnation, std::unique_ptr<DecisionWriter> writer,
                     std::unique_ptr<LogReader> reader)
       : lock_(std::move(lock)),
         incarnation_(incarnation),
@@ -206,7 +192,7 @@ class SqliteDecisionLog final : public DecisionLog {
  private:
   LogFileLock lock_;
   uint64_t incarnation_;
-  std::unique_ptr<GroupCommitWriter> writer_;
+  std::unique_ptr<DecisionWriter> writer_;
   std::unique_ptr<LogReader> reader_;
 };
 
@@ -271,7 +257,7 @@ Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogWithVfs(const LogOptio
   if (!incarnation.ok()) return incarnation.TakeStatus();
   auto reader = LogReader::Open(options.path, vfs);
   if (!reader.ok()) return reader.TakeStatus();
-  auto writer = GroupCommitWriter::Start(std::move(db).value(), options);
+  auto writer = DecisionWriter::Start(std::move(db).value(), options);
   if (!writer.ok()) return writer.TakeStatus();
   return std::unique_ptr<DecisionLog>(new SqliteDecisionLog(
       std::move(lock).value(), *incarnation, std::move(writer).value(), std::move(reader).value()));

@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <future>
 #include <utility>
 #include <vector>
 
+#include "common/wait.h"
 #include "twopc/recovery.h"
 
 namespace twopc::internal {
@@ -16,16 +16,15 @@ Status CheckNoNewerIncarnation(
   // All participants at once: an unreachable one costs one timeout, not one
   // per participant.
   using Rows = Result<std::vector<PreparedXact>>;
-  std::vector<std::pair<std::string, std::future<Rows>>> scans;
+  std::vector<std::pair<std::string, Answer<Rows>>> scans;
   Deadline deadline = Clock::now() + options.connect_timeout + std::chrono::seconds(5);
   for (const auto& [name, participant] : participants) {
-    auto promise = std::make_shared<std::promise<Rows>>();
-    scans.emplace_back(name, promise->get_future());
-    participant->Recover(deadline, [promise](Rows rows) { promise->set_value(std::move(rows)); });
+    auto& [_, answer] = scans.emplace_back(name, Answer<Rows>());
+    participant->Recover(deadline, answer.Callback());
   }
   Status refusal;
-  for (auto& [name, future] : scans) {
-    Rows rows = future.get();  // every future is waited for: the callbacks hold the promises
+  for (auto& [name, answer] : scans) {
+    Rows rows = answer.Wait();  // every answer is waited for, even after a refusal
     if (!rows.ok() || !refusal.ok()) continue;
     for (const PreparedXact& x : *rows) {
       ClassifiedGid c = ClassifyGid(x.gid, options.node_id);

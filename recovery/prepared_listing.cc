@@ -1,8 +1,7 @@
 // ListPrepared: what `twopc status` shows -- every prepared transaction, whose
 // it is, what the log decided, and what it costs the database while it
 // waits (locks held, sessions blocked, VACUUM held back).
-#include <future>
-
+#include "common/wait.h"
 #include "recovery/recovery_scanner.h"
 
 namespace twopc::internal {
@@ -47,11 +46,8 @@ struct Impact {
 };
 
 std::map<std::string, Impact> ReadImpact(Participant& p, std::chrono::milliseconds timeout) {
-  std::promise<Result<std::vector<QueryResult>>> promise;
-  auto future = promise.get_future();
-  p.Inspect({kImpactSql, {}}, Clock::now() + timeout,
-            [&promise](Result<std::vector<QueryResult>> r) { promise.set_value(std::move(r)); });
-  auto r = future.get();
+  auto r = AwaitCallback<Result<std::vector<QueryResult>>>(
+      [&](auto done) { p.Inspect({kImpactSql, {}}, Clock::now() + timeout, std::move(done)); });
   std::map<std::string, Impact> out;
   if (!r.ok()) return out;
   for (const auto& row : r.value()[0].rows) {

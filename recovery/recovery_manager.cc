@@ -1,13 +1,9 @@
 // RecoveryManager: the operator's handle (the `twopc` CLI is a shell over it).
 #include <fmt/format.h>
 #include "common/logging.h"
-
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
+#include "common/wait.h"
 
 #include <algorithm>
-#include <future>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -15,6 +11,7 @@
 
 #include "coordinator/coordinator_impl.h"
 #include "decision_log/sqlite_decision_log.h"
+#include "storage/log_file.h"
 #include "recovery/recovery_scanner.h"
 
 namespace twopc {
@@ -52,16 +49,14 @@ class RecoveryManagerImpl {
   // participants are skipped: the pass cannot act on them either.
   void Register() {
     // In parallel: an unreachable participant costs one timeout, not one each.
-    std::vector<std::promise<Status>> answers(participants_.size());
+    std::vector<internal::Answer<Status>> answers(participants_.size());
     size_t i = 0;
     auto deadline = internal::Clock::now() + options.connect_timeout + std::chrono::seconds(5);
     for (const auto& [name, p] : participants_) {
-      auto* answer = &answers[i++];
-      p->Register(options.node_id, log->incarnation(), deadline,
-                  [answer](Status s) { answer->set_value(std::move(s)); });
+      p->Register(options.node_id, log->incarnation(), deadline, answers[i++].Callback());
     }
     for (auto& a : answers) {
-      Status s = a.get_future().get();
+      Status s = a.Wait();
       if (s.IsConflict() && not_registered.empty()) {
         not_registered = s.message() + " -- nothing of this node is fenced or rolled back";
       }
@@ -282,12 +277,7 @@ bool RecoveryManager::holds_log_lock() const { return impl_->holds_lock; }
 
 bool RecoveryManager::coordinator_running() const {
   if (impl_->holds_lock) return false;
-  // Probe the lock the way a coordinator takes it, and let go at once.
-  int fd = ::open((impl_->options.log.path + ".lock").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-  ::close(fd);
-  return held;
+  return internal::LogLockHeld(impl_->options.log.path);
 }
 const CoordinatorOptions& RecoveryManager::options() const { return impl_->options; }
 DecisionLog& RecoveryManager::log() { return *impl_->log; }

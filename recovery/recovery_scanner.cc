@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 #include "common/logging.h"
+#include "common/wait.h"
 
-#include <future>
 #include <set>
 #include <thread>
 
@@ -11,14 +11,6 @@ namespace twopc::internal {
 namespace {
 
 using Scan = std::map<std::string, std::set<std::string>>;  // participant -> gids
-
-template <class T, class Start>
-T Wait(Start start) {
-  std::promise<T> promise;
-  auto future = promise.get_future();
-  start([&promise](T v) { promise.set_value(std::move(v)); });
-  return future.get();
-}
 
 Deadline In(std::chrono::milliseconds t) { return Clock::now() + t; }
 
@@ -28,18 +20,15 @@ Deadline In(std::chrono::milliseconds t) { return Clock::now() + t; }
 // scan.
 Scan ScanAll(const ScanContext& ctx, std::map<std::string, Status>* unreachable,
              std::vector<PreparedXact>* rows_out, std::vector<std::string>* row_participants) {
-  std::vector<std::pair<std::string, std::future<Result<std::vector<PreparedXact>>>>> pending;
+  std::vector<std::pair<std::string, Answer<Result<std::vector<PreparedXact>>>>> pending;
   for (const auto& [name, p] : ctx.participants) {
     if (unreachable->count(name)) continue;
-    auto promise = std::make_shared<std::promise<Result<std::vector<PreparedXact>>>>();
-    pending.emplace_back(name, promise->get_future());
-    p->Recover(In(ctx.timeout), [promise](Result<std::vector<PreparedXact>> r) {
-      promise->set_value(std::move(r));
-    });
+    auto& [_, answer] = pending.emplace_back(name, Answer<Result<std::vector<PreparedXact>>>());
+    p->Recover(In(ctx.timeout), answer.Callback());
   }
   Scan scan;
-  for (auto& [name, future] : pending) {
-    auto r = future.get();
+  for (auto& [name, answer] : pending) {
+    auto r = answer.Wait();
     if (!r.ok()) {
       unreachable->emplace(name, r.status());
       continue;
@@ -351,20 +340,20 @@ class Pass {
 }  // namespace
 
 Result<std::vector<PreparedXact>> RecoverSync(Participant& p, std::chrono::milliseconds timeout) {
-  return Wait<Result<std::vector<PreparedXact>>>(
+  return AwaitCallback<Result<std::vector<PreparedXact>>>(
       [&](auto done) { p.Recover(In(timeout), std::move(done)); });
 }
 
 Status CommitPreparedSync(Participant& p, const std::string& gid, std::chrono::milliseconds timeout) {
-  return Wait<Status>([&](auto done) { p.CommitPrepared(gid, In(timeout), std::move(done)); });
+  return AwaitCallback<Status>([&](auto done) { p.CommitPrepared(gid, In(timeout), std::move(done)); });
 }
 
 Status RollbackPreparedSync(Participant& p, const std::string& gid, std::chrono::milliseconds timeout) {
-  return Wait<Status>([&](auto done) { p.RollbackPrepared(gid, In(timeout), std::move(done)); });
+  return AwaitCallback<Status>([&](auto done) { p.RollbackPrepared(gid, In(timeout), std::move(done)); });
 }
 
 Result<TxidOutcome> TransactionStatusSync(Participant& p, uint64_t txid, std::chrono::milliseconds timeout) {
-  return Wait<Result<TxidOutcome>>(
+  return AwaitCallback<Result<TxidOutcome>>(
       [&](auto done) { p.TransactionStatus(txid, In(timeout), std::move(done)); });
 }
 
@@ -398,7 +387,7 @@ bool MayBeDeciding(const ScanContext& ctx, const GidParts& parts, const std::str
 
 Status EndDeadSessions(const ScanContext& ctx, Participant& participant, int* ended) {
   *ended = 0;
-  auto r = Wait<Result<EndedSessions>>([&](auto done) {
+  auto r = AwaitCallback<Result<EndedSessions>>([&](auto done) {
     participant.EndSessions(ctx.node_id, ctx.live_incarnation, In(ctx.timeout), std::move(done));
   });
   if (!r.ok()) return r.TakeStatus();

@@ -9,8 +9,8 @@ namespace {
 
 // A read-only connection: resume and Unfinished() read a WAL snapshot and
 // never wait for the writer's group commit.
-Result<std::unique_ptr<SqliteDb>> OpenReader(const std::string& path) {
-  auto db = SqliteDb::Open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+Result<std::unique_ptr<SqliteDb>> OpenReader(const std::string& path, const char* vfs = nullptr) {
+  auto db = SqliteDb::Open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, vfs);
   if (!db.ok()) return SagaLogError(db.status());
   if (Status s = CheckSagaLogFormat(db->get()); !s.ok()) return s;
   return db;
@@ -24,16 +24,16 @@ int64_t SagaNowMs() {
       .count();
 }
 
-Result<std::unique_ptr<SagaLog>> SagaLog::Open(const std::string& path) {
+Result<std::unique_ptr<SagaLog>> SagaLog::Open(const std::string& path, const char* vfs) {
   // The lock comes first: a second orchestrator must not even run WAL
   // recovery on a log that a live one is writing.
   auto lock = LogFileLock::Acquire(path, "saga log", "saga orchestrator");
   if (!lock.ok()) return lock.TakeStatus();
   if (Status s = CreateLogFileIfMissing(path, "saga log"); !s.ok()) return s;
-  auto db = SqliteDb::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  auto db = SqliteDb::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs);
   if (!db.ok()) return SagaLogError(db.status());
   if (Status s = InitializeSagaLog(db->get()); !s.ok()) return s;
-  auto reader = OpenReader(path);
+  auto reader = OpenReader(path, vfs);
   if (!reader.ok()) return reader.TakeStatus();
   auto writer = SagaLogWriter::Start(std::move(db).value());
   if (!writer.ok()) return writer.TakeStatus();

@@ -28,8 +28,11 @@ namespace twopc::internal {
 class SagaLog {
  public:
   // Busy if another orchestrator holds the log; InvalidArgument if `path`
-  // is some other SQLite file.
-  static Result<std::unique_ptr<SagaLog>> Open(const std::string& path);
+  // is some other SQLite file. Every file access goes through the SQLite VFS
+  // named `vfs` (nullptr: the default one); tests pass one that injects
+  // faults.
+  static Result<std::unique_ptr<SagaLog>> Open(const std::string& path,
+                                               const char* vfs = nullptr);
 
   // Records a new saga (record.state running). Durable when it returns OK.
   Status Insert(const SagaRecord& record, const std::string& definition);

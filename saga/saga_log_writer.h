@@ -1,19 +1,14 @@
-// The saga log's single writer: a thread that owns the write connection and
-// commits every write queued while it was busy in ONE SQLite transaction,
-// i.e. one fsync for a whole group of concurrent sagas (the same group commit
-// as storage/group_commit_writer.cc). Callers block until their write is
-// durable.
+// The saga log's writes, through the shared group-commit writer
+// (storage/group_commit_writer.h): every write queued while the writer was
+// busy is committed in ONE SQLite transaction, i.e. one fsync for a whole
+// group of concurrent sagas. Callers block until their write is durable.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
-#include <future>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
+#include "storage/group_commit_writer.h"
 #include "storage/sqlite_db.h"
 #include "twopc/saga.h"
 #include "twopc/status.h"
@@ -37,10 +32,7 @@ class SagaLogWriter {
   static Result<std::unique_ptr<SagaLogWriter>> Start(std::unique_ptr<SqliteDb> db);
 
   // Writes everything still queued, then stops the thread.
-  ~SagaLogWriter();
-
-  SagaLogWriter(const SagaLogWriter&) = delete;
-  SagaLogWriter& operator=(const SagaLogWriter&) = delete;
+  ~SagaLogWriter() = default;
 
   // Blocks until `write` is durable (OK) or failed. InDoubt when the commit
   // of its batch failed in a way that leaves unknown whether it reached the
@@ -49,33 +41,17 @@ class SagaLogWriter {
   // recorded. A finished saga (completed, compensated) drops its definition.
   Status Write(SagaLogWrite write);
 
- private:
+  // One queued write and its caller's callback.
   struct Job {
     SagaLogWrite write;
-    std::promise<Status> done;
+    std::function<void(Status)> done;
+    Status own;  // a refusal of this write alone (a duplicate id, no such saga)
   };
 
-  SagaLogWriter(std::unique_ptr<SqliteDb> db, std::unique_ptr<SqliteStatement> insert,
-                std::unique_ptr<SqliteStatement> update);
+ private:
+  SagaLogWriter(std::unique_ptr<SqliteDb> db, std::unique_ptr<BatchWrites<Job>> batches);
 
-  void Run();
-  std::vector<Job> TakeBatch();
-  void WriteBatch(std::vector<Job>& batch);
-  Status WriteJob(const SagaLogWrite& w);
-  Status Commit(bool* outcome_unknown);
-
-  // Used by the writer thread only.
-  std::unique_ptr<SqliteDb> db_;
-  std::unique_ptr<SqliteStatement> insert_;
-  std::unique_ptr<SqliteStatement> update_;
-  Status failed_;  // set once a commit's outcome was unknown
-
-  std::mutex mu_;
-  std::condition_variable work_;
-  std::deque<Job> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;  // GUARDED_BY(mu_)
-
-  std::thread thread_;  // last: starts once everything above is initialized
+  GroupCommitWriter<Job> writer_;
 };
 
 }  // namespace twopc::internal

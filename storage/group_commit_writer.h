@@ -1,97 +1,168 @@
-// The decision log's single writer: a thread that owns the write connection
-// and forces every COMMIT/ABORT record queued while it was busy with ONE
-// SQLite transaction, i.e. one fsync (group commit, docs/protocol.md, "Decide").
+// The single writer of a log file, shared by the decision log and the saga
+// log: a thread that owns the write connection and commits every job queued
+// while it was busy in ONE SQLite transaction, i.e. one fsync for a whole
+// group of concurrent callers (group commit, docs/protocol.md, "Decide").
+//
+// It goes fail-stop, as PostgreSQL does after a failed fsync: once a COMMIT
+// failed in a way that leaves unknown whether it reached the disk, that batch
+// is answered InDoubt and every later one IOError, until the log is reopened
+// (docs/protocol.md, "Decide"). What a job is and how it is written stays
+// with each log: decision_log/decision_writer.cc, saga/saga_log_writer.cc.
 #pragma once
 
-#include <atomic>
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
-#include <cstdint>
+#include <cstddef>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "storage/sqlite_db.h"
-#include "decision_log/sqlite_decision_table.h"
-#include "twopc/decision_log.h"
-#include "twopc/options.h"
 #include "twopc/status.h"
 
 namespace twopc::internal {
 
+struct GroupCommitOptions {
+  // How long the writer waits for more jobs once one is queued, so that
+  // concurrent callers share an fsync. 0: it writes at once.
+  std::chrono::microseconds window{0};
+  // Upper bound of jobs committed together.
+  size_t max_batch = 1024;
+  // Names the log in messages: "decision log", "saga log".
+  std::string what = "log";
+  // Applied to every failure before it is logged or answered (the saga log
+  // names itself in SQLite's errors); nullptr: none.
+  std::function<Status(const Status&)> reword;
+};
+
+// What one log writes. Called on the writer thread only, once per batch, in
+// this order: MustForce, Write (inside the transaction), Answer.
+template <class Job>
+class BatchWrites {
+ public:
+  virtual ~BatchWrites() = default;
+  // False for a batch that may be lost in a crash (never torn): it is then
+  // committed with synchronous=NORMAL, without an fsync of its own.
+  virtual bool MustForce(const std::vector<Job>& batch) { return true; }
+  // Writes every job inside the batch's transaction. Non-OK fails the whole
+  // batch (the transaction is rolled back); a job refused on its own (a
+  // conflict) keeps its refusal in the job for Answer.
+  virtual Status Write(std::vector<Job>& batch) = 0;
+  // Gives every job its answer: `batch_status` is OK when the batch is
+  // durable, otherwise why not (InDoubt when it may be).
+  virtual void Answer(std::vector<Job>& batch, const Status& batch_status) = 0;
+};
+
+// The write connection of one log and its fail-stop rule; no thread. Not
+// thread-safe: GroupCommitWriter's thread is its only user.
+class FailStopConnection {
+ public:
+  FailStopConnection(std::unique_ptr<SqliteDb> db, std::string what,
+                     std::function<Status(const Status&)> reword)
+      : db_(std::move(db)), what_(std::move(what)), reword_(std::move(reword)) {}
+
+  // Runs `write` (`jobs` of them) in one transaction and commits it, forced
+  // unless `force` is false. Refused without touching the file once a
+  // commit's outcome was unknown. On failure nothing is left open.
+  Status Transact(bool force, size_t jobs, const std::function<Status()>& write);
+
+  SqliteDb* db() { return db_.get(); }
+
+ private:
+  Status SetSynchronous(bool full);
+  Status Commit(bool* outcome_unknown);
+
+  std::unique_ptr<SqliteDb> db_;
+  const std::string what_;
+  const std::function<Status(const Status&)> reword_;
+  bool synchronous_full_ = true;  // the logs are opened with synchronous=FULL
+  // Set when a COMMIT failed in a way that leaves its outcome unknown; every
+  // later write is refused with it.
+  Status failed_;
+};
+
+template <class Job>
 class GroupCommitWriter {
  public:
-  // Takes over `db`, already initialized (InitializeLog), and starts the
-  // writer thread.
-  static Result<std::unique_ptr<GroupCommitWriter>> Start(std::unique_ptr<SqliteDb> db,
-                                                          const LogOptions& options);
+  // Takes over `db` (already initialized) and `writes` (prepared on `db`),
+  // and starts the writer thread.
+  GroupCommitWriter(std::unique_ptr<SqliteDb> db, std::unique_ptr<BatchWrites<Job>> writes,
+                    GroupCommitOptions options)
+      : window_(std::max(options.window, std::chrono::microseconds(0))),
+        max_batch_(std::max<size_t>(options.max_batch, 1)),
+        connection_(std::move(db), std::move(options.what), std::move(options.reword)),
+        writes_(std::move(writes)) {
+    thread_ = std::thread(&GroupCommitWriter::Run, this);
+  }
 
-  // Writes everything still queued (every pending Decide gets its answer),
-  // then stops the thread and closes the connection.
-  ~GroupCommitWriter();
+  // Writes everything still queued (every job gets its answer), then stops
+  // the thread. The statements in `writes` go before the connection: one
+  // with unfinalized statements is closed lazily and would not checkpoint.
+  ~GroupCommitWriter() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    work_.notify_all();
+    thread_.join();
+  }
 
   GroupCommitWriter(const GroupCommitWriter&) = delete;
   GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
 
-  // Queues `record` (incarnation and decided_at_ms already filled in); `done`
-  // runs on the writer thread once the record's batch committed or failed.
-  void Decide(DecisionRecord record, std::function<void(Status)> done);
-
-  // Queues an END record; it rides along with the next batch.
-  void End(std::string gtrid, int64_t now_ms);
-
-  // Blocking; REQUIRES: not called on the writer thread (from a `done`).
-  // Deletes ended records, keeping the ABORT fences written by incarnations
-  // >= `live_incarnation` (see DecisionWrites::DeleteEnded).
-  Result<uint64_t> Compact(uint64_t live_incarnation);
-  Status Flush();
-  // Writes `record` (at_ms already filled in) forced, like a decision.
-  Status RecordHeuristic(HeuristicRecord record);
-  // Marks the heuristic records of `key` forgotten at `now_ms`, forced;
-  // returns how many.
-  Result<uint64_t> ForgetHeuristic(std::string key, int64_t now_ms);
-
-  LogStats stats() const;
+  // Queues `job`; BatchWrites::Answer answers it on the writer thread.
+  void Enqueue(Job job) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(job));
+    }
+    work_.notify_one();
+  }
 
  private:
-  struct Job {
-    enum class Kind { kDecide, kEnd, kCompact, kFlush, kHeuristic, kForget };
-    Kind kind;
-    DecisionRecord record;                            // kDecide; kEnd uses gtrid and ended_at_ms
-    HeuristicRecord heuristic;                        // kHeuristic; kForget: gtrid = key
-    std::function<void(Status)> done;                 // kDecide, kFlush, kHeuristic
-    std::function<void(Result<uint64_t>)> compacted;  // kCompact, kForget
-    Status answer;                                    // kDecide: this record's own outcome
-    uint64_t deleted = 0;                             // kCompact; kForget: records marked
-  };
+  void Run() {
+    std::vector<Job> batch;
+    for (;;) {
+      TakeBatch(&batch);
+      if (batch.empty()) return;
+      Status s = connection_.Transact(writes_->MustForce(batch), batch.size(),
+                                      [&] { return writes_->Write(batch); });
+      writes_->Answer(batch, s);
+      batch.clear();  // keeps its capacity for the queue it is swapped with next
+    }
+  }
 
-  GroupCommitWriter(std::unique_ptr<SqliteDb> db, std::unique_ptr<DecisionWrites> writes,
-                    const LogOptions& options);
-
-  void Enqueue(Job job);
-  void Run();
   // Waits for work and moves it into `*batch` (empty on entry); leaves it
   // empty only when stopping with nothing left.
-  void TakeBatch(std::vector<Job>* batch);
-  void WriteBatch(std::vector<Job>& batch);
-  Status WriteJobs(std::vector<Job>& batch);
-  Status Commit(bool* outcome_unknown);
-  Status SetSynchronous(bool full);
-  static void Answer(std::vector<Job>& batch, const Status& batch_status);
+  void TakeBatch(std::vector<Job>* batch) {
+    std::unique_lock lock(mu_);
+    work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (window_.count() > 0 && !stopping_) {
+      // Give concurrent callers the chance to share this fsync.
+      work_.wait_for(lock, window_, [this] { return stopping_ || queue_.size() >= max_batch_; });
+    }
+    if (queue_.size() <= max_batch_) {
+      batch->swap(queue_);
+      return;
+    }
+    auto end = queue_.begin() + static_cast<std::ptrdiff_t>(max_batch_);
+    batch->assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+    queue_.erase(queue_.begin(), end);
+  }
 
   const std::chrono::microseconds window_;
   const size_t max_batch_;
 
-  // Used by the writer thread only (and by Start before the thread exists).
-  std::unique_ptr<SqliteDb> db_;
-  std::unique_ptr<DecisionWrites> writes_;
-  bool synchronous_full_ = true;
-  // Set when a COMMIT failed in a way that leaves its outcome unknown; every
-  // later write is refused with it (fail-stop, as PostgreSQL does after a
-  // failed fsync).
-  Status failed_;
+  // Used by the writer thread only. `writes_` after `connection_`: its
+  // statements are finalized before the connection closes.
+  FailStopConnection connection_;
+  std::unique_ptr<BatchWrites<Job>> writes_;
 
   std::mutex mu_;
   std::condition_variable work_;
@@ -99,9 +170,6 @@ class GroupCommitWriter {
   // with the batch it just finished (no job moved, capacity reused).
   std::vector<Job> queue_;  // guarded by mu_
   bool stopping_ = false;   // guarded by mu_
-
-  std::atomic<uint64_t> records_forced_{0};
-  std::atomic<uint64_t> forces_{0};
 
   std::thread thread_;  // last: starts once everything above is initialized
 };

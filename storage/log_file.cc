@@ -38,6 +38,15 @@ Result<LogFileLock> LogFileLock::Acquire(const std::string& db_path, std::string
   return LogFileLock(fd);
 }
 
+bool LogLockHeld(const std::string& db_path) {
+  // O_RDONLY, no O_CREAT: probing must not leave a lock file behind.
+  int fd = open((db_path + ".lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  close(fd);
+  return held;
+}
+
 LogFileLock::LogFileLock(LogFileLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
 
 LogFileLock::~LogFileLock() {

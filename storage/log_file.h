@@ -31,6 +31,14 @@ class LogFileLock {
   int fd_;
 };
 
+// True when a live process holds the LogFileLock of the log at `db_path` (a
+// coordinator, an orchestrator, `twopc recover`); false when nobody does or
+// the lock file cannot be opened. The probe takes a shared lock and lets go
+// at once: a shared one conflicts with a holder's exclusive lock only, so two
+// probes at the same time never see each other as a holder. A LogFileLock
+// being taken at that very moment may still see the probe and get Busy.
+bool LogLockHeld(const std::string& db_path);
+
 // Creates the database file with mode 0600 if it does not exist (SQLite would
 // use 0644, and the logs hold gids, SQL and parameters). SQLite gives the
 // -wal and -shm files the database file's mode.

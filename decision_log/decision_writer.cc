@@ -1,0 +1,183 @@
+#include "decision_log/decision_writer.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "common/wait.h"
+
+namespace twopc::internal {
+namespace {
+
+using Kind = DecisionJob::Kind;
+
+// How the decision log's jobs are written and answered, on the writer thread.
+class DecisionBatches final : public BatchWrites<DecisionJob> {
+ public:
+  DecisionBatches(std::unique_ptr<DecisionWrites> writes, DecisionWriter::Counters* counters)
+      : writes_(std::move(writes)), counters_(counters) {}
+
+  // END is not forced (losing it only makes recovery find the branches gone
+  // again), and a Flush waits for the writes before it without forcing them.
+  // A heuristic record is forced like a decision: losing it would let a
+  // later `twopc status` hide a mixed outcome.
+  bool MustForce(const std::vector<DecisionJob>& batch) override {
+    return std::any_of(batch.begin(), batch.end(), [](const DecisionJob& j) {
+      return j.kind != Kind::kEnd && j.kind != Kind::kFlush;
+    });
+  }
+
+  Status Write(std::vector<DecisionJob>& batch) override {
+    for (DecisionJob& job : batch) {
+      if (Status s = WriteJob(job); !s.ok()) return s;
+    }
+    return Status::OK();
+  }
+
+  void Answer(std::vector<DecisionJob>& batch, const Status& batch_status) override {
+    if (batch_status.ok()) Count(batch);
+    for (DecisionJob& job : batch) {
+      switch (job.kind) {
+        case Kind::kDecide:
+          if (job.done) job.done(batch_status.ok() ? std::move(job.answer) : batch_status);
+          break;
+        case Kind::kFlush:
+        case Kind::kHeuristic:
+          job.done(batch_status);
+          break;
+        case Kind::kCompact:
+        case Kind::kForget:
+          job.counted(batch_status.ok() ? Result<uint64_t>(job.count)
+                                        : Result<uint64_t>(batch_status));
+          break;
+        case Kind::kEnd:
+          break;
+      }
+    }
+  }
+
+ private:
+  Status WriteJob(DecisionJob& job) {
+    switch (job.kind) {
+      case Kind::kDecide:
+        return writes_->Insert(job.record, &job.answer);
+      case Kind::kEnd:
+        return writes_->MarkEnded(job.record.gtrid, *job.record.ended_at_ms);
+      case Kind::kCompact: {
+        auto deleted = writes_->DeleteEnded(job.record.incarnation);
+        if (deleted.ok()) job.count = *deleted;
+        return deleted.status();
+      }
+      case Kind::kHeuristic:
+        return writes_->InsertHeuristic(job.heuristic);
+      case Kind::kForget: {
+        auto marked = writes_->ForgetHeuristics(job.heuristic.gtrid, job.heuristic.at_ms);
+        if (marked.ok()) job.count = *marked;
+        return marked.status();
+      }
+      case Kind::kFlush:
+        return Status::OK();
+    }
+    return Status::OK();
+  }
+
+  void Count(const std::vector<DecisionJob>& batch) {
+    uint64_t acknowledged = std::count_if(batch.begin(), batch.end(), [](const DecisionJob& j) {
+      return j.kind == Kind::kDecide && j.answer.ok();
+    });
+    bool has_decisions = std::any_of(batch.begin(), batch.end(),
+                                     [](const DecisionJob& j) { return j.kind == Kind::kDecide; });
+    if (!has_decisions) return;
+    counters_->forces.fetch_add(1, std::memory_order_relaxed);
+    counters_->records_forced.fetch_add(acknowledged, std::memory_order_relaxed);
+  }
+
+  std::unique_ptr<DecisionWrites> writes_;
+  DecisionWriter::Counters* counters_;
+};
+
+GroupCommitOptions WriterOptions(const LogOptions& options) {
+  GroupCommitOptions o;
+  o.window = options.group_commit_window;
+  o.max_batch = static_cast<size_t>(std::max(options.max_batch, 1));
+  o.what = "decision log";
+  return o;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DecisionWriter>> DecisionWriter::Start(std::unique_ptr<SqliteDb> db,
+                                                              const LogOptions& options) {
+  auto writes = DecisionWrites::Prepare(db.get());
+  if (!writes.ok()) return writes.TakeStatus();
+  return std::unique_ptr<DecisionWriter>(
+      new DecisionWriter(std::move(db), std::move(writes).value(), options));
+}
+
+DecisionWriter::DecisionWriter(std::unique_ptr<SqliteDb> db, std::unique_ptr<DecisionWrites> writes,
+                               const LogOptions& options)
+    : writer_(std::move(db), std::make_unique<DecisionBatches>(std::move(writes), &counters_),
+              WriterOptions(options)) {}
+
+void DecisionWriter::Decide(DecisionRecord record, std::function<void(Status)> done) {
+  DecisionJob job;
+  job.kind = Kind::kDecide;
+  job.record = std::move(record);
+  job.done = std::move(done);
+  writer_.Enqueue(std::move(job));
+}
+
+void DecisionWriter::End(std::string gtrid, int64_t now_ms) {
+  DecisionJob job;
+  job.kind = Kind::kEnd;
+  job.record.gtrid = std::move(gtrid);
+  job.record.ended_at_ms = now_ms;
+  writer_.Enqueue(std::move(job));
+}
+
+Result<uint64_t> DecisionWriter::Compact(uint64_t live_incarnation) {
+  return AwaitCallback<Result<uint64_t>>([&](auto counted) {
+    DecisionJob job;
+    job.kind = Kind::kCompact;
+    job.record.incarnation = live_incarnation;
+    job.counted = std::move(counted);
+    writer_.Enqueue(std::move(job));
+  });
+}
+
+Status DecisionWriter::Flush() {
+  return AwaitCallback<Status>([&](auto done) {
+    DecisionJob job;
+    job.kind = Kind::kFlush;
+    job.done = std::move(done);
+    writer_.Enqueue(std::move(job));
+  });
+}
+
+Status DecisionWriter::RecordHeuristic(HeuristicRecord record) {
+  return AwaitCallback<Status>([&](auto done) {
+    DecisionJob job;
+    job.kind = Kind::kHeuristic;
+    job.heuristic = std::move(record);
+    job.done = std::move(done);
+    writer_.Enqueue(std::move(job));
+  });
+}
+
+Result<uint64_t> DecisionWriter::ForgetHeuristic(std::string key, int64_t now_ms) {
+  return AwaitCallback<Result<uint64_t>>([&](auto counted) {
+    DecisionJob job;
+    job.kind = Kind::kForget;
+    job.heuristic.gtrid = std::move(key);
+    job.heuristic.at_ms = now_ms;
+    job.counted = std::move(counted);
+    writer_.Enqueue(std::move(job));
+  });
+}
+
+LogStats DecisionWriter::stats() const {
+  return LogStats{counters_.records_forced.load(std::memory_order_relaxed),
+                  counters_.forces.load(std::memory_order_relaxed)};
+}
+
+}  // namespace twopc::internal
