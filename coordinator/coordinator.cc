@@ -146,6 +146,7 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
 }
 
 Status CoordinatorImpl::Register() {
+  internal::MutexLock registering(register_mutex_);
   std::vector<std::promise<Status>> answers(participants_.size());
   size_t i = 0;
   Deadline deadline = Clock::now() + options.connect_timeout;

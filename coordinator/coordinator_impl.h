@@ -121,8 +121,11 @@ class CoordinatorImpl {
   RecoveryReport RunRecovery(const RecoveryPassOptions& options) TWOPC_EXCLUDES(mutex_);
 
   // Registers this node id as live on every reachable participant
-  // (Participant::Register). Conflict when another process holds it.
-  Status Register() TWOPC_EXCLUDES(mutex_);
+  // (Participant::Register). Conflict when another process holds it. One
+  // call at a time: a participant's registration connection serves one
+  // request at a time, and the background pass, Coordinator::Recover and
+  // the application's threads may all re-register at once.
+  Status Register() TWOPC_EXCLUDES(mutex_, register_mutex_);
   // Register() before a later pass, logging a conflict.
   void ReRegister() TWOPC_EXCLUDES(mutex_);
 
@@ -153,6 +156,7 @@ class CoordinatorImpl {
   std::map<std::string, std::unique_ptr<Participant>, std::less<>> participants_;
   std::thread recovery_thread_;
 
+  internal::Mutex register_mutex_;  // held through Register()
   mutable internal::Mutex mutex_;
   internal::CondVar idle_cv_;  // ops_in_flight_ dropped to 0
   internal::CondVar stop_cv_;  // stopping_ set
