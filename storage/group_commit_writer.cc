@@ -29,10 +29,10 @@ GroupCommitWriter::GroupCommitWriter(std::unique_ptr<SqliteDb> db,
 
 GroupCommitWriter::~GroupCommitWriter() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  work_.notify_all();
+  work_.SignalAll();
   thread_.join();
 }
 
@@ -103,10 +103,10 @@ LogStats GroupCommitWriter::stats() const {
 
 void GroupCommitWriter::Enqueue(Job job) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     queue_.push_back(std::move(job));
   }
-  work_.notify_one();
+  work_.Signal();
 }
 
 void GroupCommitWriter::Run() {
@@ -120,11 +120,13 @@ void GroupCommitWriter::Run() {
 }
 
 void GroupCommitWriter::TakeBatch(std::vector<Job>* batch) {
-  std::unique_lock<std::mutex> lock(mu_);
-  work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+  MutexLock lock(mu_);
+  while (!stopping_ && queue_.empty()) work_.Wait(mu_);
   if (window_.count() > 0 && !stopping_) {
     // Give concurrent transactions the chance to share this fsync.
-    work_.wait_for(lock, window_, [this] { return stopping_ || queue_.size() >= max_batch_; });
+    auto until = std::chrono::steady_clock::now() + window_;
+    while (!stopping_ && queue_.size() < max_batch_ && work_.WaitUntil(mu_, until)) {
+    }
   }
   if (queue_.size() <= max_batch_) {
     batch->swap(queue_);

@@ -4,15 +4,14 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/thread_annotations.h"
 #include "storage/sqlite_db.h"
 #include "decision_log/sqlite_decision_table.h"
 #include "twopc/decision_log.h"
@@ -74,7 +73,7 @@ class GroupCommitWriter {
   void Run();
   // Waits for work and moves it into `*batch` (empty on entry); leaves it
   // empty only when stopping with nothing left.
-  void TakeBatch(std::vector<Job>* batch);
+  void TakeBatch(std::vector<Job>* batch) TWOPC_EXCLUDES(mu_);
   void WriteBatch(std::vector<Job>& batch);
   Status WriteJobs(std::vector<Job>& batch);
   Status Commit(bool* outcome_unknown);
@@ -93,12 +92,12 @@ class GroupCommitWriter {
   // failed fsync).
   Status failed_;
 
-  std::mutex mu_;
-  std::condition_variable work_;
+  Mutex mu_;
+  CondVar work_;
   // A vector, not a deque: the writer takes the whole queue by swapping it
   // with the batch it just finished (no job moved, capacity reused).
-  std::vector<Job> queue_;  // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
+  std::vector<Job> queue_ TWOPC_GUARDED_BY(mu_);
+  bool stopping_ TWOPC_GUARDED_BY(mu_) = false;
 
   std::atomic<uint64_t> records_forced_{0};
   std::atomic<uint64_t> forces_{0};
