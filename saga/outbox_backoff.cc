@@ -14,7 +14,7 @@ EventBackoff::EventBackoff(std::chrono::milliseconds initial, std::chrono::milli
     : initial_(std::max(initial, std::chrono::milliseconds(1))), max_(std::max(max, initial_)) {}
 
 std::vector<int64_t> EventBackoff::Waiting(Clock::time_point now) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   DropStale(now);
   std::vector<int64_t> ids;
   for (const auto& [id, entry] : entries_) {
@@ -24,7 +24,7 @@ std::vector<int64_t> EventBackoff::Waiting(Clock::time_point now) {
 }
 
 void EventBackoff::Failed(int64_t id, Clock::time_point now) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Entry& e = entries_[id];
   e.failures = std::min(e.failures + 1, 30);  // 2^30 * 1ms is past any sane max
   auto wait =
@@ -33,7 +33,7 @@ void EventBackoff::Failed(int64_t id, Clock::time_point now) {
 }
 
 void EventBackoff::Forget(int64_t id) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   entries_.erase(id);
 }
 

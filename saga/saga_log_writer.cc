@@ -43,10 +43,10 @@ SagaLogWriter::SagaLogWriter(std::unique_ptr<SqliteDb> db, std::unique_ptr<Sqlit
 
 SagaLogWriter::~SagaLogWriter() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  work_.notify_all();
+  work_.SignalAll();
   thread_.join();
   // Statements before the connection: a connection with unfinalized
   // statements is closed lazily (sqlite3_close_v2) and would not checkpoint.
@@ -58,10 +58,10 @@ Status SagaLogWriter::Write(SagaLogWrite write) {
   Job job{std::move(write), {}};
   std::future<Status> answer = job.done.get_future();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queue_.push_back(std::move(job));
   }
-  work_.notify_one();
+  work_.Signal();
   return answer.get();
 }
 
@@ -74,8 +74,8 @@ void SagaLogWriter::Run() {
 }
 
 std::vector<SagaLogWriter::Job> SagaLogWriter::TakeBatch() {
-  std::unique_lock lock(mu_);
-  work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+  MutexLock lock(mu_);
+  while (!stopping_ && queue_.empty()) work_.Wait(mu_);
   size_t n = std::min(queue_.size(), kMaxBatch);
   std::vector<Job> batch;
   batch.reserve(n);

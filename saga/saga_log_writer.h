@@ -5,15 +5,14 @@
 // durable.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/thread_annotations.h"
 #include "storage/sqlite_db.h"
 #include "twopc/saga.h"
 #include "twopc/status.h"
@@ -59,7 +58,7 @@ class SagaLogWriter {
                 std::unique_ptr<SqliteStatement> update);
 
   void Run();
-  std::vector<Job> TakeBatch();
+  std::vector<Job> TakeBatch() TWOPC_EXCLUDES(mu_);
   void WriteBatch(std::vector<Job>& batch);
   Status WriteJob(const SagaLogWrite& w);
   Status Commit(bool* outcome_unknown);
@@ -70,10 +69,10 @@ class SagaLogWriter {
   std::unique_ptr<SqliteStatement> update_;
   Status failed_;  // set once a commit's outcome was unknown
 
-  std::mutex mu_;
-  std::condition_variable work_;
-  std::deque<Job> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar work_;
+  std::deque<Job> queue_ TWOPC_GUARDED_BY(mu_);
+  bool stopping_ TWOPC_GUARDED_BY(mu_) = false;
 
   std::thread thread_;  // last: starts once everything above is initialized
 };
