@@ -51,7 +51,6 @@ std::shared_ptr<PgConnection> PgPool::TakeIdle() {
 void PgPool::Acquire(Deadline deadline, AcquireCallback done) {
   std::shared_ptr<PgConnection> conn;
   bool connect = false;
-  std::shared_ptr<Waiter> waiter;
   {
     MutexLock lock(mutex_);
     conn = TakeIdle();
@@ -60,14 +59,22 @@ void PgPool::Acquire(Deadline deadline, AcquireCallback done) {
       connect = true;
     } else if (conn == nullptr) {
       // Every connection is lent out: wait for one to come back.
-      waiter = std::make_shared<Waiter>(io_);
+      auto waiter = std::make_shared<Waiter>(io_);
       waiter->done = std::move(done);
-      waiters_.push_back(waiter);
+      // Armed before anyone can find it in waiters_: Hand and Drop cancel
+      // the timer of a waiter they took from there, on their own thread,
+      // and an asio timer must not be used by two threads at once.
+      ArmTimeout(waiter, deadline);
+      waiters_.push_back(std::move(waiter));
+      return;
     }
   }
   // Callbacks and connects run outside the lock: they may come back here.
   if (conn != nullptr) return done(std::move(conn));
-  if (connect) return Connect(deadline, std::move(done));
+  Connect(deadline, std::move(done));
+}
+
+void PgPool::ArmTimeout(const std::shared_ptr<Waiter>& waiter, Deadline deadline) {
   waiter->timer.expires_at(deadline);
   std::weak_ptr<PgPool> weak = weak_from_this();
   waiter->timer.async_wait([weak, waiter](const boost::system::error_code& ec) {

@@ -64,6 +64,9 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
 
   // An idle connection that is not broken (broken ones are dropped), or null.
   std::shared_ptr<PgConnection> TakeIdle() TWOPC_REQUIRES(mutex_);
+  // TimedOut for `waiter` at `deadline` unless it was answered first. Its
+  // handler takes the lock: it never runs inside async_wait.
+  void ArmTimeout(const std::shared_ptr<Waiter>& waiter, Deadline deadline) TWOPC_REQUIRES(mutex_);
   void Connect(Deadline deadline, AcquireCallback done);
   // Runs session_init on a new connection, then hands it to `done`.
   void InitSession(std::shared_ptr<PgConnection> conn, Deadline deadline,
