@@ -223,7 +223,9 @@ void CoordinatorImpl::RollBackOrphans() {
     // its Coordinator".
     if (!t->phase.active()) continue;
     t->orphaned = true;
-    if (!t->phase.BeginAbort()) continue;
+    bool made = t->phase.BeginRollback();
+    internal::ExpectTransition(made, t->phase.Get(), "BeginRollback");
+    if (!made) continue;
     auto done = std::make_shared<std::promise<void>>();
     rolled_back.push_back(done->get_future());
     internal::RunRollback(t, [done](Status s) {
