@@ -40,7 +40,7 @@ void AuditorPool::Stop() {
 }
 
 std::string AuditorPool::first_anomaly() const {
-  std::lock_guard lock(mutex_);
+  internal::MutexLock lock(mutex_);
   return first_anomaly_;
 }
 
@@ -58,7 +58,7 @@ void AuditorPool::Loop(std::vector<std::unique_ptr<PgClient>>* conns) {
     ++audits_;
     if (r->violated) {
       if (anomalies_++ == 0) {
-        std::lock_guard lock(mutex_);
+        internal::MutexLock lock(mutex_);
         first_anomaly_ = r->detail;
       }
     }

@@ -12,12 +12,12 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bench/pg_client.h"
+#include "common/thread_annotations.h"
 #include "bench/workload.h"
 #include "twopc/options.h"
 
@@ -53,8 +53,8 @@ class AuditorPool {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> audits_{0}, anomalies_{0}, errors_{0};
-  mutable std::mutex mutex_;
-  std::string first_anomaly_;  // GUARDED_BY(mutex_)
+  mutable internal::Mutex mutex_;
+  std::string first_anomaly_ TWOPC_GUARDED_BY(mutex_);
 };
 
 }  // namespace twopc::bench

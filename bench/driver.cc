@@ -174,7 +174,7 @@ void ClientLoop::Stop() {
 LatencyHistogram ClientLoop::TakeInterval() {
   LatencyHistogram all;
   for (auto& c : clients_) {
-    std::lock_guard lock(c->mutex);
+    internal::MutexLock lock(c->mutex);
     all.Merge(c->interval);
     c->interval.Clear();
   }
@@ -222,7 +222,7 @@ void ClientLoop::Loop(int index) {
         ++committed_live_;
         t.latency.Record(micros);
         {
-          std::lock_guard lock(me.mutex);
+          internal::MutexLock lock(me.mutex);
           me.interval.Record(micros);
         }
         break;

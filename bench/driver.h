@@ -7,7 +7,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "bench/point.h"
 #include "bench/stats.h"
 #include "bench/workload.h"
+#include "common/thread_annotations.h"
 
 namespace twopc::bench {
 
@@ -62,8 +62,8 @@ class ClientLoop {
 
  private:
   struct Client {
-    std::mutex mutex;  // guards `interval` against TakeInterval
-    LatencyHistogram interval;
+    internal::Mutex mutex;  // `interval` is read by TakeInterval on another thread
+    LatencyHistogram interval TWOPC_GUARDED_BY(mutex);
     Totals totals;  // written by its own thread only until Stop()
   };
   void Loop(int index);

@@ -12,12 +12,11 @@
 // so latency is end to end: relay polling and hops included.
 #include <nlohmann/json.hpp>
 
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include "bench/mode.h"
+#include "common/thread_annotations.h"
 #include "twopc/outbox.h"
 
 namespace twopc::bench {
@@ -127,7 +126,7 @@ class OutboxRunner : public ModeRunner {
     std::string participant = layout_.participant(first.shard);
     bool refused = false;
     {
-      std::lock_guard lock(mutex_);
+      internal::MutexLock lock(mutex_);
       waiting_[op.id] = std::nullopt;
     }
     Status s = bus_->Publish(
@@ -140,17 +139,18 @@ class OutboxRunner : public ModeRunner {
         },
         Next(kStepEvent, payload, 1, 0));
     if (!s.ok() || refused) {
-      std::lock_guard lock(mutex_);
+      internal::MutexLock lock(mutex_);
       waiting_.erase(op.id);
       out.kind = Outcome::Kind::kAborted;
       out.business = refused;
       out.cause = refused ? Status::Aborted("step 0 refused") : s;
       return out;
     }
-    std::unique_lock lock(mutex_);
-    bool ended =
-        ended_cv_.wait_for(lock, kChainTimeout, [&] { return waiting_.at(op.id).has_value(); });
-    if (!ended) {
+    auto until = std::chrono::steady_clock::now() + kChainTimeout;
+    internal::MutexLock lock(mutex_);
+    while (!waiting_.at(op.id).has_value() && ended_cv_.WaitUntil(mutex_, until)) {
+    }
+    if (!waiting_.at(op.id).has_value()) {
       waiting_.erase(op.id);
       out.kind = Outcome::Kind::kInDoubt;
       out.resolve_key = std::to_string(op.id);
@@ -176,7 +176,7 @@ class OutboxRunner : public ModeRunner {
   }
 
   Outcome::Kind Resolve(const std::string& key) override {
-    std::lock_guard lock(mutex_);
+    internal::MutexLock lock(mutex_);
     auto it = late_.find(std::stoull(key));
     return it != late_.end() && it->second ? Outcome::Kind::kCommitted : Outcome::Kind::kAborted;
   }
@@ -222,7 +222,7 @@ class OutboxRunner : public ModeRunner {
   // The end of a chain, seen from the handler that ends it (just before its
   // local transaction commits).
   void Finish(uint64_t op, bool committed, int compensations) {
-    std::lock_guard lock(mutex_);
+    internal::MutexLock lock(mutex_);
     auto it = waiting_.find(op);
     if (it == waiting_.end()) {
       late_[op] = committed;
@@ -234,16 +234,16 @@ class OutboxRunner : public ModeRunner {
     out.business = !committed;
     out.compensations = compensations;
     it->second = out;
-    ended_cv_.notify_all();
+    ended_cv_.SignalAll();
   }
 
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<OutboxBus> bus_;
   const Layout layout_;
-  std::mutex mutex_;
-  std::condition_variable ended_cv_;
-  std::map<uint64_t, std::optional<Outcome>> waiting_;  // GUARDED_BY(mutex_)
-  std::map<uint64_t, bool> late_;                       // GUARDED_BY(mutex_)
+  internal::Mutex mutex_;
+  internal::CondVar ended_cv_;
+  std::map<uint64_t, std::optional<Outcome>> waiting_ TWOPC_GUARDED_BY(mutex_);
+  std::map<uint64_t, bool> late_ TWOPC_GUARDED_BY(mutex_);
 };
 
 }  // namespace

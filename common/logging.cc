@@ -1,11 +1,14 @@
 #include "common/logging.h"
 
 #include <spdlog/sinks/base_sink.h>
+// The template's definitions: the compiled spdlog instantiates it only for
+// std::mutex, which the thread-safety analysis cannot see.
+#include <spdlog/sinks/base_sink-inl.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <memory>
-#include <mutex>
 
+#include "common/thread_annotations.h"
 #include "twopc/logging.h"
 
 namespace twopc {
@@ -43,9 +46,10 @@ spdlog::level::level_enum ToSpdlog(LogLevel level) {
 }
 
 // The logger's only sink: the application's callback if it set one, stderr
-// otherwise. base_sink calls sink_it_ under mutex_, which also guards the
-// callback, so swapping it never races with a message being written.
-class SwitchSink : public spdlog::sinks::base_sink<std::mutex> {
+// otherwise. base_sink calls sink_it_ and flush_ holding its mutex_, which
+// also guards the callback, so swapping it never races with a message being
+// written.
+class SwitchSink : public spdlog::sinks::base_sink<Mutex> {
  public:
   SwitchSink() {
     // stderr, not stdout: a library must not mix its lines into the
@@ -54,24 +58,24 @@ class SwitchSink : public spdlog::sinks::base_sink<std::mutex> {
   }
 
   void SetCallback(LogSink sink) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     callback_ = std::move(sink);
   }
 
  protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
+  void sink_it_(const spdlog::details::log_msg& msg) override TWOPC_REQUIRES(mutex_) {
     if (callback_) {
       callback_(FromSpdlog(msg.level), std::string_view(msg.payload.data(), msg.payload.size()));
     } else {
       stderr_.log(msg);
     }
   }
-  void flush_() override {
+  void flush_() override TWOPC_REQUIRES(mutex_) {
     if (!callback_) stderr_.flush();
   }
 
  private:
-  LogSink callback_;  // GUARDED_BY(mutex_)
+  LogSink callback_ TWOPC_GUARDED_BY(mutex_);
   spdlog::sinks::stderr_sink_st stderr_;
 };
 

@@ -18,8 +18,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "testing/sync_point.h"
+#include "common/thread_annotations.h"
 #include "coordinator/transaction_state.h"
+#include "testing/sync_point.h"
 
 namespace twopc::internal {
 namespace {
@@ -123,6 +124,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
 
   // A single write branch: its own COMMIT is the decision, no log record.
   void CommitOnePhase() {
+    Advance(txn_->phase.BeginDecide(), "BeginDecide");
     BranchState* b = writes_.front();
     auto self = shared_from_this();
     b->branch->CommitOnePhase(std::move(b->queued), txn_->deadline, [self, b](Status s) {
@@ -196,12 +198,12 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       return;
     }
     b->vote = OutcomeUnknown(s) ? BranchVote::kUnknown : BranchVote::kRefused;
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (first_failure_.ok()) first_failure_ = AbortCause(*b, s, step);
   }
 
   Status FirstFailure() {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     return first_failure_;
   }
 
@@ -220,6 +222,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   // is durable. A crash before it leaves prepared branches with no decision,
   // which recovery rolls back (presumed abort).
   void Decide() {
+    Advance(txn_->phase.BeginDecide(), "BeginDecide");
     TWOPC_SYNC_POINT("before_decision", 0);
     auto self = shared_from_this();
     core_->log->DecideAsync(Record(Decision::kCommit), [self](Status s) {
@@ -230,6 +233,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
 
   void OnDecided(Status s) {
     if (s.ok()) {
+      EnterCompleting();
       TWOPC_SYNC_POINT("after_decision_forced", 0);
       return Complete();
     }
@@ -255,22 +259,33 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       return InDoubt(nullptr, Status::IOError("decision log unusable: " + s.message() + "; " +
                                               found.status().message()));
     }
-    if (found.value().has_value() && found.value()->decision == Decision::kCommit) return Complete();
+    if (found.value().has_value() && found.value()->decision == Decision::kCommit) {
+      EnterCompleting();
+      return Complete();
+    }
     Abort(std::move(Status::Aborted("cannot force the COMMIT record: " + s.message()))
               .WithParticipant("decision log"));
   }
 
+  // Read-only, or committed in one phase: nothing left to complete.
   void Committed() {
     core_->committed++;
-    txn_->phase = TxnPhase::kFinished;
+    Advance(txn_->phase.Finish(), "Finish");
     ReleaseBranches();
     Report(Status::OK());
   }
 
+  // The COMMIT record is durable: the decision is over, recovery no longer
+  // takes the transaction for deciding, and leaves phase 2 to this process.
+  void EnterCompleting() {
+    // The guard first: WaitForCompletions counts guards, and must never see
+    // none while a transaction is completing.
+    guard_ = std::make_unique<CoordinatorImpl::OpGuard>(core_);
+    Advance(txn_->phase.BeginComplete(), "BeginComplete");
+  }
+
   void Complete() {
     core_->committed++;
-    core_->BeginCompleting(txn_->gtrid);
-    guard_ = std::make_unique<CoordinatorImpl::OpGuard>(core_);
     if (txn_->options.early_ack) {
       Report(Status::OK());
     } else {
@@ -361,7 +376,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
                   "is committed: mixed outcome{}", b->gid, b->name(), txn_->gtrid,
                   s.ok() ? " (recorded in the decision log)" : ", NOT recorded: " + s.ToString());
     core_->heuristic_mixed++;
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     mixed_.push_back(b->name());
   }
 
@@ -392,13 +407,12 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       TWOPC_SYNC_POINT("before_end", 0);
       core_->log->End(txn_->gtrid);
     }
-    core_->EndCompleting(txn_->gtrid);
-    txn_->phase = TxnPhase::kFinished;
+    Advance(txn_->phase.Finish(), "Finish");
     ReleaseBranches();
     report_timer_.cancel();
     std::vector<std::string> mixed;
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       mixed = mixed_;
     }
     if (mixed.empty()) {
@@ -416,12 +430,13 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   // Rolls back whatever exists of the transaction, then reports `cause`.
   // Nothing is written to the log: presumed abort.
   void Abort(Status cause) {
+    Advance(txn_->phase.BeginAbort(), "BeginAbort");
     auto self = shared_from_this();
     std::vector<BranchState*> to_undo;
     for (auto& b : txn_->branches) if (b->branch != nullptr || b->vote == BranchVote::kUnknown) to_undo.push_back(b.get());
     auto join = std::make_shared<Join>(to_undo.size(), [self, cause] {
       self->core_->aborted++;
-      self->txn_->phase = TxnPhase::kFinished;
+      self->Advance(self->txn_->phase.Finish(), "Finish");
       self->ReleaseBranches();
       self->Report(cause);
     });
@@ -462,12 +477,18 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   // log cannot be written (b == nullptr): the outcome is not ours to know.
   void InDoubt(BranchState* b, const Status& s) {
     core_->in_doubt++;
-    txn_->phase = TxnPhase::kFinished;
+    Advance(txn_->phase.MarkInDoubt(), "MarkInDoubt");
     ReleaseBranches();
     std::string where = b != nullptr ? b->name() : "decision log";
     auto st = Status::InDoubt(fmt::format("outcome of {} unknown: {} ({})", txn_->gtrid, s.message(), where));
     if (b != nullptr) st.WithParticipant(b->name());
     Report(std::move(st));
+  }
+
+  // Each step moves the phase by the one transition the protocol allows
+  // there; a refusal is a bug (docs/protocol.md, "Transaction phases").
+  void Advance(bool made, const char* transition) {
+    ExpectTransition(made, txn_->phase.Get(), transition);
   }
 
   void ReleaseBranches() {
@@ -477,7 +498,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   void Report(Status s) {
     std::function<void(Status)> done;
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       done = std::move(done_);
       done_ = nullptr;
     }
@@ -486,12 +507,12 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
 
   std::shared_ptr<TxnState> txn_;
   CoordinatorImpl* core_;
-  std::function<void(Status)> done_;  // GUARDED_BY(mutex_); empty once reported
+  Mutex mutex_;
+  std::function<void(Status)> done_ TWOPC_GUARDED_BY(mutex_);  // empty once reported
   asio::steady_timer report_timer_;
   std::vector<BranchState*> writes_, reads_;
-  std::mutex mutex_;
-  Status first_failure_;  // GUARDED_BY(mutex_)
-  std::vector<std::string> mixed_;  // GUARDED_BY(mutex_): branches found rolled back
+  Status first_failure_ TWOPC_GUARDED_BY(mutex_);
+  std::vector<std::string> mixed_ TWOPC_GUARDED_BY(mutex_);  // branches found rolled back
   std::atomic<int> prepared_{0}, completed_{0};
   std::unique_ptr<CoordinatorImpl::OpGuard> guard_;
 };
@@ -499,17 +520,16 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
 }  // namespace
 
 void RunCommit(std::shared_ptr<TxnState> txn, std::function<void(Status)> done) {
-  txn->phase = TxnPhase::kCommitting;
   std::make_shared<CommitOperation>(std::move(txn), std::move(done))->Start();
 }
 
 void RunRollback(std::shared_ptr<TxnState> txn, std::function<void(Status)> done) {
-  txn->phase = TxnPhase::kFinished;
   std::vector<BranchState*> open;
   for (auto& b : txn->branches) if (b->branch != nullptr) open.push_back(b.get());
   auto first_error = std::make_shared<Status>();
   auto mutex = std::make_shared<std::mutex>();
   auto join = std::make_shared<Join>(open.size(), [txn, first_error, done = std::move(done)] {
+    ExpectTransition(txn->phase.Finish(), txn->phase.Get(), "Finish");
     for (auto& b : txn->branches) b->branch.reset();
     done(*first_error);
   });

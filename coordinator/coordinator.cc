@@ -26,33 +26,33 @@ std::unique_ptr<Coordinator> CoordinatorAccess::Make(std::unique_ptr<Coordinator
 }
 
 CoordinatorImpl* CoreLink::Pin() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (core_ != nullptr) ++pins_;
   return core_;
 }
 
 void CoreLink::Unpin() {
-  std::lock_guard lock(mutex_);
-  if (--pins_ == 0) unpinned_.notify_all();
+  MutexLock lock(mutex_);
+  if (--pins_ == 0) unpinned_.SignalAll();
 }
 
 void CoreLink::Close() {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   core_ = nullptr;
   // Every pinned call ends by its transaction's deadline at the latest.
-  unpinned_.wait(lock, [this] { return pins_ == 0; });
+  while (pins_ != 0) unpinned_.Wait(mutex_);
 }
 
 }  // namespace internal
 
 CoordinatorImpl::OpGuard::OpGuard(CoordinatorImpl* c) : core(c) {
-  std::lock_guard lock(core->mutex_);
+  internal::MutexLock lock(core->mutex_);
   ++core->ops_in_flight_;
 }
 
 CoordinatorImpl::OpGuard::~OpGuard() {
-  std::lock_guard lock(core->mutex_);
-  if (--core->ops_in_flight_ == 0) core->idle_cv_.notify_all();
+  internal::MutexLock lock(core->mutex_);
+  if (--core->ops_in_flight_ == 0) core->idle_cv_.SignalAll();
 }
 
 CoordinatorImpl::CoordinatorImpl(CoordinatorOptions opts, std::unique_ptr<DecisionLog> l)
@@ -69,10 +69,10 @@ CoordinatorImpl::~CoordinatorImpl() {
   RollBackOrphans();
   WaitForCompletions(options.complete_retry_for);
   {
-    std::lock_guard lock(mutex_);
+    internal::MutexLock lock(mutex_);
     stopping_ = true;
   }
-  stop_cv_.notify_all();
+  stop_cv_.SignalAll();
   if (recovery_thread_.joinable()) recovery_thread_.join();
   work_.reset();
   // Connections still pooled keep no handlers pending, so run() returns once
@@ -146,6 +146,7 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
 }
 
 Status CoordinatorImpl::Register() {
+  internal::MutexLock registering(register_mutex_);
   std::vector<internal::Answer<Status>> answers(participants_.size());
   size_t i = 0;
   Deadline deadline = Clock::now() + options.connect_timeout;
@@ -157,7 +158,7 @@ Status CoordinatorImpl::Register() {
     Status s = a.Wait();
     if (s.IsConflict() && !result.IsConflict()) result = s;
   }
-  std::lock_guard lock(mutex_);
+  internal::MutexLock lock(mutex_);
   not_registered_ = result.IsConflict() ? result.message() : "";
   return result;
 }
@@ -172,7 +173,7 @@ void CoordinatorImpl::ReRegister() {
 RecoveryReport CoordinatorImpl::RunRecovery(const RecoveryPassOptions& pass_options) {
   internal::ScanContext ctx;
   {
-    std::lock_guard lock(mutex_);
+    internal::MutexLock lock(mutex_);
     ctx.not_registered = not_registered_;
   }
   ctx.node_id = options.node_id;
@@ -180,8 +181,7 @@ RecoveryReport CoordinatorImpl::RunRecovery(const RecoveryPassOptions& pass_opti
   ctx.log = log.get();
   ctx.can_fence = true;  // this process holds the log lock
   ctx.live_incarnation = log->incarnation();
-  ctx.in_flight = [this](const std::string& g) { return IsInFlight(g); };
-  ctx.completing = [this](const std::string& g) { return IsCompleting(g); };
+  ctx.live_transactions = &txns;
   ctx.timeout = options.connect_timeout + std::chrono::seconds(5);
   RecoveryReport r = internal::RunRecoveryPass(ctx, pass_options);
   for (const auto& a : r.actions) {
@@ -198,35 +198,32 @@ void CoordinatorImpl::BackgroundRecovery() {
   RecoveryPassOptions pass;
   pass.pace = options.recovery.pace;
   pass.live_grace = options.recovery.live_grace;
-  std::unique_lock lock(mutex_);
-  while (!stop_cv_.wait_for(lock, options.recovery.interval, [this] { return stopping_; })) {
-    lock.unlock();
+  for (;;) {
+    {
+      internal::MutexLock lock(mutex_);
+      auto next = Clock::now() + options.recovery.interval;
+      while (!stopping_ && stop_cv_.WaitUntil(mutex_, next)) {
+      }
+      if (stopping_) return;
+    }
     ReRegister();
     RunRecovery(pass);
-    lock.lock();
   }
-}
-
-void CoordinatorImpl::RegisterTxn(const std::shared_ptr<internal::TxnState>& txn) {
-  std::lock_guard lock(mutex_);
-  in_flight_[txn->gtrid] = txn;
 }
 
 void CoordinatorImpl::RollBackOrphans() {
-  std::vector<std::shared_ptr<internal::TxnState>> live;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& [gtrid, weak] : in_flight_) {
-      if (auto t = weak.lock()) live.push_back(std::move(t));
-    }
-  }
   std::vector<internal::Answer<Status>> rolled_back;
-  for (auto& t : live) {
-    if (t->phase != internal::TxnPhase::kActive) continue;
-    // Before the rollback ends the phase: a Transaction call refused by the
-    // closed link reads the two in the opposite order, so it always sees
-    // one of them and answers "outlived its Coordinator".
+  for (auto& t : txns.Live()) {
+    // The link is closed: no Transaction call can change an active phase
+    // any more. `orphaned` is set before the phase leaves kActive: a
+    // Transaction call refused by the closed link reads the two in the
+    // opposite order, so it always sees one of them and answers "outlived
+    // its Coordinator".
+    if (!t->phase.active()) continue;
     t->orphaned = true;
+    bool made = t->phase.BeginRollback();
+    internal::ExpectTransition(made, t->phase.Get(), "BeginRollback");
+    if (!made) continue;
     internal::RunRollback(t, rolled_back.emplace_back().Callback());
   }
   for (auto& answer : rolled_back) {
@@ -237,49 +234,16 @@ void CoordinatorImpl::RollBackOrphans() {
   }
 }
 
-void CoordinatorImpl::UnregisterTxn(const std::string& gtrid) {
-  std::lock_guard lock(mutex_);
-  in_flight_.erase(gtrid);
-}
-
-bool CoordinatorImpl::IsInFlight(const std::string& gtrid) const {
-  std::lock_guard lock(mutex_);
-  return in_flight_.count(gtrid) > 0;
-}
-
-size_t CoordinatorImpl::InFlightCount() const {
-  std::lock_guard lock(mutex_);
-  return in_flight_.size();
-}
-
-size_t CoordinatorImpl::CompletingCount() const {
-  std::lock_guard lock(mutex_);
-  return completing_.size();
-}
-
 Participant* CoordinatorImpl::FindParticipant(std::string_view name) const {
   auto it = participants_.find(name);
   return it == participants_.end() ? nullptr : it->second.get();
 }
 
-void CoordinatorImpl::BeginCompleting(const std::string& gtrid) {
-  std::lock_guard lock(mutex_);
-  completing_.insert(gtrid);
-}
-
-void CoordinatorImpl::EndCompleting(const std::string& gtrid) {
-  std::lock_guard lock(mutex_);
-  completing_.erase(gtrid);
-}
-
-bool CoordinatorImpl::IsCompleting(const std::string& gtrid) const {
-  std::lock_guard lock(mutex_);
-  return completing_.count(gtrid) > 0;
-}
-
 void CoordinatorImpl::WaitForCompletions(std::chrono::milliseconds limit) {
-  std::unique_lock lock(mutex_);
-  idle_cv_.wait_for(lock, limit, [this] { return completing_.empty() && ops_in_flight_ == 0; });
+  auto deadline = Clock::now() + limit;
+  internal::MutexLock lock(mutex_);
+  while (ops_in_flight_ != 0 && idle_cv_.WaitUntil(mutex_, deadline)) {
+  }
 }
 
 Deadline CoordinatorImpl::DeadlineFor(const TransactionOptions& o) const {
@@ -360,8 +324,8 @@ CoordinatorStats Coordinator::stats() const {
   s.aborted = impl_->aborted;
   s.in_doubt = impl_->in_doubt;
   s.heuristic_mixed = impl_->heuristic_mixed;
-  s.completions_pending = impl_->CompletingCount();
-  s.transactions_open = impl_->InFlightCount();
+  s.completions_pending = impl_->txns.CountIn(internal::TxnPhase::kCompleting);
+  s.transactions_open = impl_->txns.Count();
   s.log = impl_->log->stats();
   return s;
 }

@@ -3,12 +3,9 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +14,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/thread_annotations.h"
+#include "coordinator/txn_registry.h"
 #include "participants/participant.h"
 #include "twopc/coordinator.h"
 
@@ -57,16 +56,16 @@ class CoreLink {
   explicit CoreLink(CoordinatorImpl* core) : core_(core) {}
 
   // The core, alive until the matching Unpin(); nullptr once closed.
-  CoordinatorImpl* Pin();
-  void Unpin();
+  CoordinatorImpl* Pin() TWOPC_EXCLUDES(mutex_);
+  void Unpin() TWOPC_EXCLUDES(mutex_);
   // Refuses new pins, then waits until every held one is released.
-  void Close();
+  void Close() TWOPC_EXCLUDES(mutex_);
 
  private:
-  std::mutex mutex_;
-  std::condition_variable unpinned_;
-  CoordinatorImpl* core_;  // GUARDED_BY(mutex_); nullptr once closed
-  int pins_ = 0;           // GUARDED_BY(mutex_)
+  Mutex mutex_;
+  CondVar unpinned_;
+  CoordinatorImpl* core_ TWOPC_GUARDED_BY(mutex_);  // nullptr once closed
+  int pins_ TWOPC_GUARDED_BY(mutex_) = 0;
 };
 
 // A pin held for a scope, or handed to a callback (as a shared_ptr) and
@@ -103,16 +102,14 @@ class CoordinatorImpl {
   // nullptr if there is no participant of that name.
   Participant* FindParticipant(std::string_view name) const;
 
-  // Phase-2 bookkeeping: a gtrid is "completing" while this process drives
-  // its COMMIT PREPAREDs, so the background pass leaves it alone.
-  void BeginCompleting(const std::string& gtrid);
-  void EndCompleting(const std::string& gtrid);
-  bool IsCompleting(const std::string& gtrid) const;
-  void WaitForCompletions(std::chrono::milliseconds limit);
+  // Waits (at most `limit`) until no OpGuard is held: every phase 2 is over.
+  void WaitForCompletions(std::chrono::milliseconds limit) TWOPC_EXCLUDES(mutex_);
 
   // Asynchronous work that keeps running after its caller returned (phase 2
   // after an early ack or a passed deadline) holds an OpGuard, so the
-  // destructor can wait for it before stopping the I/O threads.
+  // destructor can wait for it before stopping the I/O threads. Phase 2
+  // takes its guard before the transaction enters kCompleting and drops it
+  // after it left: no guard held means nothing is completing.
   struct OpGuard {
     explicit OpGuard(CoordinatorImpl* c);
     ~OpGuard();
@@ -121,22 +118,16 @@ class CoordinatorImpl {
 
   Deadline DeadlineFor(const TransactionOptions& options) const;
 
-  // Transactions of this incarnation that exist (from Begin until their state
-  // is destroyed): recovery leaves their undecided branches alone, and the
-  // destructor rolls back the ones still active.
-  void RegisterTxn(const std::shared_ptr<internal::TxnState>& txn);
-  void UnregisterTxn(const std::string& gtrid);
-  bool IsInFlight(const std::string& gtrid) const;
-  size_t InFlightCount() const;
-  size_t CompletingCount() const;
-
-  RecoveryReport RunRecovery(const RecoveryPassOptions& options);
+  RecoveryReport RunRecovery(const RecoveryPassOptions& options) TWOPC_EXCLUDES(mutex_);
 
   // Registers this node id as live on every reachable participant
-  // (Participant::Register). Conflict when another process holds it.
-  Status Register();
+  // (Participant::Register). Conflict when another process holds it. One
+  // call at a time: a participant's registration connection serves one
+  // request at a time, and the background pass, Coordinator::Recover and
+  // the application's threads may all re-register at once.
+  Status Register() TWOPC_EXCLUDES(mutex_, register_mutex_);
   // Register() before a later pass, logging a conflict.
-  void ReRegister();
+  void ReRegister() TWOPC_EXCLUDES(mutex_);
 
   const CoordinatorOptions options;
   std::unique_ptr<DecisionLog> log;
@@ -148,8 +139,14 @@ class CoordinatorImpl {
   std::atomic<uint64_t> committed{0}, committed_one_phase{0}, committed_read_only{0};
   std::atomic<uint64_t> aborted{0}, in_doubt{0}, heuristic_mixed{0};
 
+  // The transactions of this incarnation (from Begin until their state is
+  // released) and their phases: recovery asks it whether a gtrid may still
+  // be deciding or is being completed here, and the destructor rolls back
+  // the ones still active.
+  internal::TxnRegistry txns;
+
  private:
-  void BackgroundRecovery();
+  void BackgroundRecovery() TWOPC_EXCLUDES(mutex_);
   // Rolls back (and marks orphaned) every transaction still active. Runs
   // once the link is closed, so no Transaction call can touch them any more.
   void RollBackOrphans();
@@ -159,14 +156,13 @@ class CoordinatorImpl {
   std::map<std::string, std::unique_ptr<Participant>, std::less<>> participants_;
   std::thread recovery_thread_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable idle_cv_;
-  std::set<std::string> completing_;  // GUARDED_BY(mutex_)
-  std::map<std::string, std::weak_ptr<internal::TxnState>> in_flight_;  // GUARDED_BY(mutex_)
-  std::condition_variable stop_cv_;
-  int ops_in_flight_ = 0;             // GUARDED_BY(mutex_)
-  bool stopping_ = false;             // GUARDED_BY(mutex_)
-  std::string not_registered_;        // GUARDED_BY(mutex_): why fencing is off, if it is
+  internal::Mutex register_mutex_;  // held through Register()
+  mutable internal::Mutex mutex_;
+  internal::CondVar idle_cv_;  // ops_in_flight_ dropped to 0
+  internal::CondVar stop_cv_;  // stopping_ set
+  int ops_in_flight_ TWOPC_GUARDED_BY(mutex_) = 0;
+  bool stopping_ TWOPC_GUARDED_BY(mutex_) = false;
+  std::string not_registered_ TWOPC_GUARDED_BY(mutex_);  // why fencing is off, if it is
 };
 
 }  // namespace twopc
@@ -175,6 +171,8 @@ namespace twopc::internal {
 
 struct CoordinatorAccess {
   static std::unique_ptr<Coordinator> Make(std::unique_ptr<CoordinatorImpl> impl);
+  // Tests look inside.
+  static CoordinatorImpl& Impl(Coordinator& coordinator) { return *coordinator.impl_; }
 };
 
 // Opens a coordinator whose participants come from `factory` (tests).

@@ -12,7 +12,6 @@ using internal::AwaitCallback;
 using internal::BranchState;
 using internal::CorePin;
 using internal::Query;
-using internal::TxnPhase;
 using internal::TxnState;
 
 namespace internal {
@@ -35,19 +34,18 @@ BranchState* TxnState::AddBranch(Participant* participant) {
 
 namespace {
 
-Status CheckActive(const TxnState& t) {
-  if (t.phase != TxnPhase::kActive) {
-    return Status::InvalidArgument("transaction " + t.gtrid + " is no longer active");
-  }
-  return Status::OK();
+Status NotActive(const TxnState& t) {
+  return Status::InvalidArgument("transaction " + t.gtrid + " is no longer active");
 }
+
+Status CheckActive(const TxnState& t) { return t.phase.active() ? Status::OK() : NotActive(t); }
 
 // What a call answers when it could not pin the coordinator: it is gone.
 // A transaction it rolled back on its way says so; a finished one answers
 // as any finished transaction (`finished` is that answer).
 Status WithoutCoordinator(const TxnState& t, Status finished) {
   // Phase first: the coordinator marks `orphaned` before it ends the phase.
-  if (t.phase == TxnPhase::kActive || t.orphaned) {
+  if (t.phase.active() || t.orphaned) {
     return Status::Aborted("transaction " + t.gtrid +
                            " outlived its Coordinator, which rolled it back when it was "
                            "destroyed: nothing of it committed");
@@ -131,7 +129,7 @@ Transaction::~Transaction() {
 const std::string& Transaction::gtrid() const { return impl_->state->gtrid; }
 
 bool Transaction::active() const {
-  return impl_ != nullptr && impl_->state->phase == TxnPhase::kActive;
+  return impl_ != nullptr && impl_->state->phase.active();
 }
 
 void Transaction::ExecuteAsync(std::string_view participant, std::string sql,
@@ -188,7 +186,8 @@ void Transaction::CommitAsync(std::function<void(Status)> done) {
   auto t = impl_->state;
   auto pin = std::make_shared<CorePin>(t->link);
   if (!*pin) return done(WithoutCoordinator(*t, CheckActive(*t)));
-  if (Status s = CheckActive(*t); !s.ok()) return done(std::move(s));
+  // A compare-and-swap: of two racing Commit()/Rollback() calls, one wins.
+  if (!t->phase.BeginPrepare()) return done(NotActive(*t));
   internal::RunCommit(std::move(t), Unpinning(std::move(pin), std::move(done)));
 }
 
@@ -200,7 +199,7 @@ void Transaction::RollbackAsync(std::function<void(Status)> done) {
   auto t = impl_->state;
   auto pin = std::make_shared<CorePin>(t->link);
   if (!*pin) return done(WithoutCoordinator(*t, Status::OK()));
-  if (t->phase != TxnPhase::kActive) return done(Status::OK());  // idempotent
+  if (!t->phase.BeginRollback()) return done(Status::OK());  // idempotent
   internal::RunRollback(std::move(t), Unpinning(std::move(pin), std::move(done)));
 }
 
@@ -217,7 +216,7 @@ std::shared_ptr<TxnState> internal::NewTxnState(CoordinatorImpl* core,
   t->deadline = core->DeadlineFor(options);
   t->txn = core->next_txn.fetch_add(1);
   t->gtrid = EncodeGtrid(core->options.node_id, core->log->incarnation(), t->txn);
-  core->RegisterTxn(t);
+  core->txns.Add(t);
   return t;
 }
 

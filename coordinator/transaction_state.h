@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "coordinator/coordinator_impl.h"
+#include "coordinator/transaction_phase.h"
 
 namespace twopc::internal {
 
@@ -37,12 +38,10 @@ struct BranchState {
   const std::string& name() const { return participant->name(); }
 };
 
-enum class TxnPhase { kActive, kCommitting, kFinished };
-
 struct TxnState {
   ~TxnState() {
     // The coordinator may be gone: only a live one has a registry to leave.
-    if (CorePin pin(link); pin) core->UnregisterTxn(gtrid);
+    if (CorePin pin(link); pin) core->txns.Remove(gtrid);
   }
   // Valid only while `link` is pinned: every use of `core` (and of the
   // participants and branches it owns) happens inside a pinned call or in
@@ -53,9 +52,9 @@ struct TxnState {
   Deadline deadline;
   uint64_t txn = 0;
   std::string gtrid;
-  // Atomic: gtrid() and active() read it without a pin, while the
-  // destructor of the coordinator may be rolling the transaction back.
-  std::atomic<TxnPhase> phase{TxnPhase::kActive};
+  // Read without a pin or a lock (active(), the recovery pass through the
+  // coordinator's registry), changed only by its named transitions.
+  TransactionPhase phase;
   // Set when the coordinator was destroyed while the transaction was still
   // active (and rolled it back): every later call says so.
   std::atomic<bool> orphaned{false};
@@ -69,10 +68,12 @@ struct TxnState {
 
 std::shared_ptr<TxnState> NewTxnState(CoordinatorImpl* core, const TransactionOptions& options);
 
-// Runs the protocol (docs/protocol.md) for `txn`: prepare, decide, complete, forget.
+// Runs the protocol (docs/protocol.md) for `txn`: prepare, decide, complete,
+// forget. REQUIRES: the caller moved the phase to kPreparing (BeginPrepare).
 void RunCommit(std::shared_ptr<TxnState> txn, std::function<void(Status)> done);
 
-// Rolls back every opened branch, then releases them.
+// Rolls back every opened branch, then releases them. REQUIRES: the caller
+// moved the phase to kAborting (BeginRollback).
 void RunRollback(std::shared_ptr<TxnState> txn, std::function<void(Status)> done);
 
 }  // namespace twopc::internal

@@ -9,10 +9,11 @@
 #include <sys/stat.h>
 
 #include <chrono>
-#include <mutex>
+#include <cstring>
 #include <optional>
 #include <utility>
 
+#include "common/thread_annotations.h"
 #include "decision_log/decision_writer.h"
 #include "storage/log_file.h"
 #include "storage/sqlite_db.h"
@@ -47,25 +48,25 @@ class LogReader {
   uint64_t incarnation() const { return incarnation_; }
 
   Result<std::optional<DecisionRecord>> Lookup(const std::string& gtrid) {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     return reads_->Lookup(gtrid);
   }
   Result<std::vector<DecisionRecord>> Unended() {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     return reads_->Unended();
   }
   Result<std::vector<DecisionRecord>> All() {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     return reads_->All();
   }
   Result<std::vector<HeuristicRecord>> Heuristics() {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     return ReadHeuristics(db_.get());
   }
   // On the read connection: a WAL snapshot, so it checks a consistent state
   // without blocking a live coordinator's writes.
   Result<std::vector<std::string>> Verify() {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     return VerifyLog(db_.get());
   }
 
@@ -78,6 +79,7 @@ class LogReader {
     auto db = SqliteDb::Open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, vfs, uri);
     if (!db.ok()) return db.TakeStatus();
     std::unique_ptr<LogReader> reader(new LogReader(std::move(db).value()));
+    internal::MutexLock lock(reader->mu_);  // not shared yet; the analysis wants it all the same
     auto incarnation = ReadIncarnation(reader->db_.get());
     if (!incarnation.ok()) return incarnation.TakeStatus();
     reader->incarnation_ = *incarnation;
@@ -133,9 +135,9 @@ class LogReader {
     return uri + "?immutable=1";
   }
 
-  std::mutex mu_;
-  std::unique_ptr<SqliteDb> db_;          // guarded by mu_
-  std::unique_ptr<DecisionReads> reads_;  // guarded by mu_
+  internal::Mutex mu_;
+  std::unique_ptr<SqliteDb> db_ TWOPC_GUARDED_BY(mu_);
+  std::unique_ptr<DecisionReads> reads_ TWOPC_GUARDED_BY(mu_);
   uint64_t incarnation_ = 0;
 };
 

@@ -520,7 +520,7 @@ void PgParticipant::Register(const std::string& node_id, uint64_t incarnation, D
                              std::function<void(Status)> done) {
   std::shared_ptr<PgConnection> conn;
   {
-    std::lock_guard lock(registry_mutex_);
+    MutexLock lock(registry_mutex_);
     conn = registry_;
   }
   // Callbacks hold `this`: a participant lives until its owner stopped the
@@ -553,9 +553,11 @@ void PgParticipant::Register(const std::string& node_id, uint64_t incarnation, D
                         [self, conn, node_id, deadline, done = std::move(done)](
                             Result<std::vector<QueryResult>> r) mutable {
                           if (r.ok()) {
-                            std::lock_guard lock(self->registry_mutex_);
-                            self->registry_ = std::move(conn);
-                            return done(Status::OK());
+                            {
+                              MutexLock lock(self->registry_mutex_);
+                              self->registry_ = std::move(conn);
+                            }
+                            return done(Status::OK());  // not under the lock
                           }
                           if (r.status().sqlstate() != "55P03") return done(r.TakeStatus());
                           self->DescribeHolder(node_id, deadline, std::move(done));

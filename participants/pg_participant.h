@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "common/thread_annotations.h"
 #include "participants/participant.h"
 #include "participants/pg_pool.h"
 
@@ -29,7 +30,7 @@ class PgParticipant : public Participant {
   void EndSessions(const std::string& node_id, uint64_t live_incarnation, Deadline deadline,
                    std::function<void(Result<EndedSessions>)> done) override;
   void Register(const std::string& node_id, uint64_t incarnation, Deadline deadline,
-                std::function<void(Status)> done) override;
+                std::function<void(Status)> done) override TWOPC_EXCLUDES(registry_mutex_);
   void Inspect(Query query, Deadline deadline,
                std::function<void(Result<std::vector<QueryResult>>)> done) override {
     RunPooled(std::move(query), deadline, std::move(done));
@@ -45,10 +46,10 @@ class PgParticipant : public Participant {
   void DescribeHolder(const std::string& node_id, Deadline deadline, std::function<void(Status)> done);
 
   std::shared_ptr<PgPool> pool_;
-  std::mutex registry_mutex_;
+  Mutex registry_mutex_;
   // The registration's own connection (not pooled: it holds a session
   // advisory lock for the life of this participant).
-  std::shared_ptr<PgConnection> registry_;  // GUARDED_BY(registry_mutex_)
+  std::shared_ptr<PgConnection> registry_ TWOPC_GUARDED_BY(registry_mutex_);
 };
 
 // A 32-bit xid of a prepared transaction, qualified with its epoch from the

@@ -34,34 +34,47 @@ PgPool::PgPool(asio::io_context& io, ParticipantOptions options,
     : io_(io), options_(std::move(options)), connect_timeout_(connect_timeout) {}
 
 int PgPool::open_connections() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return open_;
 }
 
-void PgPool::Acquire(Deadline deadline, AcquireCallback done) {
-  std::unique_lock lock(mutex_);
+std::shared_ptr<PgConnection> PgPool::TakeIdle() {
   while (!idle_.empty()) {
     auto conn = std::move(idle_.back());
     idle_.pop_back();
-    if (conn->broken()) {
-      --open_;
-      continue;
+    if (!conn->broken()) return conn;
+    --open_;
+  }
+  return nullptr;
+}
+
+void PgPool::Acquire(Deadline deadline, AcquireCallback done) {
+  std::shared_ptr<PgConnection> conn;
+  bool connect = false;
+  {
+    MutexLock lock(mutex_);
+    conn = TakeIdle();
+    if (conn == nullptr && open_ < options_.max_connections) {
+      ++open_;
+      connect = true;
+    } else if (conn == nullptr) {
+      // Every connection is lent out: wait for one to come back.
+      auto waiter = std::make_shared<Waiter>(io_);
+      waiter->done = std::move(done);
+      // Armed before anyone can find it in waiters_: Hand and Drop cancel
+      // the timer of a waiter they took from there, on their own thread,
+      // and an asio timer must not be used by two threads at once.
+      ArmTimeout(waiter, deadline);
+      waiters_.push_back(std::move(waiter));
+      return;
     }
-    lock.unlock();
-    done(std::move(conn));
-    return;
   }
-  if (open_ < options_.max_connections) {
-    ++open_;
-    lock.unlock();
-    Connect(deadline, std::move(done));
-    return;
-  }
-  // Every connection is lent out: wait for one to come back.
-  auto waiter = std::make_shared<Waiter>(io_);
-  waiter->done = std::move(done);
-  waiters_.push_back(waiter);
-  lock.unlock();
+  // Callbacks and connects run outside the lock: they may come back here.
+  if (conn != nullptr) return done(std::move(conn));
+  Connect(deadline, std::move(done));
+}
+
+void PgPool::ArmTimeout(const std::shared_ptr<Waiter>& waiter, Deadline deadline) {
   waiter->timer.expires_at(deadline);
   std::weak_ptr<PgPool> weak = weak_from_this();
   waiter->timer.async_wait([weak, waiter](const boost::system::error_code& ec) {
@@ -70,7 +83,7 @@ void PgPool::Acquire(Deadline deadline, AcquireCallback done) {
     if (!pool) return;
     AcquireCallback done;
     {
-      std::lock_guard lock(pool->mutex_);
+      MutexLock lock(pool->mutex_);
       if (!waiter->done) return;
       done = std::move(waiter->done);
       pool->waiters_.remove(waiter);
@@ -89,7 +102,7 @@ void PgPool::Connect(Deadline deadline, AcquireCallback done) {
       [self, deadline, done = std::move(done)](Result<std::shared_ptr<PgConnection>> conn) {
         if (!conn.ok()) {
           {
-            std::lock_guard lock(self->mutex_);
+            MutexLock lock(self->mutex_);
             --self->open_;
           }
           done(std::move(conn));
@@ -112,7 +125,7 @@ void PgPool::InitSession(std::shared_ptr<PgConnection> conn, Deadline deadline,
     if (problem.empty()) continue;
     conn.reset();
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       --open_;
     }
     done(Status::InvalidArgument("session_init statement " + std::to_string(i + 1) + " " +
@@ -150,7 +163,7 @@ void PgPool::InitSession(std::shared_ptr<PgConnection> conn, Deadline deadline,
         if (!failure.ok()) {
           conn.reset();
           {
-            std::lock_guard lock(self->mutex_);
+            MutexLock lock(self->mutex_);
             --self->open_;
           }
           done(std::move(failure));
@@ -211,7 +224,7 @@ void PgPool::Drop(std::shared_ptr<PgConnection> conn) {
   conn.reset();
   std::shared_ptr<Waiter> waiter;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     --open_;
     if (!waiters_.empty()) {
       // A slot is free again: connect anew for the oldest waiter.
@@ -225,13 +238,13 @@ void PgPool::Drop(std::shared_ptr<PgConnection> conn) {
     auto deadline = waiter->timer.expiry();
     AcquireCallback done;
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       done = std::move(waiter->done);
     }
     if (done) {
       Connect(deadline, std::move(done));
     } else {
-      std::lock_guard lock(mutex_);  // its timer answered it first
+      MutexLock lock(mutex_);  // its timer answered it first
       --open_;
     }
   }
@@ -240,7 +253,7 @@ void PgPool::Drop(std::shared_ptr<PgConnection> conn) {
 void PgPool::Hand(std::shared_ptr<PgConnection> conn) {
   AcquireCallback done;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     while (!waiters_.empty() && !done) {
       auto waiter = waiters_.front();
       waiters_.pop_front();
@@ -257,7 +270,7 @@ void PgPool::Hand(std::shared_ptr<PgConnection> conn) {
 }
 
 void PgPool::Clear() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   open_ -= static_cast<int>(idle_.size());
   idle_.clear();
 }

@@ -18,8 +18,7 @@
 #include <deque>
 #include <list>
 #include <memory>
-#include <mutex>
-
+#include "common/thread_annotations.h"
 #include "participants/pg_connection.h"
 #include "twopc/options.h"
 
@@ -37,7 +36,7 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
   // Calls `done` with an idle connection: a pooled one, a new one, or the
   // next one released if max_connections are all in use. TimedOut at
   // `deadline`.
-  void Acquire(Deadline deadline, AcquireCallback done);
+  void Acquire(Deadline deadline, AcquireCallback done) TWOPC_EXCLUDES(mutex_);
 
   // Returns a connection. Broken ones and ones still inside a transaction are
   // dropped (closing them makes the server roll back). With `reset` (the
@@ -45,10 +44,10 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
   // reset first, in the background: the caller does not wait, the next user
   // does. A reset that fails or takes longer than the connect timeout drops
   // the connection.
-  void Release(std::shared_ptr<PgConnection> conn, bool reset = false);
+  void Release(std::shared_ptr<PgConnection> conn, bool reset = false) TWOPC_EXCLUDES(mutex_);
 
   // Closes idle connections; later Acquire calls still work.
-  void Clear();
+  void Clear() TWOPC_EXCLUDES(mutex_);
 
   // DISCARD ALL, then session_init: what resets a session. A branch sends
   // them in its last pipeline, behind PREPARE/COMMIT/ROLLBACK, which saves
@@ -58,28 +57,33 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
   const ParticipantOptions& options() const { return options_; }
   boost::asio::io_context& io() const { return io_; }
   std::chrono::milliseconds connect_timeout() const { return connect_timeout_; }
-  int open_connections() const;
+  int open_connections() const TWOPC_EXCLUDES(mutex_);
 
  private:
   struct Waiter;
 
+  // An idle connection that is not broken (broken ones are dropped), or null.
+  std::shared_ptr<PgConnection> TakeIdle() TWOPC_REQUIRES(mutex_);
+  // TimedOut for `waiter` at `deadline` unless it was answered first. Its
+  // handler takes the lock: it never runs inside async_wait.
+  void ArmTimeout(const std::shared_ptr<Waiter>& waiter, Deadline deadline) TWOPC_REQUIRES(mutex_);
   void Connect(Deadline deadline, AcquireCallback done);
   // Runs session_init on a new connection, then hands it to `done`.
   void InitSession(std::shared_ptr<PgConnection> conn, Deadline deadline,
                    AcquireCallback done);
   void Reset(std::shared_ptr<PgConnection> conn);
-  void Hand(std::shared_ptr<PgConnection> conn);
+  void Hand(std::shared_ptr<PgConnection> conn) TWOPC_EXCLUDES(mutex_);
   // Closes a connection that will not be reused, and lets the oldest waiter
   // connect anew in its place.
-  void Drop(std::shared_ptr<PgConnection> conn);
+  void Drop(std::shared_ptr<PgConnection> conn) TWOPC_EXCLUDES(mutex_);
 
   boost::asio::io_context& io_;
   const ParticipantOptions options_;
   const std::chrono::milliseconds connect_timeout_;
-  mutable std::mutex mutex_;
-  std::deque<std::shared_ptr<PgConnection>> idle_;  // GUARDED_BY(mutex_)
-  std::list<std::shared_ptr<Waiter>> waiters_;      // GUARDED_BY(mutex_)
-  int open_ = 0;                                    // GUARDED_BY(mutex_): idle + lent + connecting
+  mutable Mutex mutex_;
+  std::deque<std::shared_ptr<PgConnection>> idle_ TWOPC_GUARDED_BY(mutex_);
+  std::list<std::shared_ptr<Waiter>> waiters_ TWOPC_GUARDED_BY(mutex_);
+  int open_ TWOPC_GUARDED_BY(mutex_) = 0;  // idle + lent + connecting
 };
 
 }  // namespace twopc::internal

@@ -9,6 +9,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "common/thread_annotations.h"
 #include "coordinator/coordinator_impl.h"
 #include "decision_log/sqlite_decision_log.h"
 #include "storage/log_file.h"
@@ -47,7 +48,7 @@ class RecoveryManagerImpl {
   // A process that fences must be the only live one of its node id
   // (docs/protocol.md, "One live coordinator per node id"). Unreachable
   // participants are skipped: the pass cannot act on them either.
-  void Register() {
+  void Register() TWOPC_EXCLUDES(mutex_) {
     // In parallel: an unreachable participant costs one timeout, not one each.
     std::vector<internal::Answer<Status>> answers(participants_.size());
     size_t i = 0;
@@ -57,13 +58,14 @@ class RecoveryManagerImpl {
     }
     for (auto& a : answers) {
       Status s = a.Wait();
-      if (s.IsConflict() && not_registered.empty()) {
-        not_registered = s.message() + " -- nothing of this node is fenced or rolled back";
+      internal::MutexLock lock(mutex_);
+      if (s.IsConflict() && not_registered_.empty()) {
+        not_registered_ = s.message() + " -- nothing of this node is fenced or rolled back";
       }
     }
   }
 
-  ScanContext Context() const {
+  ScanContext Context() const TWOPC_EXCLUDES(mutex_) {
     ScanContext ctx;
     ctx.node_id = options.node_id;
     for (const auto& [name, p] : participants_) ctx.participants[name] = p.get();
@@ -72,9 +74,10 @@ class RecoveryManagerImpl {
     // in flight: every earlier incarnation's undecided branch is an orphan.
     ctx.can_fence = holds_lock;
     ctx.live_incarnation = log->incarnation();
-    if (holds_lock) ctx.in_flight = [](const std::string&) { return false; };
+    // No registry: nothing of the live incarnation is in flight here.
     ctx.timeout = options.connect_timeout + std::chrono::milliseconds(5000);
-    ctx.not_registered = not_registered;
+    internal::MutexLock lock(mutex_);
+    ctx.not_registered = not_registered_;
     return ctx;
   }
 
@@ -83,9 +86,11 @@ class RecoveryManagerImpl {
   const CoordinatorOptions options;
   std::unique_ptr<DecisionLog> log;
   const bool holds_lock;
-  std::string not_registered;  // why this process may not fence, if it may not
 
  private:
+  mutable internal::Mutex mutex_;
+  std::string not_registered_ TWOPC_GUARDED_BY(mutex_);  // why this process may not fence, if it may not
+
   Status Record(const std::string& gtrid, const std::string& gid, const std::string& participant,
                 Decision action, std::optional<Decision> logged, const std::string& note);
 

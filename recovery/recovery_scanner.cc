@@ -211,7 +211,7 @@ class Pass {
   }
 
   void DriveRecord(const DecisionRecord& rec, const Scan& second) {
-    if (ctx_.completing && ctx_.completing(rec.gtrid)) return;  // the live process is on it
+    if (LiveCompleting(rec.gtrid)) return;  // the live process is on it
     handled_.insert(rec.gtrid);
     bool all = true;
     for (const auto& b : rec.branches) all = Finish(rec.decision, b, rec.gtrid, second) && all;
@@ -242,7 +242,7 @@ class Pass {
       if (rec.has_value()) {
         // Decided, but not in Unended (END written, or the record was read
         // between our log reads): follow the decision for what is left.
-        if (ctx_.completing && ctx_.completing(gtrid)) continue;
+        if (LiveCompleting(gtrid)) continue;
         bool all = true;
         for (const Mine* m : branches) all = Finish(rec->decision, Ref(*m), gtrid, second) && all;
         if (!all) report_.in_doubt_remaining++;
@@ -253,6 +253,10 @@ class Pass {
   }
 
   static BranchRef Ref(const Mine& m) { return {m.participant, m.gid, m.txid}; }
+
+  bool LiveCompleting(const std::string& gtrid) const {
+    return ctx_.live_transactions != nullptr && ctx_.live_transactions->IsCompleting(gtrid);
+  }
 
   void FenceAndRollBack(const std::string& gtrid, const std::vector<const Mine*>& branches,
                         const Scan& first, const Scan& second) {
@@ -376,7 +380,9 @@ bool MayBeDeciding(const ScanContext& ctx, const GidParts& parts, const std::str
     return true;
   }
   if (parts.incarnation < ctx.live_incarnation) return false;  // its process is gone
-  if (ctx.in_flight && !ctx.in_flight(gtrid)) return false;
+  // The live incarnation: its registry knows (docs/protocol.md, "Transaction
+  // phases"). A process without one runs no transactions.
+  if (ctx.live_transactions == nullptr || !ctx.live_transactions->MayBeDeciding(gtrid)) return false;
   auto age = std::chrono::milliseconds(
       std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::system_clock::now().time_since_epoch()).count() - prepared_at_ms);

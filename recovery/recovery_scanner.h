@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "coordinator/txn_registry.h"
 #include "participants/participant.h"
 #include "twopc/recovery.h"
 
@@ -21,13 +22,12 @@ struct ScanContext {
   bool can_fence = false;
   // The incarnation of the live coordinator process (this one, when the pass
   // runs inside the coordinator). Its undecided branches are left alone
-  // unless `in_flight` says the transaction is over.
+  // while `live_transactions` says they may still be deciding.
   uint64_t live_incarnation = 0;
-  // Set only inside the live coordinator: true while a transaction of the
-  // live incarnation may still prepare or decide.
-  std::function<bool(const std::string& gtrid)> in_flight;
-  // Set only inside the live coordinator: true while it runs phase 2 itself.
-  std::function<bool(const std::string& gtrid)> completing;
+  // Set only inside the live coordinator: its transactions and their
+  // phases (TxnRegistry::MayBeDeciding, IsCompleting). Null in a process
+  // that runs no transactions (the operator's RecoveryManager).
+  const TxnRegistry* live_transactions = nullptr;
   std::chrono::milliseconds timeout{10000};  // per participant call
   // Set when the participants hold another live process's registration of
   // this node id: nothing of this node may be fenced (docs/protocol.md, "One

@@ -28,7 +28,7 @@ constexpr int kCreateAttempts = 3;
 
 Status AppliedTables::Ensure(const std::string& participant, std::chrono::milliseconds deadline) {
   Entry& entry = EntryFor(participant);
-  std::lock_guard lock(entry.mu);
+  MutexLock lock(entry.mu);
   if (entry.ready) return Status::OK();
   Status s;
   for (int attempt = 1; attempt <= kCreateAttempts; ++attempt) {
@@ -40,7 +40,7 @@ Status AppliedTables::Ensure(const std::string& participant, std::chrono::millis
 }
 
 AppliedTables::Entry& AppliedTables::EntryFor(const std::string& participant) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto& slot = entries_[participant];
   if (slot == nullptr) slot = std::make_unique<Entry>();
   return *slot;

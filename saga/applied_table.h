@@ -10,9 +10,9 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "common/thread_annotations.h"
 #include "twopc/coordinator.h"
 
 namespace twopc::internal {
@@ -39,16 +39,16 @@ class AppliedTables {
 
  private:
   struct Entry {
-    std::mutex mu;       // held while creating, so only one thread creates
-    bool ready = false;  // GUARDED_BY(mu)
+    Mutex mu;       // held while creating, so only one thread creates
+    bool ready TWOPC_GUARDED_BY(mu) = false;
   };
 
   Entry& EntryFor(const std::string& participant);
   Status Create(const std::string& participant, std::chrono::milliseconds deadline);
 
   Coordinator& coordinator_;
-  std::mutex mu_;
-  std::map<std::string, std::unique_ptr<Entry>> entries_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<std::string, std::unique_ptr<Entry>> entries_ TWOPC_GUARDED_BY(mu_);
 };
 
 }  // namespace twopc::internal

@@ -8,7 +8,7 @@ CircuitBreaker::CircuitBreaker(int failure_threshold, std::chrono::milliseconds 
     : failure_threshold_(std::max(failure_threshold, 1)), open_for_(open_for) {}
 
 bool CircuitBreaker::Allow() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   switch (state_) {
     case BreakerState::kClosed:
       return true;
@@ -27,14 +27,14 @@ bool CircuitBreaker::Allow() {
 }
 
 void CircuitBreaker::RecordSuccess() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   state_ = BreakerState::kClosed;
   consecutive_failures_ = 0;
   probe_out_ = false;
 }
 
 void CircuitBreaker::RecordFailure() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   switch (state_) {
     case BreakerState::kClosed:
       if (++consecutive_failures_ >= failure_threshold_) Open(Clock::now());
@@ -50,7 +50,7 @@ void CircuitBreaker::RecordFailure() {
 }
 
 BreakerState CircuitBreaker::state() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (state_ == BreakerState::kOpen && Clock::now() - opened_at_ >= open_for_) {
     return BreakerState::kHalfOpen;
   }
@@ -64,14 +64,14 @@ void CircuitBreaker::Open(Clock::time_point now) {
 }
 
 CircuitBreaker& CircuitBreakers::For(const std::string& participant) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto& slot = breakers_[participant];
   if (slot == nullptr) slot = std::make_unique<CircuitBreaker>(failure_threshold_, open_for_);
   return *slot;
 }
 
 BreakerState CircuitBreakers::StateOf(const std::string& participant) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = breakers_.find(participant);
   return it == breakers_.end() ? BreakerState::kClosed : it->second->state();
 }

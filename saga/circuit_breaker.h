@@ -11,9 +11,9 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "common/thread_annotations.h"
 #include "twopc/saga.h"
 
 namespace twopc::internal {
@@ -39,16 +39,16 @@ class CircuitBreaker {
   BreakerState state() const;
 
  private:
-  void Open(Clock::time_point now);  // REQUIRES: mu_ held
+  void Open(Clock::time_point now) TWOPC_REQUIRES(mu_);
 
   const int failure_threshold_;
   const std::chrono::milliseconds open_for_;
 
-  mutable std::mutex mu_;
-  BreakerState state_ = BreakerState::kClosed;  // GUARDED_BY(mu_)
-  int consecutive_failures_ = 0;                // GUARDED_BY(mu_)
-  Clock::time_point opened_at_;                 // GUARDED_BY(mu_)
-  bool probe_out_ = false;                      // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  BreakerState state_ TWOPC_GUARDED_BY(mu_) = BreakerState::kClosed;
+  int consecutive_failures_ TWOPC_GUARDED_BY(mu_) = 0;
+  Clock::time_point opened_at_ TWOPC_GUARDED_BY(mu_);
+  bool probe_out_ TWOPC_GUARDED_BY(mu_) = false;
 };
 
 // The breakers of all participants, created on first use. Thread-safe.
@@ -64,9 +64,9 @@ class CircuitBreakers {
  private:
   const int failure_threshold_;
   const std::chrono::milliseconds open_for_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   // Values are never removed, so references handed out stay valid.
-  std::map<std::string, std::unique_ptr<CircuitBreaker>> breakers_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::unique_ptr<CircuitBreaker>> breakers_ TWOPC_GUARDED_BY(mu_);
 };
 
 }  // namespace twopc::internal

@@ -16,7 +16,7 @@ EventBackoff::EventBackoff(std::chrono::milliseconds initial, std::chrono::milli
     : initial_(std::max(initial, std::chrono::milliseconds(1))), max_(std::max(max, initial_)) {}
 
 std::vector<int64_t> EventBackoff::Waiting(Clock::time_point now) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   DropStale(now);
   std::vector<int64_t> ids;
   for (const auto& [id, entry] : entries_) {
@@ -26,7 +26,7 @@ std::vector<int64_t> EventBackoff::Waiting(Clock::time_point now) {
 }
 
 void EventBackoff::Failed(int64_t id, Clock::time_point now) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Entry& e = entries_[id];
   e.failures = std::min(e.failures + 1, 64);  // past 64 doublings every wait is max_
   // No jitter: one relay thread retries the event, nobody collides with it.
@@ -34,7 +34,7 @@ void EventBackoff::Failed(int64_t id, Clock::time_point now) {
 }
 
 void EventBackoff::Forget(int64_t id) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   entries_.erase(id);
 }
 

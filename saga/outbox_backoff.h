@@ -10,8 +10,9 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <vector>
+
+#include "common/thread_annotations.h"
 
 namespace twopc::internal {
 
@@ -41,12 +42,12 @@ class EventBackoff {
 
   // Entries due long ago belong to events that are gone (another process
   // delivered them): a live one would have been retried and re-armed.
-  void DropStale(Clock::time_point now);
+  void DropStale(Clock::time_point now) TWOPC_REQUIRES(mutex_);
 
   const std::chrono::milliseconds initial_;
   const std::chrono::milliseconds max_;
-  std::mutex mutex_;
-  std::map<int64_t, Entry> entries_;  // GUARDED_BY(mutex_)
+  Mutex mutex_;
+  std::map<int64_t, Entry> entries_ TWOPC_GUARDED_BY(mutex_);
 };
 
 }  // namespace twopc::internal

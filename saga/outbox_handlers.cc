@@ -5,13 +5,13 @@ namespace twopc::internal {
 void HandlerRegistry::Set(const std::string& target, const std::string& event,
                           OutboxHandler handler) {
   auto shared = std::make_shared<const OutboxHandler>(std::move(handler));
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   handlers_[{target, event}] = std::move(shared);
 }
 
 std::shared_ptr<const OutboxHandler> HandlerRegistry::Find(const std::string& target,
                                                            const std::string& event) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = handlers_.find({target, event});
   return it == handlers_.end() ? nullptr : it->second;
 }

@@ -3,10 +3,10 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 
+#include "common/thread_annotations.h"
 #include "twopc/outbox.h"
 
 namespace twopc::internal {
@@ -25,8 +25,8 @@ class HandlerRegistry {
  private:
   using Key = std::pair<std::string, std::string>;  // (target, event)
 
-  mutable std::mutex mutex_;
-  std::map<Key, std::shared_ptr<const OutboxHandler>> handlers_;  // GUARDED_BY(mutex_)
+  mutable Mutex mutex_;
+  std::map<Key, std::shared_ptr<const OutboxHandler>> handlers_ TWOPC_GUARDED_BY(mutex_);
 };
 
 }  // namespace twopc::internal

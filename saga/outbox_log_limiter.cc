@@ -4,7 +4,7 @@ namespace twopc::internal {
 
 bool LogLimiter::ShouldLog(const std::string& key, uint64_t* suppressed) {
   const Clock::time_point now = Clock::now();
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto [it, first] = entries_.try_emplace(key);
   Entry& e = it->second;
   if (!first && now - e.last < every_) {

@@ -7,8 +7,9 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
+
+#include "common/thread_annotations.h"
 
 namespace twopc::internal {
 
@@ -31,8 +32,8 @@ class LogLimiter {
   };
 
   const std::chrono::seconds every_;
-  std::mutex mutex_;
-  std::map<std::string, Entry> entries_;  // GUARDED_BY(mutex_)
+  Mutex mutex_;
+  std::map<std::string, Entry> entries_ TWOPC_GUARDED_BY(mutex_);
 };
 
 }  // namespace twopc::internal

@@ -16,10 +16,10 @@ RelayThreads::RelayThreads(std::chrono::milliseconds idle_poll,
 RelayThreads::~RelayThreads() { Stop(); }
 
 void RelayThreads::Start(const std::vector<OutboxRelay*>& relays, int per_relay) {
-  std::lock_guard start_stop(start_stop_mutex_);
+  MutexLock start_stop(start_stop_mutex_);
   if (!threads_.empty()) return;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = false;
   }
   for (OutboxRelay* relay : relays) {
@@ -28,13 +28,13 @@ void RelayThreads::Start(const std::vector<OutboxRelay*>& relays, int per_relay)
 }
 
 void RelayThreads::Stop() {
-  std::lock_guard start_stop(start_stop_mutex_);
+  MutexLock start_stop(start_stop_mutex_);
   if (threads_.empty()) return;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
 }
@@ -66,8 +66,10 @@ void RelayThreads::Loop(OutboxRelay* relay) {
 }
 
 bool RelayThreads::SleepUnlessStopped(std::chrono::milliseconds d) {
-  std::unique_lock lock(mutex_);
-  wake_.wait_for(lock, d, [this] { return stopping_; });
+  auto until = std::chrono::steady_clock::now() + d;
+  MutexLock lock(mutex_);
+  while (!stopping_ && wake_.WaitUntil(mutex_, until)) {
+  }
   return !stopping_;
 }
 

@@ -2,11 +2,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "common/thread_annotations.h"
 #include "saga/outbox_relay.h"
 
 namespace twopc::internal {
@@ -31,16 +30,16 @@ class RelayThreads {
   // participant that is down should not be hammered).
   void Loop(OutboxRelay* relay);
   // Sleeps `d` unless Stop() is called; false once stopping.
-  bool SleepUnlessStopped(std::chrono::milliseconds d);
+  bool SleepUnlessStopped(std::chrono::milliseconds d) TWOPC_EXCLUDES(mutex_);
 
   const std::chrono::milliseconds idle_poll_;
   const std::chrono::milliseconds max_error_backoff_;
   LogLimiter& warnings_;
-  std::mutex start_stop_mutex_;       // serializes Start and Stop
-  std::vector<std::thread> threads_;  // GUARDED_BY(start_stop_mutex_)
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // GUARDED_BY(mutex_)
+  Mutex start_stop_mutex_;       // serializes Start and Stop
+  std::vector<std::thread> threads_ TWOPC_GUARDED_BY(start_stop_mutex_);
+  Mutex mutex_;
+  CondVar wake_;
+  bool stopping_ TWOPC_GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace twopc::internal

@@ -69,12 +69,12 @@ Status SagaLog::Update(const std::string& saga_id, SagaState state, int next_ste
 }
 
 Result<std::vector<SagaRecord>> SagaLog::Unfinished() {
-  std::lock_guard lock(reader_mu_);
+  MutexLock lock(reader_mu_);
   return ReadUnfinishedRecords(reader_.get());
 }
 
 Result<std::optional<StoredSaga>> SagaLog::Load(const std::string& saga_id) {
-  std::lock_guard lock(reader_mu_);
+  MutexLock lock(reader_mu_);
   return ReadStoredSaga(reader_.get(), saga_id);
 }
 

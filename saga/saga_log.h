@@ -12,10 +12,10 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/thread_annotations.h"
 #include "storage/sqlite_db.h"
 #include "storage/log_file.h"
 #include "saga/saga_log_schema.h"
@@ -60,8 +60,8 @@ class SagaLog {
   // goes last, once no connection of this process touches the files.
   LogFileLock lock_;
   std::unique_ptr<SagaLogWriter> writer_;
-  std::mutex reader_mu_;
-  std::unique_ptr<SqliteDb> reader_;  // GUARDED_BY(reader_mu_)
+  Mutex reader_mu_;
+  std::unique_ptr<SqliteDb> reader_ TWOPC_GUARDED_BY(reader_mu_);
 };
 
 int64_t SagaNowMs();

@@ -6,9 +6,9 @@
 #include "common/logging.h"
 
 #include <algorithm>
-#include <mutex>
 #include <set>
 
+#include "common/thread_annotations.h"
 #include "saga/applied_table.h"
 #include "saga/circuit_breaker.h"
 #include "saga/parked_saga.h"
@@ -68,8 +68,8 @@ class SagaOrchestratorImpl {
   internal::SagaCounters counters_;
   internal::StepDriver driver_;
   internal::SagaIdGenerator ids_;
-  std::mutex active_mu_;
-  std::set<std::string> active_;  // GUARDED_BY(active_mu_)
+  internal::Mutex active_mu_;
+  std::set<std::string> active_ TWOPC_GUARDED_BY(active_mu_);
 };
 
 SagaResult SagaOrchestratorImpl::Run(const Saga& saga) {
@@ -204,12 +204,12 @@ SagaResult SagaOrchestratorImpl::Park(const StoredSaga& row, const Status& why) 
 }
 
 bool SagaOrchestratorImpl::Claim(const std::string& saga_id) {
-  std::lock_guard lock(active_mu_);
+  internal::MutexLock lock(active_mu_);
   return active_.insert(saga_id).second;
 }
 
 void SagaOrchestratorImpl::Release(const std::string& saga_id) {
-  std::lock_guard lock(active_mu_);
+  internal::MutexLock lock(active_mu_);
   active_.erase(saga_id);
 }
 

@@ -12,17 +12,16 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <iterator>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/thread_annotations.h"
 #include "storage/sqlite_db.h"
 #include "twopc/status.h"
 
@@ -106,10 +105,10 @@ class GroupCommitWriter {
   // with unfinalized statements is closed lazily and would not checkpoint.
   ~GroupCommitWriter() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
     }
-    work_.notify_all();
+    work_.SignalAll();
     thread_.join();
   }
 
@@ -119,10 +118,10 @@ class GroupCommitWriter {
   // Queues `job`; BatchWrites::Answer answers it on the writer thread.
   void Enqueue(Job job) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       queue_.push_back(std::move(job));
     }
-    work_.notify_one();
+    work_.Signal();
   }
 
  private:
@@ -140,12 +139,14 @@ class GroupCommitWriter {
 
   // Waits for work and moves it into `*batch` (empty on entry); leaves it
   // empty only when stopping with nothing left.
-  void TakeBatch(std::vector<Job>* batch) {
-    std::unique_lock lock(mu_);
-    work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+  void TakeBatch(std::vector<Job>* batch) TWOPC_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    while (!stopping_ && queue_.empty()) work_.Wait(mu_);
     if (window_.count() > 0 && !stopping_) {
       // Give concurrent callers the chance to share this fsync.
-      work_.wait_for(lock, window_, [this] { return stopping_ || queue_.size() >= max_batch_; });
+      auto until = std::chrono::steady_clock::now() + window_;
+      while (!stopping_ && queue_.size() < max_batch_ && work_.WaitUntil(mu_, until)) {
+      }
     }
     if (queue_.size() <= max_batch_) {
       batch->swap(queue_);
@@ -164,12 +165,12 @@ class GroupCommitWriter {
   FailStopConnection connection_;
   std::unique_ptr<BatchWrites<Job>> writes_;
 
-  std::mutex mu_;
-  std::condition_variable work_;
+  Mutex mu_;
+  CondVar work_;
   // A vector, not a deque: the writer takes the whole queue by swapping it
   // with the batch it just finished (no job moved, capacity reused).
-  std::vector<Job> queue_;  // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
+  std::vector<Job> queue_ TWOPC_GUARDED_BY(mu_);
+  bool stopping_ TWOPC_GUARDED_BY(mu_) = false;
 
   std::thread thread_;  // last: starts once everything above is initialized
 };

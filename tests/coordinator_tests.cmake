@@ -15,3 +15,9 @@ target_include_directories(coordinator_test PRIVATE ${PROJECT_SOURCE_DIR})
 # for every test).
 add_test(NAME coordinator_test COMMAND coordinator_test)
 set_tests_properties(coordinator_test PROPERTIES LABELS integration TIMEOUT 900)
+
+# The transaction phase machine and the registry of phases: no server.
+add_executable(transaction_phase_test transaction_phase_test.cc)
+target_link_libraries(transaction_phase_test PRIVATE twopc_testing GTest::gtest_main)
+target_include_directories(transaction_phase_test PRIVATE ${PROJECT_SOURCE_DIR})
+gtest_discover_tests(transaction_phase_test DISCOVERY_TIMEOUT 60)

@@ -33,6 +33,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/thread_annotations.h"
 #include "testing/sync_point.h"
 #include "testing/child_process.h"
 #include "testing/pg_sandbox.h"
@@ -422,17 +423,17 @@ class ParticipantCrasher {
   void Crash() {
     if (requested_.exchange(true)) return;
     crashed_ = g_sandbox->CrashServerOf(db_);
-    std::lock_guard lock(mutex_);
+    internal::MutexLock lock(mutex_);
     crash_done_ = true;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 
   // Waits for the restart (if there was a crash) and ends the thread.
   void Finish() {
     {
-      std::lock_guard lock(mutex_);
+      internal::MutexLock lock(mutex_);
       finishing_ = true;
-      cv_.notify_all();
+      cv_.SignalAll();
     }
     if (restarter_.joinable()) restarter_.join();
   }
@@ -442,10 +443,11 @@ class ParticipantCrasher {
 
  private:
   void RestartWhenCrashed() {
-    std::unique_lock lock(mutex_);
-    cv_.wait(lock, [this] { return crash_done_ || finishing_; });
-    if (!crash_done_) return;
-    lock.unlock();
+    {
+      internal::MutexLock lock(mutex_);
+      while (!crash_done_ && !finishing_) cv_.Wait(mutex_);
+      if (!crash_done_) return;
+    }
     std::this_thread::sleep_for(delay_);
     restarted_ = g_sandbox->RestartServerOf(db_);
   }
@@ -453,10 +455,10 @@ class ParticipantCrasher {
   const std::string db_;
   const std::chrono::milliseconds delay_;
   std::atomic<bool> requested_{false}, crashed_{false}, restarted_{false};
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool crash_done_ = false;  // GUARDED_BY(mutex_)
-  bool finishing_ = false;   // GUARDED_BY(mutex_)
+  internal::Mutex mutex_;
+  internal::CondVar cv_;
+  bool crash_done_ TWOPC_GUARDED_BY(mutex_) = false;
+  bool finishing_ TWOPC_GUARDED_BY(mutex_) = false;
   std::thread restarter_;
 };
 

@@ -1,6 +1,7 @@
 // Failures injected at the protocol's side effects: the decision log and the
 // participants are wrapped (DESIGN: every side effect behind an interface).
 #include <atomic>
+#include <thread>
 
 #include "coordinator/coordinator_impl.h"
 #include "testing/sync_point.h"
@@ -56,6 +57,9 @@ struct Faults {
   std::atomic<bool> fail_after_prepare{false};   // PREPARE OK, then a statement fails
   std::atomic<bool> lose_commit_answer{false};   // one-phase COMMIT runs, its answer is "lost"
   std::atomic<bool> sessions_survive{false};     // a dead incarnation's session will not end
+  std::atomic<bool> slow_register{false};        // Register takes a while to start
+  std::atomic<int> registering{0};               // Register calls not answered yet
+  std::atomic<int> max_registering{0};           // the most at once
   std::string target;                            // participant to hurt
 };
 
@@ -145,7 +149,16 @@ class FlakyParticipant : public Participant {
   }
   void Register(const std::string& node_id, uint64_t incarnation, Deadline d,
                 std::function<void(Status)> done) override {
-    real_->Register(node_id, incarnation, d, std::move(done));
+    if (!f_->slow_register) return real_->Register(node_id, incarnation, d, std::move(done));
+    int now = ++f_->registering;
+    for (int max = f_->max_registering; now > max && !f_->max_registering.compare_exchange_weak(max, now);) {
+    }
+    std::this_thread::sleep_for(50ms);  // on the caller's thread, as a slow connect would be
+    Faults* f = f_;
+    real_->Register(node_id, incarnation, d, [f, done = std::move(done)](Status s) {
+      --f->registering;
+      done(std::move(s));
+    });
   }
   void Inspect(Query q, Deadline d,
                std::function<void(Result<std::vector<QueryResult>>)> done) override {
@@ -331,6 +344,25 @@ TEST_F(FaultInjectionTest, SurvivingDeadSessionKeepsThePassFromSucceeding) {
     retry_on_b = retry_on_b || (a.kind == RecoveryActionKind::kRetryLater && a.participant == "b");
   }
   EXPECT_TRUE(retry_on_b);
+}
+
+// The registration's connection serves one request at a time: two passes
+// re-registering at once (the background one and Coordinator::Recover, or
+// two application threads) must not both use it.
+TEST_F(FaultInjectionTest, ConcurrentPassesRegisterOneAtATime) {
+  FaultyLog* log = nullptr;
+  Faults faults;
+  faults.target = "a";
+  auto coord = OpenWith(&log, &faults);
+  ASSERT_NE(coord, nullptr);
+  faults.slow_register = true;
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 3; ++i) {
+    callers.emplace_back([&] { coord->Recover(); });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(faults.max_registering.load(), 1);
+  EXPECT_EQ(faults.registering.load(), 0);
 }
 
 TEST_F(FaultInjectionTest, SyncPointsFireInProtocolOrder) {

@@ -1,6 +1,10 @@
 // The recovery pass against real servers: what it resolves, and -- just as
 // important -- what it must leave alone.
 #include <future>
+#include <map>
+#include <mutex>
+
+#include "coordinator/coordinator_impl.h"
 
 #include "testing/sync_point.h"
 #include "tests/support/bank_fixture.h"
@@ -121,6 +125,55 @@ TEST_F(RecoveryTest, LiveTransactionIsLeftAloneWhileItDecides) {
   EXPECT_EQ(Balance("a", 3), kInitialBalance - 1);
   EXPECT_EQ(Balance("b", 3), kInitialBalance + 1);
   EXPECT_EQ(PreparedEverywhere(), 0);
+}
+
+// docs/protocol.md, "Transaction phases": the coordinator's registry -- what
+// the recovery pass asks -- says "may be deciding" from the prepare until
+// the COMMIT record is durable, and "completing", not deciding, after.
+TEST_F(RecoveryTest, RegistrySaysMayBeDecidingFromPrepareUntilTheDecisionOnly) {
+  auto coord = Open(Options());
+  ASSERT_NE(coord, nullptr);
+  const internal::TxnRegistry& txns = internal::CoordinatorAccess::Impl(*coord).txns;
+  Transaction tx = coord->Begin();
+  const std::string gtrid = tx.gtrid();
+  struct Seen {
+    bool may_be_deciding, completing;
+  };
+  std::mutex mutex;
+  std::map<std::string, Seen> seen;  // sync point -> what the registry said there
+  auto ask = [&](const std::string& point) {
+    Seen s{txns.MayBeDeciding(gtrid), txns.IsCompleting(gtrid)};
+    std::lock_guard lock(mutex);
+    seen[point] = s;
+  };
+  internal::SetSyncPointCallback("after_prepare", [&](int k) { ask("after_prepare:" + std::to_string(k)); });
+  for (const char* point : {"before_decision", "after_decision_forced", "before_end"}) {
+    internal::SetSyncPointCallback(point, [&, point](int) { ask(point); });
+  }
+  internal::SetSyncPointCallback("after_commit_prepared",
+                                 [&](int k) { ask("after_commit_prepared:" + std::to_string(k)); });
+  EXPECT_TRUE(txns.MayBeDeciding(gtrid));  // active: it may still decide
+  ASSERT_TRUE(tx.Queue("a", "UPDATE accounts SET balance = balance - 1 WHERE id = 7").ok());
+  ASSERT_TRUE(tx.Queue("b", "UPDATE accounts SET balance = balance + 1 WHERE id = 7").ok());
+  ASSERT_TRUE(tx.Commit().ok());
+  coord->WaitForCompletions();
+  internal::ClearSyncPointCallbacks();
+
+  std::lock_guard lock(mutex);
+  for (const char* point : {"after_prepare:1", "after_prepare:2", "before_decision"}) {
+    ASSERT_TRUE(seen.count(point)) << point;
+    EXPECT_TRUE(seen[point].may_be_deciding) << point;
+    EXPECT_FALSE(seen[point].completing) << point;
+  }
+  for (const char* point :
+       {"after_decision_forced", "after_commit_prepared:1", "after_commit_prepared:2", "before_end"}) {
+    ASSERT_TRUE(seen.count(point)) << point;
+    EXPECT_FALSE(seen[point].may_be_deciding) << point;
+    EXPECT_TRUE(seen[point].completing) << point;
+  }
+  EXPECT_FALSE(txns.MayBeDeciding(gtrid));
+  EXPECT_FALSE(txns.IsCompleting(gtrid));
+  EXPECT_EQ(txns.PhaseOf(gtrid), internal::TxnPhase::kFinished);
 }
 
 TEST_F(RecoveryTest, FenceAfterGracePeriodMakesTheLateCommitAbort) {
