@@ -167,7 +167,10 @@ Result<std::unique_ptr<ModeRunner>> OpenNullRunner(const RunnerContext& ctx) {
   o.io_threads = ctx.options.io_threads;
   o.recovery.interval = std::chrono::milliseconds(0);
   for (int i = 0; i < ctx.null_participants; ++i) {
-    o.participants.push_back({NullRunner::NullName(i), "", 1 << 20});
+    ParticipantOptions p;
+    p.name = NullRunner::NullName(i);
+    p.max_connections = 1 << 20;
+    o.participants.push_back(std::move(p));
   }
   auto factory = [](asio::io_context& io, const ParticipantOptions& p, std::chrono::milliseconds) {
     return std::unique_ptr<Participant>(new NullParticipant(io, p.name));

@@ -9,11 +9,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <utility>
+
+#include "common/thread_annotations.h"
 
 namespace twopc::internal {
 
@@ -32,38 +32,42 @@ class Answer {
 
   // Blocks until the callback ran; returns what it was given.
   T Wait() {
-    std::unique_lock lock(state_->mu);
-    state_->ready.wait(lock, [this] { return state_->value.has_value(); });
-    return std::move(*state_->value);
+    State& s = *state_;
+    MutexLock lock(s.mu);
+    while (!s.value.has_value()) s.ready.Wait(s.mu);
+    return std::move(*s.value);
   }
 
   // As Wait, but gives up at `deadline` (nullopt). A callback that comes
   // later is harmless.
   template <class Clock, class Duration>
   std::optional<T> WaitUntil(std::chrono::time_point<Clock, Duration> deadline) {
-    std::unique_lock lock(state_->mu);
-    if (!state_->ready.wait_until(lock, deadline, [this] { return state_->value.has_value(); })) {
-      return std::nullopt;
+    State& s = *state_;
+    MutexLock lock(s.mu);
+    while (!s.value.has_value()) {
+      if (!s.ready.WaitUntil(s.mu, deadline) && !s.value.has_value()) return std::nullopt;
     }
-    return std::move(*state_->value);
+    return std::move(*s.value);
   }
 
  private:
   struct State {
     void Set(T v) {
       {
-        std::lock_guard lock(mu);
+        MutexLock lock(mu);
         if (value.has_value()) return;
         value.emplace(std::move(v));
       }
       // Outside the lock, and safe: this callback's own reference keeps the
       // state alive even if the waiter woke, returned and dropped its own.
-      ready.notify_all();
+      ready.SignalAll();
     }
 
-    std::optional<T> value;  // guarded by mu
-    std::mutex mu;
-    std::condition_variable ready;
+    // The value first: the helper's own tests expect a use-after-free of a
+    // dangling state to show up here, not inside the mutex.
+    std::optional<T> value TWOPC_GUARDED_BY(mu);
+    Mutex mu;
+    CondVar ready;
   };
 
   std::shared_ptr<State> state_;

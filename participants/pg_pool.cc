@@ -50,13 +50,11 @@ std::shared_ptr<PgConnection> PgPool::TakeIdle() {
 
 void PgPool::Acquire(Deadline deadline, AcquireCallback done) {
   std::shared_ptr<PgConnection> conn;
-  bool connect = false;
   {
     MutexLock lock(mutex_);
     conn = TakeIdle();
     if (conn == nullptr && open_ < options_.max_connections) {
-      ++open_;
-      connect = true;
+      ++open_;  // the slot of the connection opened below
     } else if (conn == nullptr) {
       // Every connection is lent out: wait for one to come back.
       auto waiter = std::make_shared<Waiter>(io_);

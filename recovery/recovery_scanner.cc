@@ -469,6 +469,7 @@ const char* RecoveryActionName(RecoveryActionKind kind) {
     case RecoveryActionKind::kSkipUnstable: return "skip-unstable";
     case RecoveryActionKind::kRetryLater: return "retry-later";
     case RecoveryActionKind::kMixed: return "mixed";
+    case RecoveryActionKind::kEndSessions: return "end-sessions";
   }
   return "?";
 }

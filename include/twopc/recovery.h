@@ -64,6 +64,7 @@ enum class RecoveryActionKind {
   kRetryLater,        // participant unreachable or outcome unknown
   kMixed,             // branches of one transaction ended differently (heuristic)
   kEndSessions,       // sessions of a dead incarnation ended before concluding anything
+  // (new kinds go above kEndSessions, or move tests/recovery_names_test.cc's bound)
 };
 const char* RecoveryActionName(RecoveryActionKind kind);
 
