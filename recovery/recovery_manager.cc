@@ -82,6 +82,11 @@ class RecoveryManagerImpl {
   }
 
   Status Resolve(std::string_view gid, Decision action, bool force, std::string_view participant);
+  // Resolve's non-forced path for this node's `gtrid`: the recovery pass,
+  // restricted to it. Sets *heuristic (and returns OK) when `force` takes
+  // over from a transaction that may still be deciding.
+  Status ResolveThroughPass(const ScanContext& ctx, const std::string& gtrid, const std::string& gid,
+                            const std::string& participant, bool force, bool* heuristic);
 
   const CoordinatorOptions options;
   std::unique_ptr<DecisionLog> log;
@@ -119,7 +124,6 @@ Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, 
   ScanContext ctx = Context();
   // Where is it prepared?
   std::vector<std::string> holders;
-  internal::PreparedXact found;
   for (const auto& [name, p] : ctx.participants) {
     if (!participant_name.empty() && name != participant_name) continue;
     auto rows = internal::RecoverSync(*p, ctx.timeout);
@@ -130,7 +134,6 @@ Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, 
     for (const auto& x : rows.value()) {
       if (x.gid != gid) continue;
       holders.push_back(name);
-      found = x;
     }
   }
   if (!participant_name.empty() && !ctx.participants.count(std::string(participant_name))) {
@@ -173,39 +176,23 @@ Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, 
             "as a heuristic decision)", DecisionName(*logged), gtrid, verb));
       }
       heuristic = true;
-    } else if (!logged) {
-      // Undecided. Rolling back agrees with presumed abort, but only under
-      // the rules a recovery pass follows (one home: recovery_scanner.h):
-      // the transaction cannot be deciding, the dead incarnation's sessions
-      // are gone, and ABORT is in the log first.
-      std::string why;
-      bool deciding = internal::MayBeDeciding(ctx, *c.parts, gtrid, found.prepared_at_ms,
-                                              std::chrono::seconds(0), &why);
-      if (action == Decision::kAbort && !deciding) {
-        int ended = 0;
-        if (Status s = internal::EndDeadSessions(ctx, *ctx.participants.at(participant), &ended);
-            !s.ok()) {
-          return Status::Unavailable(fmt::format(
-              "cannot be sure that no session of the dead coordinator still runs on {}: {}; "
-              "try again", participant, s.ToString()));
-        }
-        Status s = internal::Fence(ctx, gtrid, {{participant, gid, found.txid}});
-        if (s.IsConflict()) {
-          return Status::Conflict("a COMMIT decision for " + gtrid +
-                                  " was recorded meanwhile; run `twopc recover`");
-        }
-        if (!s.ok()) return s;
-        logged = Decision::kAbort;  // the fence is the decision now: END once it is carried out
-      } else if (!force) {
-        return Status::Conflict(
-            action == Decision::kCommit
-                ? fmt::format("{} has no COMMIT decision: under presumed abort it must roll "
-                              "back. Use --force to commit it anyway (heuristic)", gtrid)
-                : fmt::format("{} has no decision and may still be deciding: {}. Stop the "
-                              "coordinator (or let its recovery run), or use --force", gtrid, why));
-      } else {
-        heuristic = true;
+    } else if (!logged && action == Decision::kCommit) {
+      if (!force) {
+        return Status::Conflict(fmt::format(
+            "{} has no COMMIT decision: under presumed abort it must roll back. Use --force to "
+            "commit it anyway (heuristic)", gtrid));
       }
+      heuristic = true;
+    }
+    if (!heuristic) {
+      // The logged decision, or (undecided) rollback under presumed abort:
+      // the recovery pass's own path, restricted to this transaction (one
+      // home for the rules: recovery_scanner.h). It fences only what it may
+      // (the transaction cannot be deciding, the dead incarnation's sessions
+      // are gone, ABORT is in the log first), completes every branch as the
+      // log says, and writes END once all are done.
+      Status s = ResolveThroughPass(ctx, gtrid, gid, participant, force, &heuristic);
+      if (!heuristic) return s;
     }
   }
   if (heuristic) {
@@ -222,26 +209,65 @@ Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, 
                    "foreign gid {} is not recorded in it", verb, gid);
     }
   }
+  // Forced (heuristic) or foreign: not the protocol's path, only this branch.
   Participant* p = ctx.participants.at(participant);
-  Status s = action == Decision::kCommit ? internal::CommitPreparedSync(*p, gid, ctx.timeout)
-                                         : internal::RollbackPreparedSync(*p, gid, ctx.timeout);
-  if (!s.ok()) return s;
-  // A logged transaction whose branches are all done gets its END.
-  if (logged && !heuristic && holds_lock) {
-    auto rec = log->Lookup(gtrid);
-    if (rec.ok() && rec.value()) {
-      bool any_left = false;
-      for (const auto& b : rec.value()->branches) {
-        auto it = ctx.participants.find(b.participant);
-        if (it == ctx.participants.end()) { any_left = true; continue; }
-        auto rows = internal::RecoverSync(*it->second, ctx.timeout);
-        if (!rows.ok()) { any_left = true; continue; }
-        for (const auto& x : rows.value()) any_left = any_left || x.gid == b.gid;
+  return action == Decision::kCommit ? internal::CommitPreparedSync(*p, gid, ctx.timeout)
+                                     : internal::RollbackPreparedSync(*p, gid, ctx.timeout);
+}
+
+Status RecoveryManagerImpl::ResolveThroughPass(const ScanContext& ctx, const std::string& gtrid,
+                                               const std::string& gid, const std::string& participant,
+                                               bool force, bool* heuristic) {
+  RecoveryPassOptions o;
+  o.pace = std::chrono::microseconds(0);  // one transaction: nothing to pace
+  internal::GtridPassResult r = internal::RunRecoveryPassFor(ctx, o, gtrid);
+  using Stop = internal::GtridPassResult::Stop;
+  switch (r.stop) {
+    case Stop::kMayBeDeciding:
+      if (force) {
+        *heuristic = true;  // the operator overrides: recorded as a heuristic decision
+        return Status::OK();
       }
-      if (!any_left) log->End(gtrid);
+      return Status::Conflict(fmt::format(
+          "{} has no decision and may still be deciding: {}. Stop the coordinator (or let its "
+          "recovery run), or use --force", gtrid, r.why));
+    case Stop::kSessionsAlive:
+      return Status::Unavailable(fmt::format(
+          "cannot be sure that no session of the dead coordinator still runs on {}: {}; try again",
+          r.participant, r.status.ToString()));
+    case Stop::kDecidedMeanwhile:
+      return Status::Conflict(fmt::format("a {} decision for {} was recorded meanwhile; run `twopc recover`",
+                                          r.decision == Decision::kCommit ? "COMMIT" : "ABORT", gtrid));
+    case Stop::kCannotFence:
+      return r.status;
+    case Stop::kNone:
+      break;
+  }
+  // What the pass did with this branch. None of its actions: it was gone, and
+  // txid_status() says it ended as the log says.
+  std::optional<Status> gtrid_level;
+  for (const RecoveryAction& a : r.report.actions) {
+    if (a.gid.empty() && a.participant.empty() && a.kind == RecoveryActionKind::kRetryLater &&
+        !gtrid_level) {
+      gtrid_level = a.status.ok() ? Status::Unavailable(a.detail + "; try again") : a.status;
+    }
+    if (a.gid != gid || a.participant != participant) continue;
+    switch (a.kind) {
+      case RecoveryActionKind::kCommitPrepared:
+      case RecoveryActionKind::kRollbackPrepared:
+        return Status::OK();
+      case RecoveryActionKind::kMixed:
+        return std::move(Status::HeuristicMixed(a.detail)).WithParticipant(participant);
+      case RecoveryActionKind::kRetryLater:
+      case RecoveryActionKind::kSkipUnstable:
+        return a.status.ok() ? std::move(Status::Unavailable(a.detail + "; try again"))
+                                   .WithParticipant(participant)
+                             : a.status;
+      default:
+        break;
     }
   }
-  return Status::OK();
+  return gtrid_level.value_or(Status::OK());
 }
 
 RecoveryManager::RecoveryManager(std::unique_ptr<RecoveryManagerImpl> impl) : impl_(std::move(impl)) {}

@@ -4,6 +4,7 @@
 #include "common/logging.h"
 #include "common/wait.h"
 
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -52,9 +53,14 @@ bool Has(const Scan& s, const std::string& participant, const std::string& gid) 
 
 class Pass {
  public:
-  Pass(const ScanContext& ctx, const RecoveryPassOptions& o) : ctx_(ctx), o_(o) {
+  // `only`, when set, restricts the pass to that gtrid (RunRecoveryPassFor).
+  Pass(const ScanContext& ctx, const RecoveryPassOptions& o, std::optional<std::string> only = {})
+      : ctx_(ctx), o_(o), only_(std::move(only)) {
     report_.dry_run = o.dry_run;
   }
+
+  // Where FenceAndRollBack stopped (restricted passes read it).
+  const GtridPassResult& stop() const { return stop_; }
 
   RecoveryReport Run() {
     // Scan, read the log, scan again: a branch is acted on only if both
@@ -68,6 +74,7 @@ class Pass {
     std::map<std::string, std::optional<DecisionRecord>> decided;  // gtrid -> record
     for (size_t i = 0; i < rows.size(); ++i) {
       ClassifiedGid c = ClassifyGid(rows[i].gid, ctx_.node_id);
+      if (only_ && c.kind != GidKind::kThisNode) continue;
       if (c.kind != GidKind::kThisNode) {
         Add(RecoveryActionKind::kSkipForeign, row_participants[i], rows[i].gid, "",
             fmt::format("{} gid: left to its own transaction manager", GidKindName(c.kind)));
@@ -75,6 +82,7 @@ class Pass {
         continue;
       }
       std::string gtrid = EncodeGtrid(c.parts->node_id, c.parts->incarnation, c.parts->txn);
+      if (!Wanted(gtrid)) continue;
       if (!decided.count(gtrid)) {
         auto rec = ctx_.log->Lookup(gtrid);
         decided[gtrid] = rec.ok() ? rec.value() : std::nullopt;
@@ -87,7 +95,9 @@ class Pass {
     report_.unreachable = static_cast<int>(unreachable_.size());
 
     if (unended.ok()) {
-      for (auto& rec : unended.value()) DriveRecord(rec, second);
+      for (auto& rec : unended.value()) {
+        if (Wanted(rec.gtrid)) DriveRecord(rec, second);
+      }
     } else {
       report_.in_doubt_remaining++;
     }
@@ -103,6 +113,8 @@ class Pass {
     int64_t prepared_at_ms;
     uint64_t txid;
   };
+
+  bool Wanted(const std::string& gtrid) const { return !only_ || *only_ == gtrid; }
 
   // Before anything is concluded about a dead incarnation, its sessions
   // must be gone: one of them may hold a PREPARE queued behind a lock.
@@ -264,6 +276,8 @@ class Pass {
     const Mine& any = *branches.front();
     if (MayBeDeciding(ctx_, any.parts, gtrid, any.prepared_at_ms, o_.live_grace, &why)) {
       for (const Mine* m : branches) Add(RecoveryActionKind::kSkipLive, m->participant, m->gid, gtrid, why);
+      stop_.stop = GtridPassResult::Stop::kMayBeDeciding;
+      stop_.why = why;
       report_.in_doubt_remaining++;
       return;
     }
@@ -272,6 +286,9 @@ class Pass {
         Add(RecoveryActionKind::kRetryLater, m->participant, m->gid, gtrid,
             "sessions of a dead incarnation may still be running there", it->second);
         report_.in_doubt_remaining++;
+        stop_.stop = GtridPassResult::Stop::kSessionsAlive;
+        stop_.participant = m->participant;
+        stop_.status = it->second;
         return;
       }
     }
@@ -298,8 +315,11 @@ class Pass {
     // for this gtrid is refused, so rolling back cannot race a commit.
     Status s = Fence(ctx_, gtrid, abort.branches);
     if (s.IsConflict()) {
+      stop_.stop = GtridPassResult::Stop::kDecidedMeanwhile;
+      stop_.decision = Decision::kCommit;
       auto rec = ctx_.log->Lookup(gtrid);
       if (rec.ok() && rec.value()) {
+        stop_.decision = rec.value()->decision;
         Add(RecoveryActionKind::kRetryLater, "", "", gtrid,
             fmt::format("a {} decision was recorded meanwhile; following it", DecisionName(rec.value()->decision)));
         DriveRecord(*rec.value(), second);
@@ -308,6 +328,8 @@ class Pass {
     }
     if (!s.ok()) {
       report_.in_doubt_remaining++;
+      stop_.stop = GtridPassResult::Stop::kCannotFence;
+      stop_.status = s;
       Add(RecoveryActionKind::kRetryLater, "", "", gtrid, "cannot append the ABORT record", s);
       return;
     }
@@ -322,6 +344,7 @@ class Pass {
     if (!hs.ok()) return;
     std::set<std::string> mixed;
     for (const auto& h : UnresolvedHeuristics(hs.value(), ctx_.node_id)) {
+      if (!Wanted(h.gtrid)) continue;
       if (!mixed.insert(h.gtrid).second) continue;
       Add(RecoveryActionKind::kMixed, h.participant, h.gid, h.gtrid,
           fmt::format("{} against the log's {} ({})", DecisionName(h.action),
@@ -333,6 +356,8 @@ class Pass {
 
   const ScanContext& ctx_;
   const RecoveryPassOptions& o_;
+  const std::optional<std::string> only_;  // the one gtrid of a restricted pass
+  GtridPassResult stop_;                    // its report stays in report_
   RecoveryReport report_;
   std::map<std::string, Status> unreachable_;
   std::vector<Mine> mine_;
@@ -363,6 +388,15 @@ Result<TxidOutcome> TransactionStatusSync(Participant& p, uint64_t txid, std::ch
 
 RecoveryReport RunRecoveryPass(const ScanContext& ctx, const RecoveryPassOptions& options) {
   return Pass(ctx, options).Run();
+}
+
+GtridPassResult RunRecoveryPassFor(const ScanContext& ctx, const RecoveryPassOptions& options,
+                                   const std::string& gtrid) {
+  Pass pass(ctx, options, gtrid);
+  RecoveryReport report = pass.Run();
+  GtridPassResult result = pass.stop();
+  result.report = std::move(report);
+  return result;
 }
 
 bool MayBeDeciding(const ScanContext& ctx, const GidParts& parts, const std::string& gtrid,

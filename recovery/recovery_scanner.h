@@ -37,6 +37,29 @@ struct ScanContext {
 
 RecoveryReport RunRecoveryPass(const ScanContext& ctx, const RecoveryPassOptions& options);
 
+// The recovery pass restricted to one transaction of this node: what `twopc
+// commit` and `twopc rollback` run for this node's gids (docs/protocol.md,
+// "Operator decisions"), so that the operator follows the very path the
+// background pass and `twopc recover` follow. Branches and records of every
+// other gtrid, and foreign gids, are neither acted on nor reported.
+struct GtridPassResult {
+  // Where the pass stopped short of fencing `gtrid` (an undecided one).
+  enum class Stop {
+    kNone,
+    kMayBeDeciding,     // MayBeDeciding: `why`
+    kSessionsAlive,     // EndDeadSessions failed on `participant`: `status`
+    kDecidedMeanwhile,  // Fence met a decision recorded first: `decision`
+    kCannotFence,       // the ABORT record could not be appended: `status`
+  };
+  Stop stop = Stop::kNone;
+  std::string why, participant;
+  Status status;
+  Decision decision = Decision::kAbort;
+  RecoveryReport report;  // the actions, all of them on `gtrid`
+};
+GtridPassResult RunRecoveryPassFor(const ScanContext& ctx, const RecoveryPassOptions& options,
+                                   const std::string& gtrid);
+
 // May the undecided transaction `gtrid` (a branch of it: `parts`, prepared
 // at `prepared_at_ms`) still be deciding somewhere? The one answer used by
 // the recovery pass and by `twopc rollback` (docs/protocol.md, "Fencing").

@@ -233,6 +233,48 @@ TEST_F(AtomicityTest, ResolveRefusesWhatRecoveryRefuses) {
   EXPECT_TRUE(unended->empty()) << "the fence of a rolled-back orphan needs its END";
 }
 
+// Issue 13: `twopc rollback` of this node's undecided branch runs the
+// recovery pass itself, restricted to that one transaction. Its other
+// branches (on other participants) are fenced and rolled back with it, as
+// the pass would; another orphan, which the same pass run unrestricted
+// would roll back too, is neither fenced nor touched.
+TEST_F(AtomicityTest, OperatorRollbackIsThePassRestrictedToItsTransaction) {
+  uint64_t incarnation;
+  {
+    auto log = OpenSqliteDecisionLog({log_dir_ + "/decisions.db"});
+    ASSERT_TRUE(log.ok());
+    incarnation = (*log)->incarnation();
+  }
+  // Two orphans of a dead incarnation: txn 3 on a and b, txn 4 on c.
+  const std::string mine_a = EncodeGid({"sandbox", incarnation, 3, 1});
+  const std::string mine_b = EncodeGid({"sandbox", incarnation, 3, 2});
+  const std::string other = EncodeGid({"sandbox", incarnation, 4, 1});
+  PrepareByHand("a", 9, -1, mine_a);
+  PrepareByHand("b", 9, 1, mine_b);
+  PrepareByHand("c", 9, 1, other);
+  auto manager = RecoveryManager::Open(Options());
+  ASSERT_TRUE(manager.ok()) << manager.status().ToString();
+  ASSERT_TRUE((*manager)->holds_log_lock());
+
+  Status s = (*manager)->Resolve(mine_a, Decision::kAbort, /*force=*/false);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(sandbox_->PreparedCount("a"), 0);
+  EXPECT_EQ(sandbox_->PreparedCount("b"), 0) << "the pass rolls back every branch of the fenced transaction";
+  EXPECT_EQ(sandbox_->PreparedCount("c"), 1) << "another transaction's branch was touched";
+  ASSERT_TRUE((*manager)->log().Flush().ok());
+  const std::string other_gtrid = EncodeGtrid("sandbox", incarnation, 4);
+  auto rec = (*manager)->log().Lookup(other_gtrid);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_FALSE(rec->has_value()) << "another transaction was fenced";
+  auto unended = (*manager)->log().Unended();
+  ASSERT_TRUE(unended.ok());
+  EXPECT_TRUE(unended->empty()) << "the rolled-back transaction needs its END";
+
+  // The unrestricted pass (`twopc recover`) still finds the other orphan.
+  RecoveryReport r = (*manager)->RunPass({});
+  EXPECT_EQ(sandbox_->PreparedCount("c"), 0) << r.actions.size();
+}
+
 // Item 6: two replicas sharing one config but with their own logs (their
 // own hosts) each believed the node id was theirs, and one's recovery rolled
 // back the other's committed transactions. The second is refused, and told
