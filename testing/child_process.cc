@@ -15,9 +15,7 @@
 extern char** environ;
 
 namespace twopc::support {
-namespace {
 
-// Our environment with `extra` entries replacing variables of the same name.
 std::vector<std::string> ChildEnvironment(const std::vector<std::string>& extra) {
   auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
   std::vector<std::string> env;
@@ -37,8 +35,6 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   out.push_back(nullptr);
   return out;
 }
-
-}  // namespace
 
 bool ChildExit::KilledBySigkill() const { return signaled && signal == SIGKILL; }
 

@@ -83,4 +83,10 @@ class ChildProcess {
   bool timed_out_ = false;
 };
 
+// Our environment with `extra` ("NAME=value") entries replacing variables of
+// the same name: what a child is started with.
+std::vector<std::string> ChildEnvironment(const std::vector<std::string>& extra);
+// argv/envp form of `strings` (null-terminated; points into `strings`).
+std::vector<char*> CStrings(std::vector<std::string>& strings);
+
 }  // namespace twopc::support

@@ -20,10 +20,13 @@
 
 #include <gtest/gtest.h>
 
-extern char** environ;
+#include "testing/child_process.h"
 
 namespace twopc::testing {
 namespace {
+
+using support::ChildEnvironment;
+using support::CStrings;
 
 std::string ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -39,30 +42,6 @@ std::string JoinArgs(const std::vector<std::string>& args) {
     joined += arg;
   }
   return joined;
-}
-
-// The environment of the child: ours, with `extra` entries replacing
-// variables of the same name.
-std::vector<std::string> ChildEnvironment(const std::vector<std::string>& extra) {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string entry(*e);
-    std::string name = entry.substr(0, entry.find('='));
-    bool replaced = false;
-    for (const std::string& x : extra) {
-      if (x.substr(0, x.find('=')) == name) replaced = true;
-    }
-    if (!replaced) env.push_back(std::move(entry));
-  }
-  env.insert(env.end(), extra.begin(), extra.end());
-  return env;
-}
-
-std::vector<char*> CStrings(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (std::string& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
 }
 
 // A libpq connection closed at scope exit.
