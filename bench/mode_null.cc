@@ -86,7 +86,7 @@ class NullParticipant : public Participant {
     asio::post(io_, [done = std::move(done)] { done(internal::TxidOutcome::kCommitted); });
   }
   void EndSession(int, Deadline, std::function<void(Status)> done) override { Answer(std::move(done)); }
-  void EndSessions(const std::string&, uint64_t, Deadline,
+  void EndSessions(const std::string&, internal::IncarnationRange, Deadline,
                    std::function<void(Result<internal::EndedSessions>)> done) override {
     asio::post(io_, [done = std::move(done)] { done(internal::EndedSessions{}); });
   }

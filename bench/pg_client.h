@@ -1,94 +1,15 @@
-// PgClient: one blocking libpq connection of the benchmark's own.
-//
-// The bench reads and resets the databases *beside* the system under test:
-// table setup, the auditors (one read per database, as a user would) and the
-// final checks. In crash mode the coordinator lives in a child process, so
-// these reads cannot go through a Coordinator anyway. Never used for the
-// measured operations.
-//
-// Every call is bounded: connecting by the config's connect_timeout_ms, each
-// statement by a deadline, so that a server that accepts connections but
-// never answers makes the bench fail with a clear error instead of hanging.
-// A statement past its deadline closes the connection; later calls fail.
-//
-// Thread-safety: one thread at a time per PgClient.
+// The bench's blocking connections are the library's own PgClient
+// (storage/pg_client.h): setup, auditors and final checks run beside the
+// system under test, never through it.
 #pragma once
 
-#include <chrono>
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <string>
-#include <vector>
-
-#include "twopc/options.h"
-#include "twopc/status.h"
-
-typedef struct pg_conn PGconn;
+#include "storage/pg_client.h"
 
 namespace twopc::bench {
 
-using TextRow = std::vector<std::optional<std::string>>;
-
-struct PgClientTimeouts {
-  std::chrono::milliseconds connect{5000};
-  std::chrono::milliseconds statement{30000};
-};
-
-// The config's connect_timeout_ms, and its default_deadline_ms for each
-// statement: what the library itself allows a participant.
-PgClientTimeouts TimeoutsOf(const CoordinatorOptions& options);
-
-class PgClient {
- public:
-  // `name` appears in errors (the participant name); the conninfo never does.
-  static Result<std::unique_ptr<PgClient>> Connect(const std::string& name,
-                                                   const std::string& conninfo,
-                                                   PgClientTimeouts timeouts);
-  ~PgClient();
-
-  PgClient(const PgClient&) = delete;
-  PgClient& operator=(const PgClient&) = delete;
-
-  // Runs `sql`, which may hold several statements when `params` is empty.
-  Status Exec(const std::string& sql);
-
-  // Rows of a single statement, values as text (SQL NULL = nullopt).
-  Result<std::vector<TextRow>> Query(const std::string& sql,
-                                     const std::vector<std::string>& params = {});
-
-  // The first row as integers (SQL NULL reads as 0, for sum() of no rows).
-  Result<std::vector<int64_t>> QueryInts(const std::string& sql);
-
-  // QueryInts in two halves, so that one thread can have several servers
-  // take their snapshots at (nearly) the same instant: Send on every
-  // connection first, then Receive on each. REQUIRES: Receive after Send.
-  Status SendQuery(const std::string& sql);
-  Result<std::vector<int64_t>> ReceiveInts();
-
-  // The deadline of each later statement (setup statements may need longer
-  // than reads).
-  void set_statement_timeout(std::chrono::milliseconds timeout) { statement_timeout_ = timeout; }
-  std::chrono::milliseconds statement_timeout() const { return statement_timeout_; }
-
-  const std::string& name() const { return name_; }
-
- private:
-  using Clock = std::chrono::steady_clock;
-
-  PgClient(std::string name, PGconn* conn, std::chrono::milliseconds statement_timeout)
-      : name_(std::move(name)), conn_(conn), statement_timeout_(statement_timeout) {}
-  Status Error(const char* what, const void* result) const;
-  // Sent? Then waits (up to the deadline) until every result of the
-  // statement has arrived; closes the connection if the deadline passes.
-  Status Await(Clock::time_point deadline);
-  // Every result of the statement just sent; `*failure` holds the first error.
-  std::vector<TextRow> Collect(const char* what, Status* failure);
-
-  std::string name_;
-  PGconn* conn_;  // nullptr once closed after a timeout
-  std::chrono::milliseconds statement_timeout_;
-  Clock::time_point pending_deadline_{};  // of the statement SendQuery sent
-};
+using internal::PgClient;
+using internal::PgClientTimeouts;
+using internal::TextRow;
+using internal::TimeoutsOf;
 
 }  // namespace twopc::bench

@@ -30,7 +30,7 @@ constexpr size_t kMaxParticipantNameLength = 63;  // PostgreSQL's NAMEDATALEN - 
 constexpr std::array<std::string_view, 7> kTopKeys = {
     "node_id", "io_threads", "connect_timeout_ms", "default_deadline_ms",
     "log",     "recovery",   "participants"};
-constexpr std::array<std::string_view, 3> kLogKeys = {"path", "group_commit_window_us",
+constexpr std::array<std::string_view, 4> kLogKeys = {"store", "path", "group_commit_window_us",
                                                       "max_batch"};
 constexpr std::array<std::string_view, 3> kRecoveryKeys = {"interval_ms", "pace_us", "live_grace_s"};
 constexpr std::array<std::string_view, 4> kParticipantKeys = {"name", "conninfo",
@@ -249,6 +249,30 @@ Status ConfigReader::ReadTopLevel(const toml::table& root, CoordinatorOptions* o
 Status ConfigReader::ReadLog(const toml::table& log, LogOptions* options) const {
   constexpr std::string_view kSection = "[log]";
   if (Status s = CheckKeys(log, kSection, kLogKeys); !s.ok()) return s;
+  if (const toml::node* store = log.get("store"); store != nullptr) {
+    std::string name;
+    if (Status s = ReadString(*store, kSection, "store", &name); !s.ok()) return s;
+    if (name == "sqlite") {
+      options->store = LogStore::kSqlite;
+    } else if (name == "postgres") {
+      options->store = LogStore::kPostgres;
+    } else {
+      return Error(store->source(), KeyLabel(kSection, "store") + " is '" + Printable(name) +
+                                        "'; it is \"sqlite\" (the embedded log, the default) or "
+                                        "\"postgres\" (decisions inside the participants)");
+    }
+  }
+  if (options->store == LogStore::kPostgres) {
+    // Keys of the SQLite log would silently do nothing.
+    for (std::string_view key : {"path", "group_commit_window_us", "max_batch"}) {
+      if (const toml::node* n = log.get(key); n != nullptr) {
+        return Error(n->source(), KeyLabel(kSection, key) +
+                                      " belongs to the SQLite log; with store = \"postgres\" there "
+                                      "is no log file (decisions are rows in the participants)");
+      }
+    }
+    return Status::OK();
+  }
   if (const toml::node* path = log.get("path"); path != nullptr) {
     if (Status s = ReadString(*path, kSection, "path", &options->path); !s.ok()) return s;
     if (options->path.empty()) {

@@ -5,6 +5,11 @@
 //   complete  COMMIT PREPARED on every branch, retried with backoff
 //   forget    END record (not forced)
 //
+// With the decisions inside PostgreSQL (store = "postgres") one write
+// branch, the decider, is never prepared: the others prepare, then the
+// decider inserts the COMMIT row and commits in one round trip -- that local
+// COMMIT is the commit point ("Decisions inside PostgreSQL").
+//
 // Each step is one method of CommitOperation; every callback that ends a
 // parallel step goes through a Join so the next step starts exactly once.
 #include <fmt/format.h>
@@ -20,6 +25,7 @@
 
 #include "common/thread_annotations.h"
 #include "coordinator/transaction_state.h"
+#include "decision_log/decision_rows.h"
 #include "testing/sync_point.h"
 
 namespace twopc::internal {
@@ -98,6 +104,8 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
 
   void Classify() {
     for (auto& b : txn_->branches) (b->is_write() ? writes_ : reads_).push_back(b.get());
+    if (writes_.size() >= 2 && core_->log->shared()) return ChooseDecider();
+    to_complete_ = writes_;
     if (writes_.size() >= 2) return Prepare();
     if (writes_.size() == 1) return VoteReadOnly([self = shared_from_this()] { self->CommitOnePhase(); });
     VoteReadOnly([self = shared_from_this()] {
@@ -170,14 +178,51 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     });
   }
 
+  // Spreads the deciders over the participants by the gtrid's hash, among
+  // the write branches whose transaction already holds an id when there are
+  // any. The decider's transaction must hold one before any other branch
+  // prepares: a fence then outlives it (the xmin rule, docs/protocol.md,
+  // "Complete and forget"), so a decider that starts late can never commit
+  // after recovery rolled the others back. A decider with queued statements
+  // only runs them first, with txid_current(): one more round trip.
+  void ChooseDecider() {
+    std::vector<BranchState*> started;
+    for (BranchState* b : writes_) {
+      if (b->branch->txid() != 0) started.push_back(b);
+    }
+    const auto& pool = started.empty() ? writes_ : started;
+    decider_ = pool[std::hash<std::string>{}(txn_->gtrid) % pool.size()];
+    for (BranchState* b : writes_) {
+      b->gid = EncodeGid({core_->options.node_id, core_->log->incarnation(), txn_->txn, b->number,
+                          decider_->name()});
+      if (b != decider_) to_complete_.push_back(b);
+    }
+    if (decider_->branch->txid() != 0) return Prepare();
+    std::vector<Query> work = std::move(decider_->queued);
+    decider_->queued.clear();
+    work.push_back({"SELECT txid_current()", {}});
+    auto self = shared_from_this();
+    decider_->branch->Execute(std::move(work), txn_->deadline,
+                              [self](Result<std::vector<QueryResult>> r) {
+                                BranchState* d = self->decider_;
+                                if (!r.ok() || d->branch->txid() == 0) {
+                                  Status s = r.ok() ? Status::Internal("no transaction id") : r.status();
+                                  d->vote = OutcomeUnknown(s) ? BranchVote::kUnknown : BranchVote::kRefused;
+                                  return self->Abort(AbortCause(*d, s, "run its statements"));
+                                }
+                                self->Prepare();
+                              });
+  }
+
   void Prepare() {
     TWOPC_SYNC_POINT("before_prepare", 0);
     auto self = shared_from_this();
-    auto join = std::make_shared<Join>(writes_.size() + reads_.size(), [self] {
+    auto join = std::make_shared<Join>(to_complete_.size() + reads_.size(), [self] {
       if (Status cause = self->FirstFailure(); !cause.ok()) return self->Abort(std::move(cause));
+      if (self->decider_ != nullptr) return self->DecideAtDecider();
       self->Decide();
     });
-    for (BranchState* b : writes_) {
+    for (BranchState* b : to_complete_) {
       b->branch->Prepare(std::move(b->queued), b->gid, txn_->deadline, [self, b, join](Status s) {
         self->RecordVote(b, s, BranchVote::kPrepared, "prepare");
         if (s.ok()) TWOPC_SYNC_POINT("after_prepare", ++self->prepared_);
@@ -211,7 +256,9 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     DecisionRecord r;
     r.gtrid = txn_->gtrid;
     r.decision = d;
-    for (BranchState* b : writes_) {
+    r.incarnation = core_->log->incarnation();
+    if (decider_ != nullptr) r.decider = decider_->name();
+    for (BranchState* b : to_complete_) {
       b->txid = b->branch != nullptr ? b->branch->txid() : 0;
       r.branches.push_back({b->name(), b->gid, b->txid});
     }
@@ -267,6 +314,82 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
               .WithParticipant("decision log"));
   }
 
+  // The commit point with the decisions inside PostgreSQL: the decider's
+  // queued work, the COMMIT row and COMMIT in one round trip. A fence
+  // written first makes the insert fail on the primary key, and the
+  // decider's work rolls back with it (docs/protocol.md, "First decision
+  // wins").
+  void DecideAtDecider() {
+    Advance(txn_->phase.BeginDecide(), "BeginDecide");
+    TWOPC_SYNC_POINT("before_decision", 0);
+    if (!core_->log->registered()) {
+      return Abort(Status::Aborted(
+          "this coordinator lost its registration (its registry connection); it decides nothing "
+          "until it has registered again"));
+    }
+    std::vector<Query> last = std::move(decider_->queued);
+    decider_->queued.clear();
+    last.push_back(CommitRowQuery(Record(Decision::kCommit), core_->coordinator_label));
+    auto self = shared_from_this();
+    decider_->branch->CommitOnePhase(std::move(last), txn_->deadline, [self](Status s) {
+      BranchState* d = self->decider_;
+      if (s.ok()) {
+        d->completed = true;
+        self->EnterCompleting();
+        TWOPC_SYNC_POINT("after_decision_forced", 0);
+        return self->Complete();
+      }
+      if (OutcomeUnknown(s)) return self->SettleAtDecider(s);
+      d->vote = BranchVote::kRefused;
+      if (s.sqlstate() == "23505") {
+        return self->Abort(std::move(Status::Aborted(
+                               "recovery decided ABORT for " + self->txn_->gtrid + " first (its fence at " +
+                               d->name() + "), while this process was slow")
+                               .WithParticipant(d->name())));
+      }
+      self->Abort(AbortCause(*d, s, "commit"));
+    });
+  }
+
+  // The decider's COMMIT was sent and its answer lost. The outcome is
+  // settled, not guessed: its session is ended, then a fence is tried in its
+  // table -- it wins only if the COMMIT did not (docs/protocol.md, "In doubt
+  // at the decider"). The fence blocks, so it runs on the slow-path thread.
+  void SettleAtDecider(const Status& lost) {
+    BranchState* d = decider_;
+    int session = d->branch != nullptr ? d->branch->session() : 0;
+    auto self = shared_from_this();
+    Deadline deadline = Clock::now() + core_->options.default_deadline;
+    d->participant->EndSession(session, deadline, [self, lost](Status) {
+      // Whether the session ended or not, the fence is safe: it waits on the
+      // decider's row if the COMMIT is still running.
+      asio::post(self->core_->slow_path, [self, lost] {
+        Status fenced = self->core_->log->Decide(self->Record(Decision::kAbort));
+        asio::post(self->core_->io, [self, lost, fenced] { self->OnSettled(lost, fenced); });
+      });
+    });
+  }
+
+  void OnSettled(const Status& lost, const Status& fenced) {
+    BranchState* d = decider_;
+    if (fenced.IsConflict()) {  // the COMMIT row is there: committed
+      d->completed = true;
+      EnterCompleting();
+      return Complete();
+    }
+    if (fenced.ok()) {  // our fence won: nothing committed
+      d->vote = BranchVote::kRefused;
+      std::string what = fmt::format("{}: settled by a fence at {}, nothing was committed", lost.message(),
+                                     d->name());
+      Status cause = lost.IsTimedOut() ? Status::TimedOut(std::move(what)) : Status::Unavailable(std::move(what));
+      return Abort(std::move(cause.WithParticipant(d->name())));
+    }
+    twopc::internal::Log().error("twopc: the COMMIT of {} at its decider {} was lost, and fencing failed ({}); "
+                                 "Coordinator::OutcomeOf settles it later", txn_->gtrid, d->name(),
+                                 fenced.ToString());
+    InDoubt(d, lost);
+  }
+
   // Read-only, or committed in one phase: nothing left to complete.
   void Committed() {
     core_->committed++;
@@ -300,8 +423,8 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     // operation: a member would close a cycle (operation -> join -> `then`
     // -> operation) and leak both, and the TxnState with them.
     auto self = shared_from_this();
-    auto join = std::make_shared<Join>(writes_.size(), [self] { self->Forget(); });
-    for (BranchState* b : writes_) CompleteBranch(b, join, 0, Clock::now());
+    auto join = std::make_shared<Join>(to_complete_.size(), [self] { self->Forget(); });
+    for (BranchState* b : to_complete_) CompleteBranch(b, join, 0, Clock::now());
   }
 
   void CompleteBranch(BranchState* b, std::shared_ptr<Join> join, int attempt,
@@ -402,7 +525,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
 
   void Forget() {
     bool all = true;
-    for (BranchState* b : writes_) all = all && b->completed;
+    for (BranchState* b : to_complete_) all = all && b->completed;
     if (all) {
       TWOPC_SYNC_POINT("before_end", 0);
       core_->log->End(txn_->gtrid);
@@ -477,6 +600,15 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   // log cannot be written (b == nullptr): the outcome is not ours to know.
   void InDoubt(BranchState* b, const Status& s) {
     core_->in_doubt++;
+    // What Coordinator::OutcomeOf needs to settle it later.
+    CoordinatorImpl::InDoubtTxn remembered;
+    remembered.fence = Record(Decision::kAbort);
+    if (b != nullptr) {
+      remembered.participant = b->name();
+      remembered.txid = b->txid != 0 ? b->txid : (b->branch != nullptr ? b->branch->txid() : 0);
+      remembered.one_phase = b != decider_;
+    }
+    core_->RememberInDoubt(txn_->gtrid, std::move(remembered));
     Advance(txn_->phase.MarkInDoubt(), "MarkInDoubt");
     ReleaseBranches();
     std::string where = b != nullptr ? b->name() : "decision log";
@@ -511,6 +643,10 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   std::function<void(Status)> done_ TWOPC_GUARDED_BY(mutex_);  // empty once reported
   asio::steady_timer report_timer_;
   std::vector<BranchState*> writes_, reads_;
+  // The branches that prepare and complete: every write branch, or every
+  // one but the decider when the decisions are inside PostgreSQL.
+  std::vector<BranchState*> to_complete_;
+  BranchState* decider_ = nullptr;  // store = "postgres", two or more write branches
   Status first_failure_ TWOPC_GUARDED_BY(mutex_);
   std::vector<std::string> mixed_ TWOPC_GUARDED_BY(mutex_);  // branches found rolled back
   std::atomic<int> prepared_{0}, completed_{0};

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 
 #include "coordinator/transaction_state.h"
+#include "decision_log/decision_rows.h"
 #include "participants/pg_participant.h"
 #include "recovery/incarnation_check.h"
 #include "recovery/recovery_scanner.h"
@@ -74,6 +75,7 @@ CoordinatorImpl::~CoordinatorImpl() {
   }
   stop_cv_.SignalAll();
   if (recovery_thread_.joinable()) recovery_thread_.join();
+  slow_path.join();
   work_.reset();
   // Connections still pooled keep no handlers pending, so run() returns once
   // the last operation is done; stop() covers a participant that never
@@ -89,6 +91,7 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
   // coordinator"). At most 6 + 32 + 1 + 20 bytes: within PostgreSQL's 63.
   const std::string application_name =
       fmt::format("twopc.{}.{}", options.node_id, log->incarnation());
+  coordinator_label = internal::CoordinatorLabel(options.node_id, log->incarnation());
   for (auto p : options.participants) {
     p.application_name = application_name;
     participants_[p.name] = factory(io, p, options.connect_timeout);
@@ -123,11 +126,16 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
     }
   }
   // Before anything is fenced: no other live process may hold this node id.
+  // With a shared store (decisions inside PostgreSQL) replicas sharing the
+  // node id are the normal case: each holds its own incarnation instead.
   if (Status s = Register(); s.IsConflict()) return s;
 
   // A log that is not this node's real one must not presume abort for it.
-  Status other_log = internal::CheckNoNewerIncarnation(participants_, options, log->incarnation());
-  if (!other_log.ok()) return other_log;
+  // A shared store is every node's real one.
+  if (!log->shared()) {
+    Status other_log = internal::CheckNoNewerIncarnation(participants_, options, log->incarnation());
+    if (!other_log.ok()) return other_log;
+  }
 
   // Decisions left by an earlier run are carried out, and its orphans
   // fenced and rolled back, before any new work.
@@ -147,6 +155,14 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
 
 Status CoordinatorImpl::Register() {
   internal::MutexLock registering(register_mutex_);
+  if (log->shared()) {
+    // The store holds this incarnation's registration; a lost one that
+    // another process claimed meanwhile stops this one from deciding
+    // (DecisionLog::registered), not from recovering other incarnations.
+    Status s = log->Reregister();
+    if (!s.ok()) twopc::internal::Log().error("twopc: {}", s.ToString());
+    return Status::OK();
+  }
   std::vector<internal::Answer<Status>> answers(participants_.size());
   size_t i = 0;
   Deadline deadline = Clock::now() + options.connect_timeout;
@@ -234,6 +250,61 @@ void CoordinatorImpl::RollBackOrphans() {
   }
 }
 
+void CoordinatorImpl::RememberInDoubt(const std::string& gtrid, InDoubtTxn txn) {
+  internal::MutexLock lock(mutex_);
+  // In doubt is rare; the bound only keeps a pathological run from growing
+  // without end (the oldest gtrid sorts first within one incarnation).
+  if (in_doubt_txns_.size() >= 100000) in_doubt_txns_.erase(in_doubt_txns_.begin());
+  in_doubt_txns_[gtrid] = std::move(txn);
+}
+
+Result<TransactionOutcome> CoordinatorImpl::OutcomeOf(const std::string& gtrid) {
+  std::optional<InDoubtTxn> known;
+  {
+    internal::MutexLock lock(mutex_);
+    if (auto it = in_doubt_txns_.find(gtrid); it != in_doubt_txns_.end()) known = it->second;
+  }
+  auto settled = [&](TransactionOutcome o) -> Result<TransactionOutcome> {
+    internal::MutexLock lock(mutex_);
+    in_doubt_txns_.erase(gtrid);
+    return o;
+  };
+  auto recorded = log->Lookup(gtrid);
+  if (recorded.ok() && recorded->has_value()) {
+    return settled((*recorded)->decision == Decision::kCommit ? TransactionOutcome::kCommitted
+                                                              : TransactionOutcome::kAborted);
+  }
+  if (!known) {
+    if (!recorded.ok()) return recorded.TakeStatus();
+    if (txns.MayBeDeciding(gtrid)) return Status::Unavailable(gtrid + " is still deciding");
+    return Status::NotFound(
+        "no decision is recorded for " + gtrid +
+        " and this process did not see it end in doubt: it was aborted (presumed abort), or it "
+        "ended normally and its record was forgotten");
+  }
+  // The branch whose COMMIT answer was lost knows best: PostgreSQL keeps
+  // the outcome of its transaction id. A decider's COMMIT carried the
+  // COMMIT row, so its transaction committed exactly when the decision did
+  // (and its row may be gone since, deleted once every branch committed).
+  Participant* p = known->participant.empty() ? nullptr : FindParticipant(known->participant);
+  if (p != nullptr && known->txid != 0) {
+    auto outcome = internal::TransactionStatusSync(*p, known->txid, options.connect_timeout + options.default_deadline);
+    if (!outcome.ok()) return outcome.TakeStatus();
+    if (*outcome == internal::TxidOutcome::kCommitted) return settled(TransactionOutcome::kCommitted);
+    if (*outcome == internal::TxidOutcome::kAborted) return settled(TransactionOutcome::kAborted);
+    if (known->one_phase) {
+      return Status::Unavailable(fmt::format("the transaction of {} on {} is still {}", gtrid,
+                                             known->participant, internal::TxidOutcomeName(*outcome)));
+    }
+  }
+  if (known->one_phase) return Status::Unavailable("cannot ask " + known->participant + " yet");
+  // Settle by fencing: the ABORT wins exactly when no COMMIT was recorded.
+  Status fenced = log->Decide(known->fence);
+  if (fenced.ok()) return settled(TransactionOutcome::kAborted);
+  if (fenced.IsConflict()) return settled(TransactionOutcome::kCommitted);
+  return fenced;
+}
+
 Participant* CoordinatorImpl::FindParticipant(std::string_view name) const {
   auto it = participants_.find(name);
   return it == participants_.end() ? nullptr : it->second.get();
@@ -265,6 +336,12 @@ Status ValidateOptions(const CoordinatorOptions& o) {
     if (p.max_connections <= 0) {
       return Status::InvalidArgument("participant '" + p.name + "': max_connections must be > 0");
     }
+    // Its name goes into gids as the decider (docs/gid-format.md).
+    if (o.log.store == LogStore::kPostgres) {
+      if (Status s = ValidateDecider(p.name); !s.ok()) {
+        return Status::InvalidArgument("participant '" + p.name + "': " + s.message());
+      }
+    }
   }
   return Status::OK();
 }
@@ -292,7 +369,8 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Open(CoordinatorOptions option
 
 Result<std::unique_ptr<Coordinator>> Coordinator::Open(CoordinatorOptions options) {
   if (Status s = internal::ValidateOptions(options); !s.ok()) return s;
-  auto log = OpenSqliteDecisionLog(options.log);
+  auto log = options.log.store == LogStore::kPostgres ? OpenPgDecisionLog(options)
+                                                      : OpenSqliteDecisionLog(options.log);
   if (!log.ok()) return log.TakeStatus();
   return Open(std::move(options), std::move(log.value()));
 }
@@ -310,6 +388,12 @@ Transaction Coordinator::Begin(TransactionOptions options) {
 const CoordinatorOptions& Coordinator::options() const { return impl_->options; }
 uint64_t Coordinator::incarnation() const { return impl_->log->incarnation(); }
 DecisionLog& Coordinator::log() { return *impl_->log; }
+Result<TransactionOutcome> Coordinator::OutcomeOf(const std::string& gtrid) { return impl_->OutcomeOf(gtrid); }
+
+const char* TransactionOutcomeName(TransactionOutcome o) {
+  return o == TransactionOutcome::kCommitted ? "committed" : "aborted";
+}
+
 void Coordinator::WaitForCompletions() { impl_->WaitForCompletions(impl_->options.complete_retry_for); }
 RecoveryReport Coordinator::Recover(const RecoveryPassOptions& options) {
   impl_->ReRegister();

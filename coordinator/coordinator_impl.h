@@ -13,6 +13,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "common/thread_annotations.h"
 #include "coordinator/txn_registry.h"
@@ -129,9 +130,25 @@ class CoordinatorImpl {
   // Register() before a later pass, logging a conflict.
   void ReRegister() TWOPC_EXCLUDES(mutex_);
 
+  // A transaction that answered InDoubt, kept so that OutcomeOf can settle
+  // it (docs/protocol.md, "In doubt at the decider").
+  struct InDoubtTxn {
+    DecisionRecord fence;     // the ABORT that settles it if nothing committed
+    std::string participant;  // where the lost COMMIT went; empty: the decision log
+    uint64_t txid = 0;        // that branch's transaction id (0: unknown)
+    bool one_phase = false;   // a one-phase COMMIT (no decision anywhere but the branch)
+  };
+  void RememberInDoubt(const std::string& gtrid, InDoubtTxn txn) TWOPC_EXCLUDES(mutex_);
+  Result<TransactionOutcome> OutcomeOf(const std::string& gtrid) TWOPC_EXCLUDES(mutex_);
+
   const CoordinatorOptions options;
   std::unique_ptr<DecisionLog> log;
   boost::asio::io_context io;
+  // Blocking work the protocol must not do on an I/O thread (the fence that
+  // settles a decider's lost COMMIT). Joined before the I/O threads stop.
+  boost::asio::thread_pool slow_path{1};
+  // Who wrote a COMMIT row (store = "postgres"): "node.incarnation@host:pid".
+  std::string coordinator_label;
   // Shared with every transaction; closed first thing in the destructor.
   const std::shared_ptr<internal::CoreLink> link = std::make_shared<internal::CoreLink>(this);
 
@@ -163,6 +180,7 @@ class CoordinatorImpl {
   int ops_in_flight_ TWOPC_GUARDED_BY(mutex_) = 0;
   bool stopping_ TWOPC_GUARDED_BY(mutex_) = false;
   std::string not_registered_ TWOPC_GUARDED_BY(mutex_);  // why fencing is off, if it is
+  std::map<std::string, InDoubtTxn> in_doubt_txns_ TWOPC_GUARDED_BY(mutex_);
 };
 
 }  // namespace twopc

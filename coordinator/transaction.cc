@@ -25,7 +25,9 @@ BranchState* TxnState::AddBranch(Participant* participant) {
   auto b = std::make_unique<BranchState>();
   b->participant = participant;
   b->number = static_cast<uint32_t>(branches.size() + 1);
-  b->gid = EncodeGid({core->options.node_id, core->log->incarnation(), txn, b->number});
+  // With the decisions inside PostgreSQL the gid names the decider, which is
+  // chosen at commit (commit_protocol.cc): the gids are written then.
+  if (!core->log->shared()) b->gid = EncodeGid({core->options.node_id, core->log->incarnation(), txn, b->number});
   branches.push_back(std::move(b));
   return branches.back().get();
 }
@@ -215,7 +217,8 @@ std::shared_ptr<TxnState> internal::NewTxnState(CoordinatorImpl* core,
   t->options = options;
   t->deadline = core->DeadlineFor(options);
   t->txn = core->next_txn.fetch_add(1);
-  t->gtrid = EncodeGtrid(core->options.node_id, core->log->incarnation(), t->txn);
+  t->gtrid = EncodeGtrid(core->options.node_id, core->log->incarnation(), t->txn,
+                         core->log->shared() ? 2 : 1);
   core->txns.Add(t);
   return t;
 }

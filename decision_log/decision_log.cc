@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/wait.h"
+#include "twopc/gid.h"
 
 namespace twopc {
 
@@ -22,5 +23,15 @@ Status DecisionLog::Decide(DecisionRecord record) {
   return internal::AwaitCallback<Status>(
       [&](auto done) { DecideAsync(std::move(record), std::move(done)); });
 }
+
+Result<std::optional<DecisionRecord>> DecisionLog::LookupForGid(const std::string& gid) {
+  auto gtrid = GtridOfGid(gid);
+  if (!gtrid.ok()) return gtrid.TakeStatus();
+  return Lookup(*gtrid);
+}
+
+// One owner: an incarnation other than the owner's own is gone exactly when
+// it is older (the log lock makes the owner the only live one).
+Result<bool> DecisionLog::ClaimIfGone(uint64_t incarnation) { return incarnation < this->incarnation(); }
 
 }  // namespace twopc

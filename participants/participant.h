@@ -96,6 +96,12 @@ struct EndedSessions {
   int remaining = 0;   // still running after the wait (could not be ended)
 };
 
+// Incarnations `from` <= i < `below`.
+struct IncarnationRange {
+  uint64_t from = 0;
+  uint64_t below = 0;
+};
+
 class Participant {
  public:
   virtual ~Participant() = default;
@@ -133,10 +139,12 @@ class Participant {
   virtual void EndSession(int session, Deadline deadline, std::function<void(Status)> done) = 0;
 
   // Ends every session whose connection names node `node_id` with an
-  // incarnation below `live_incarnation` (their process is dead: a pipelined
-  // PREPARE of theirs may still be waiting on a lock), and waits for them to
-  // go (docs/protocol.md, "Sessions of a dead coordinator").
-  virtual void EndSessions(const std::string& node_id, uint64_t live_incarnation, Deadline deadline,
+  // incarnation in `which` (their process is dead: a pipelined PREPARE of
+  // theirs may still be waiting on a lock), and waits for them to go
+  // (docs/protocol.md, "Sessions of a dead coordinator"). The SQLite log
+  // ends every incarnation below the live one; a shared store ends exactly
+  // the one whose registration it claimed.
+  virtual void EndSessions(const std::string& node_id, IncarnationRange which, Deadline deadline,
                            std::function<void(Result<EndedSessions>)> done) = 0;
 
   // Registers node `node_id` as live on this participant for as long as the

@@ -494,16 +494,17 @@ void PgParticipant::EndSession(int session, Deadline deadline, std::function<voi
             });
 }
 
-void PgParticipant::EndSessions(const std::string& node_id, uint64_t live_incarnation,
+void PgParticipant::EndSessions(const std::string& node_id, IncarnationRange which,
                                 Deadline deadline, std::function<void(Result<EndedSessions>)> done) {
   // Node ids are [A-Za-z0-9-] (ValidateNodeId): no LIKE wildcard, no dot.
   RunPooled({"SELECT count(*) FILTER (WHERE ended), count(*) FILTER (WHERE NOT ended) FROM ("
              " SELECT pg_terminate_backend(pid, $3::bigint) AS ended FROM pg_stat_activity"
              " WHERE application_name LIKE $1 AND pid <> pg_backend_pid()"
              " AND split_part(application_name, '.', 3) ~ '^[0-9]{1,19}$'"
-             " AND split_part(application_name, '.', 3)::numeric < $2::numeric) s",
-             {"twopc." + node_id + ".%", std::to_string(live_incarnation),
-              std::to_string(MillisLeft(deadline))}},
+             " AND split_part(application_name, '.', 3)::numeric < $2::numeric"
+             " AND split_part(application_name, '.', 3)::numeric >= $4::numeric) s",
+             {"twopc." + node_id + ".%", std::to_string(which.below),
+              std::to_string(MillisLeft(deadline)), std::to_string(which.from)}},
             deadline, [done = std::move(done)](Result<std::vector<QueryResult>> r) {
               if (!r.ok()) return done(r.TakeStatus());
               const auto& rows = r.value()[0].rows;

@@ -27,7 +27,7 @@ class PgParticipant : public Participant {
   void TransactionStatus(uint64_t txid, Deadline deadline,
                          std::function<void(Result<TxidOutcome>)> done) override;
   void EndSession(int session, Deadline deadline, std::function<void(Status)> done) override;
-  void EndSessions(const std::string& node_id, uint64_t live_incarnation, Deadline deadline,
+  void EndSessions(const std::string& node_id, IncarnationRange which, Deadline deadline,
                    std::function<void(Result<EndedSessions>)> done) override;
   void Register(const std::string& node_id, uint64_t incarnation, Deadline deadline,
                 std::function<void(Status)> done) override TWOPC_EXCLUDES(registry_mutex_);

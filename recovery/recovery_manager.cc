@@ -28,14 +28,19 @@ class RecoveryManagerImpl {
     // Holding the lock, this process is the node's live incarnation: its
     // sessions carry that name, like a coordinator's, and end those of the
     // dead ones. Views only read, and say so.
-    std::string name = holds_lock ? fmt::format("twopc.{}.{}", options.node_id, log->incarnation())
-                                  : fmt::format("twopc-view.{}", options.node_id);
+    // A shared store's operator has no incarnation: its sessions are named
+    // so that no pass takes them for a coordinator's.
+    std::string name = log->shared()  ? fmt::format("twopc-operator.{}", options.node_id)
+                       : holds_lock ? fmt::format("twopc.{}.{}", options.node_id, log->incarnation())
+                                    : fmt::format("twopc-view.{}", options.node_id);
     for (auto p : options.participants) {
       p.application_name = name;
       participants_[p.name] = internal::MakePgParticipant(io_, p, options.connect_timeout);
     }
     thread_ = std::thread([this] { io_.run(); });
-    if (holds_lock) Register();
+    // A shared store is recovered by whoever can take a gone incarnation's
+    // registration (ClaimIfGone): there is no node-wide one to hold.
+    if (holds_lock && !log->shared()) Register();
   }
 
   ~RecoveryManagerImpl() {
@@ -279,6 +284,16 @@ Result<std::unique_ptr<RecoveryManager>> RecoveryManager::Open(CoordinatorOption
   // Operator tools never create a log (docs/operations.md): an empty one
   // would make recovery roll back what the real log committed.
   options.log.create_if_missing = false;
+  if (options.log.store == LogStore::kPostgres) {
+    // Decisions inside PostgreSQL: no file and no lock. Any host that
+    // reaches the databases may fence and complete (the decider's primary
+    // key keeps the first decision), except in a read-only view.
+    auto log = OpenPgDecisionLogForOperator(options);
+    if (!log.ok()) return log.TakeStatus();
+    bool writes = access != LogAccess::kReadOnly;
+    return std::unique_ptr<RecoveryManager>(new RecoveryManager(
+        std::make_unique<RecoveryManagerImpl>(std::move(options), std::move(log.value()), writes)));
+  }
   bool lock = false;
   Result<std::unique_ptr<DecisionLog>> log = Status::NotFound("not opened");
   switch (access) {
@@ -307,7 +322,7 @@ Result<std::unique_ptr<RecoveryManager>> RecoveryManager::Open(CoordinatorOption
 bool RecoveryManager::holds_log_lock() const { return impl_->holds_lock; }
 
 bool RecoveryManager::coordinator_running() const {
-  if (impl_->holds_lock) return false;
+  if (impl_->holds_lock || impl_->log->shared()) return false;
   return internal::LogLockHeld(impl_->options.log.path);
 }
 const CoordinatorOptions& RecoveryManager::options() const { return impl_->options; }

@@ -84,7 +84,8 @@ class Pass {
       std::string gtrid = EncodeGtrid(c.parts->node_id, c.parts->incarnation, c.parts->txn);
       if (!Wanted(gtrid)) continue;
       if (!decided.count(gtrid)) {
-        auto rec = ctx_.log->Lookup(gtrid);
+        // A shared store reads it where the gid says it is (its decider).
+        auto rec = ctx_.log->LookupForGid(rows[i].gid);
         decided[gtrid] = rec.ok() ? rec.value() : std::nullopt;
         if (!rec.ok()) log_errors_.insert(gtrid);
       }
@@ -103,6 +104,8 @@ class Pass {
     }
     ResolveUndecided(decided, first, second);
     CountMixed();
+    // The incarnations claimed as gone are released: the pass is over.
+    ctx_.log->ReleaseClaims();
     return report_;
   }
 
@@ -119,6 +122,9 @@ class Pass {
   // Before anything is concluded about a dead incarnation, its sessions
   // must be gone: one of them may hold a PREPARE queued behind a lock.
   void EndSessionsEverywhere() {
+    // A shared store has no "older incarnations of this node": the sessions
+    // of exactly the incarnations found gone are ended (EndSessionsOf).
+    if (ctx_.log->shared()) return;
     if (!ctx_.can_fence || o_.dry_run || !ctx_.not_registered.empty()) return;
     for (const auto& [name, p] : ctx_.participants) {
       int ended = 0;
@@ -222,8 +228,43 @@ class Pass {
     return true;
   }
 
+  // Shared store: ends, on every participant, the sessions of incarnation
+  // `incarnation`, which ClaimIfGone found gone. Once per pass.
+  Status EndSessionsOf(uint64_t incarnation) {
+    if (auto it = ended_.find(incarnation); it != ended_.end()) return it->second;
+    Status result;
+    for (const auto& [name, p] : ctx_.participants) {
+      int ended = 0;
+      Status s = EndDeadSessions(ctx_, *p, &ended, IncarnationRange{incarnation, incarnation + 1});
+      if (!s.ok()) {
+        if (result.ok()) result = s;
+        continue;
+      }
+      if (ended > 0) {
+        Add(RecoveryActionKind::kEndSessions, name, "", "",
+            fmt::format("ended {} session(s) of the gone incarnation {} of node {}", ended, incarnation,
+                        ctx_.node_id));
+      }
+    }
+    ended_[incarnation] = result;
+    return result;
+  }
+
+  // Shared store: a COMMIT row of another live process, fresh, is that
+  // process's own phase 2 -- driving it too would only race it.
+  bool OwnedByAnotherLiveProcess(const DecisionRecord& rec) {
+    if (!ctx_.log->shared() || rec.decision != Decision::kCommit) return false;
+    if (rec.incarnation == ctx_.live_incarnation || rec.incarnation == 0) return false;
+    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    if (now_ms - rec.decided_at_ms > ctx_.others_grace.count()) return false;
+    auto gone = ctx_.log->ClaimIfGone(rec.incarnation);
+    return !gone.ok() || !*gone;
+  }
+
   void DriveRecord(const DecisionRecord& rec, const Scan& second) {
     if (LiveCompleting(rec.gtrid)) return;  // the live process is on it
+    if (OwnedByAnotherLiveProcess(rec)) return;
     handled_.insert(rec.gtrid);
     bool all = true;
     for (const auto& b : rec.branches) all = Finish(rec.decision, b, rec.gtrid, second) && all;
@@ -280,6 +321,19 @@ class Pass {
       stop_.why = why;
       report_.in_doubt_remaining++;
       return;
+    }
+    if (ctx_.log->shared() && any.parts.incarnation != ctx_.live_incarnation && !o_.dry_run) {
+      if (Status s = EndSessionsOf(any.parts.incarnation); !s.ok()) {
+        for (const Mine* m : branches) {
+          Add(RecoveryActionKind::kRetryLater, m->participant, m->gid, gtrid,
+              "sessions of its gone coordinator may still be running", s);
+        }
+        report_.in_doubt_remaining++;
+        stop_.stop = GtridPassResult::Stop::kSessionsAlive;
+        stop_.participant = s.participant();
+        stop_.status = s;
+        return;
+      }
     }
     for (const Mine* m : branches) {
       if (auto it = sessions_alive_.find(m->participant); it != sessions_alive_.end()) {
@@ -364,6 +418,7 @@ class Pass {
   std::set<std::string> handled_, log_errors_;  // gtrids driven from their record; unreadable
   std::set<std::string> unrecorded_mixed_;      // mixed outcomes this pass could not record
   std::map<std::string, Status> sessions_alive_;  // participants where dead sessions remain
+  std::map<uint64_t, Status> ended_;  // shared store: incarnations whose sessions were ended
 };
 
 }  // namespace
@@ -409,6 +464,22 @@ bool MayBeDeciding(const ScanContext& ctx, const GidParts& parts, const std::str
     *why = "a coordinator holds the decision log and may still be deciding it";
     return true;
   }
+  if (ctx.log->shared() && parts.incarnation != ctx.live_incarnation) {
+    // Several live processes share the store: only the registration tells
+    // whether the one that drew this incarnation is gone (docs/protocol.md,
+    // "Several coordinators").
+    auto gone = ctx.log->ClaimIfGone(parts.incarnation);
+    if (!gone.ok()) {
+      *why = "cannot tell whether its coordinator is alive: " + gone.status().ToString();
+      return true;
+    }
+    if (!*gone) {
+      *why = fmt::format("its coordinator (incarnation {}) is alive and may still be deciding it",
+                         parts.incarnation);
+      return true;
+    }
+    return false;
+  }
   if (parts.incarnation > ctx.live_incarnation) {
     *why = "its incarnation is newer than the log's: is another log in use for this node id?";
     return true;
@@ -425,10 +496,12 @@ bool MayBeDeciding(const ScanContext& ctx, const GidParts& parts, const std::str
   return true;
 }
 
-Status EndDeadSessions(const ScanContext& ctx, Participant& participant, int* ended) {
+Status EndDeadSessions(const ScanContext& ctx, Participant& participant, int* ended,
+                       std::optional<IncarnationRange> which) {
   *ended = 0;
+  IncarnationRange range = which.value_or(IncarnationRange{0, ctx.live_incarnation});
   auto r = AwaitCallback<Result<EndedSessions>>([&](auto done) {
-    participant.EndSessions(ctx.node_id, ctx.live_incarnation, In(ctx.timeout), std::move(done));
+    participant.EndSessions(ctx.node_id, range, In(ctx.timeout), std::move(done));
   });
   if (!r.ok()) return r.TakeStatus();
   *ended = r->terminated;

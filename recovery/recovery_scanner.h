@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "coordinator/txn_registry.h"
@@ -33,6 +34,10 @@ struct ScanContext {
   // this node id: nothing of this node may be fenced (docs/protocol.md, "One
   // live coordinator per node id").
   std::string not_registered;
+  // Shared store: a fresh COMMIT row of another live process is left to it
+  // for this long (its own phase 2 is running); after that, or once the
+  // process is gone, any pass completes it.
+  std::chrono::milliseconds others_grace{60000};
 };
 
 RecoveryReport RunRecoveryPass(const ScanContext& ctx, const RecoveryPassOptions& options);
@@ -72,7 +77,10 @@ bool MayBeDeciding(const ScanContext& ctx, const GidParts& parts, const std::str
 // pipelined PREPARE may still be queued behind a lock. OK when none is left;
 // nothing about that participant's undecided branches may be concluded
 // otherwise. `*ended` gets how many were ended.
-Status EndDeadSessions(const ScanContext& ctx, Participant& participant, int* ended);
+// `which`, when set, names the incarnations instead (a shared store ends
+// exactly the one it found gone).
+Status EndDeadSessions(const ScanContext& ctx, Participant& participant, int* ended,
+                       std::optional<IncarnationRange> which = {});
 
 // Fences the undecided transaction `gtrid`: appends ABORT naming `branches`
 // so that no late COMMIT can be accepted. OK when ABORT is (or already was)

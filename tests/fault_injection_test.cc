@@ -142,7 +142,7 @@ class FlakyParticipant : public Participant {
   void EndSession(int session, Deadline d, std::function<void(Status)> done) override {
     real_->EndSession(session, d, std::move(done));
   }
-  void EndSessions(const std::string& node_id, uint64_t live, Deadline d,
+  void EndSessions(const std::string& node_id, internal::IncarnationRange live, Deadline d,
                    std::function<void(Result<internal::EndedSessions>)> done) override {
     if (f_->sessions_survive) return done(internal::EndedSessions{0, 1});
     real_->EndSessions(node_id, live, d, std::move(done));

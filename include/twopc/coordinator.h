@@ -130,6 +130,10 @@ class Transaction {
   std::unique_ptr<TransactionImpl> impl_;
 };
 
+// What became of a transaction (Coordinator::OutcomeOf).
+enum class TransactionOutcome { kCommitted, kAborted };
+const char* TransactionOutcomeName(TransactionOutcome o);  // "committed" / "aborted"
+
 // Counters since Open.
 struct CoordinatorStats {
   uint64_t committed = 0;
@@ -189,6 +193,20 @@ class Coordinator {
   // Blocks until every early-acknowledged transaction has finished phase 2
   // (or been handed to recovery).
   void WaitForCompletions();
+
+  // What became of transaction `gtrid`, for an application whose Commit
+  // answered InDoubt. Settles it when nothing did yet: with the decisions in
+  // PostgreSQL, a fence in its decider's table wins exactly when the
+  // decider's COMMIT did not; with the SQLite log, an ABORT record does the
+  // same. So the answer is known, never guessed:
+  //   kCommitted / kAborted -- final;
+  //   Unavailable -- the deciding participant or the log cannot be reached,
+  //                  or the transaction is still deciding: ask again later;
+  //   NotFound    -- no decision recorded, and this process did not see the
+  //                  transaction end in doubt (an unknown gtrid, or one that
+  //                  ended normally and whose record was forgotten).
+  // Blocking; do not call from an async callback.
+  Result<TransactionOutcome> OutcomeOf(const std::string& gtrid);
 
   // Runs one recovery pass now (the same pass that runs at Open and every
   // options().recovery.interval). Blocking; do not call from an async

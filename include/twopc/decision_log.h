@@ -49,6 +49,9 @@ struct DecisionRecord {
   uint64_t incarnation = 0;        // incarnation of the process that wrote it
   int64_t decided_at_ms = 0;       // unix time, milliseconds
   std::optional<int64_t> ended_at_ms;  // set once an END record was written
+  // store = "postgres": the participant whose twopc.decisions table holds
+  // the record (the transaction's decider). Empty for the SQLite log.
+  std::string decider;
 };
 
 // A recorded operator decision that went against the protocol (a forced
@@ -133,6 +136,35 @@ class DecisionLog {
   virtual Status Flush() = 0;
 
   virtual LogStats stats() const = 0;
+
+  // ---- Stores shared by several coordinator processes (store = "postgres").
+  // The SQLite log answers as a store with one owner.
+
+  // True when other live processes decide in this store too: recovery must
+  // then ask whether an incarnation's process is gone (ClaimIfGone) instead
+  // of comparing it with its own.
+  virtual bool shared() const { return false; }
+
+  // The decision for the transaction of the prepared branch `gid`. A shared
+  // store reads it where the gid says it is (its decider's table).
+  virtual Result<std::optional<DecisionRecord>> LookupForGid(const std::string& gid);
+
+  // Shared stores: is the coordinator process that drew `incarnation` gone?
+  // True when this process could take that incarnation's registration: it
+  // then holds it, so the process cannot come back and decide, until
+  // ReleaseClaims(). False while the process lives. Never true for this
+  // process's own incarnation.
+  virtual Result<bool> ClaimIfGone(uint64_t incarnation);
+  virtual void ReleaseClaims() {}
+
+  // Shared stores: takes this process's registration again if its
+  // connection was lost. Conflict when another process claimed it meanwhile
+  // (it is resolving this process's transactions): this process must not
+  // decide any more. OK for the SQLite log.
+  virtual Status Reregister() { return Status::OK(); }
+  // False once the registration is known lost (until Reregister succeeds):
+  // a coordinator decides nothing while it is false.
+  virtual bool registered() const { return true; }
 };
 
 // Opens the embedded SQLite decision log at options.path: WAL,
@@ -150,5 +182,20 @@ Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLog(const LogOptions& opt
 // End, Compact, RecordHeuristic and ForgetHeuristic return errors. A missing
 // or empty file is NotFound.
 Result<std::unique_ptr<DecisionLog>> OpenSqliteDecisionLogReadOnly(const std::string& path);
+
+// The decision store inside the participant databases (store = "postgres",
+// docs/protocol.md, "Decisions inside PostgreSQL"): creates the `twopc`
+// schema in every reachable participant when missing (InvalidArgument naming
+// the privilege and the SQL to run once when the role may not), draws a
+// fresh incarnation from the registry (the first participant) and holds its
+// registration for the life of the returned store. The first participant
+// must be reachable; others are set up when they are first reached.
+Result<std::unique_ptr<DecisionLog>> OpenPgDecisionLog(const CoordinatorOptions& options);
+
+// The same store for an operator tool (the `twopc` CLI, RecoveryManager):
+// draws no incarnation and registers nothing (incarnation() is 0); it may
+// fence (write ABORT rows), end records and record heuristic decisions.
+// Creates nothing: a participant without the schema holds no decisions.
+Result<std::unique_ptr<DecisionLog>> OpenPgDecisionLogForOperator(const CoordinatorOptions& options);
 
 }  // namespace twopc

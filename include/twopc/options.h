@@ -39,8 +39,23 @@ struct ParticipantOptions {
   std::string application_name;
 };
 
+// Where the coordinator keeps its decisions (docs/protocol.md).
+enum class LogStore {
+  // The embedded SQLite log at LogOptions::path: one file per node, a forced
+  // COMMIT record per two-phase transaction.
+  kSqlite,
+  // Rows in a `twopc` schema of every participant database: the COMMIT row
+  // is inserted by the deciding branch's own local transaction (logging last
+  // resource). No local file; any number of coordinator processes may share
+  // one config, and any of them, or the CLI from any host, can recover any
+  // transaction (docs/protocol.md, "Decisions inside PostgreSQL").
+  kPostgres,
+};
+
 struct LogOptions {
-  // The embedded SQLite decision log. Created with mode 0600 if missing
+  // [log] store = "sqlite" | "postgres".
+  LogStore store = LogStore::kSqlite;
+  // The embedded SQLite decision log (store = kSqlite only). Created with mode 0600 if missing
   // (see create_if_missing).
   std::string path = "twopc-decisions.db";
   // How long the log writer waits for more COMMIT records to join a batch

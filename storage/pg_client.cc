@@ -1,4 +1,4 @@
-#include "bench/pg_client.h"
+#include "storage/pg_client.h"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-namespace twopc::bench {
+namespace twopc::internal {
 namespace {
 
 // Frees a PGresult on every path.
@@ -40,12 +40,18 @@ PgClientTimeouts TimeoutsOf(const CoordinatorOptions& options) {
 
 Result<std::unique_ptr<PgClient>> PgClient::Connect(const std::string& name,
                                                     const std::string& conninfo,
-                                                    PgClientTimeouts timeouts) {
+                                                    PgClientTimeouts timeouts,
+                                                    const std::string& application_name) {
   // PQconnectdb would wait as long as the server takes to answer (forever,
   // for one that accepts the TCP connection and stays silent): poll the
   // non-blocking connect instead, up to connect_timeout_ms.
   auto deadline = Clock::now() + timeouts.connect;
-  PGconn* conn = PQconnectStart(conninfo.c_str());
+  // Keywords apply in order: the application_name after the expanded
+  // conninfo ("dbname" with expand_dbname) wins over one inside it.
+  const char* keywords[] = {"dbname", application_name.empty() ? nullptr : "application_name",
+                            nullptr};
+  const char* values[] = {conninfo.c_str(), application_name.c_str(), nullptr};
+  PGconn* conn = PQconnectStartParams(keywords, values, /*expand_dbname=*/1);
   PostgresPollingStatusType poll_status = PGRES_POLLING_WRITING;
   bool timed_out = false;
   while (conn != nullptr && PQstatus(conn) != CONNECTION_BAD && poll_status != PGRES_POLLING_OK &&
@@ -73,6 +79,8 @@ Result<std::unique_ptr<PgClient>> PgClient::Connect(const std::string& name,
       conn, [](void*, const char*) {}, nullptr);
   return std::unique_ptr<PgClient>(new PgClient(name, conn, timeouts.statement));
 }
+
+bool PgClient::usable() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
 
 PgClient::~PgClient() {
   if (conn_ != nullptr) PQfinish(conn_);
@@ -202,4 +210,4 @@ Result<std::vector<int64_t>> PgClient::ReceiveInts() {
   return FirstRowInts(name_, rows);
 }
 
-}  // namespace twopc::bench
+}  // namespace twopc::internal

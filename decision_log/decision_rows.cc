@@ -1,0 +1,147 @@
+#include "decision_log/decision_rows.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace twopc::internal {
+
+const char* const kCreateDecisionSchemaSql =
+    "BEGIN;"
+    "SELECT pg_advisory_xact_lock(1953984617, 0);"
+    "CREATE SCHEMA IF NOT EXISTS twopc;"
+    // One row per decided transaction: the COMMIT row of the decider's own
+    // transaction, or an ABORT fence written by recovery. The primary key is
+    // what makes the first decision win (docs/protocol.md).
+    "CREATE TABLE IF NOT EXISTS twopc.decisions ("
+    " gtrid text PRIMARY KEY,"
+    " decision text NOT NULL CHECK (decision IN ('commit', 'abort')),"
+    " incarnation bigint NOT NULL,"
+    " coordinator text NOT NULL,"
+    " branches text NOT NULL,"
+    " decided_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+    " fence_xmax bigint,"
+    " CHECK ((decision = 'abort') = (fence_xmax IS NOT NULL)));"
+    // Coordinator identities (the registry's: the first participant's).
+    "CREATE SEQUENCE IF NOT EXISTS twopc.incarnations AS integer;"
+    // Operator decisions against the protocol, kept as the audit trail.
+    "CREATE TABLE IF NOT EXISTS twopc.heuristics ("
+    " id bigserial PRIMARY KEY,"
+    " gtrid text NOT NULL,"
+    " gid text NOT NULL,"
+    " participant text NOT NULL,"
+    " action text NOT NULL,"
+    " logged text,"
+    " at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+    " note text NOT NULL,"
+    " forgotten_at timestamptz);"
+    "COMMIT;";
+
+const char* const kDecisionSchemaReadySql =
+    "SELECT CASE WHEN to_regclass('twopc.decisions') IS NULL"
+    " OR to_regclass('twopc.heuristics') IS NULL"
+    " OR to_regclass('twopc.incarnations') IS NULL THEN 'missing'"
+    " WHEN has_table_privilege('twopc.decisions', 'SELECT, INSERT, DELETE')"
+    " AND has_table_privilege('twopc.heuristics', 'SELECT, INSERT, UPDATE')"
+    " AND has_sequence_privilege('twopc.incarnations', 'USAGE, SELECT, UPDATE') THEN 'ready'"
+    " ELSE 'denied' END, quote_ident(current_user), current_database()";
+
+const char* const kDecisionColumns =
+    "gtrid, decision, incarnation, coordinator, branches,"
+    " (extract(epoch FROM decided_at) * 1000)::bigint, fence_xmax";
+
+const char* const kInsertFenceSql =
+    "INSERT INTO twopc.decisions (gtrid, decision, incarnation, coordinator, branches, fence_xmax)"
+    " VALUES ($1, 'abort', $2::bigint, $3, $4,"
+    " pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"
+    " ON CONFLICT (gtrid) DO NOTHING";
+
+const char* const kDeleteEndedSql =
+    "DELETE FROM twopc.decisions WHERE gtrid = ANY($1::text[]) AND (decision = 'commit'"
+    " OR fence_xmax <= pg_snapshot_xmin(pg_current_snapshot())::text::bigint)";
+
+const char* const kDeleteOldFencesSql =
+    "DELETE FROM twopc.decisions WHERE decision = 'abort'"
+    " AND fence_xmax <= pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
+std::string CoordinatorLabel(std::string_view node_id, uint64_t incarnation) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return fmt::format("{}.{}@{}:{}", node_id, incarnation, host[0] != '\0' ? host : "unknown",
+                     ::getpid());
+}
+
+Query CommitRowQuery(const DecisionRecord& record, std::string_view coordinator) {
+  return {"INSERT INTO twopc.decisions (gtrid, decision, incarnation, coordinator, branches)"
+          " VALUES ($1, 'commit', $2::bigint, $3, $4)",
+          {record.gtrid, std::to_string(record.incarnation), std::string(coordinator),
+           EncodeBranches(record.branches)}};
+}
+
+std::string EncodeBranches(const std::vector<BranchRef>& branches) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const BranchRef& b : branches) {
+    out.push_back({{"participant", b.participant}, {"gid", b.gid}, {"txid", b.txid}});
+  }
+  return out.dump();
+}
+
+Result<std::vector<BranchRef>> DecodeBranches(std::string_view text) {
+  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_array()) return Status::Corruption("the branches of a decision row are not a JSON array");
+  std::vector<BranchRef> out;
+  for (const auto& b : json) {
+    if (!b.is_object() || !b.contains("participant") || !b["participant"].is_string() ||
+        !b.contains("gid") || !b["gid"].is_string() || !b.contains("txid") ||
+        !b["txid"].is_number_unsigned()) {
+      return Status::Corruption("a branch of a decision row lacks participant, gid or txid");
+    }
+    out.push_back({b["participant"].get<std::string>(), b["gid"].get<std::string>(),
+                   b["txid"].get<uint64_t>()});
+  }
+  return out;
+}
+
+std::string TextArrayLiteral(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+Result<DecisionRecord> RecordOfRow(const std::vector<std::optional<std::string>>& row,
+                                   const std::string& decider) {
+  if (row.size() != 7 || !row[0] || !row[1] || !row[2] || !row[4] || !row[5]) {
+    return Status::Corruption("a row of twopc.decisions at " + decider + " lacks a column");
+  }
+  DecisionRecord r;
+  r.gtrid = *row[0];
+  if (*row[1] == "commit") {
+    r.decision = Decision::kCommit;
+  } else if (*row[1] == "abort") {
+    r.decision = Decision::kAbort;
+  } else {
+    return Status::Corruption("decision '" + *row[1] + "' of " + r.gtrid + " at " + decider);
+  }
+  r.incarnation = std::strtoull(row[2]->c_str(), nullptr, 10);
+  auto branches = DecodeBranches(*row[4]);
+  if (!branches.ok()) {
+    return Status::Corruption(r.gtrid + " at " + decider + ": " + branches.status().message());
+  }
+  r.branches = std::move(*branches);
+  r.decided_at_ms = std::strtoll(row[5]->c_str(), nullptr, 10);
+  r.decider = decider;
+  return r;
+}
+
+}  // namespace twopc::internal
