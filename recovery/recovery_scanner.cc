@@ -81,7 +81,7 @@ class Pass {
         report_.foreign++;
         continue;
       }
-      std::string gtrid = EncodeGtrid(c.parts->node_id, c.parts->incarnation, c.parts->txn);
+      std::string gtrid = GtridOf(*c.parts);
       if (!Wanted(gtrid)) continue;
       if (!decided.count(gtrid)) {
         auto rec = ctx_.log->Lookup(gtrid);
