@@ -10,7 +10,7 @@ namespace twopc::cli {
 std::string TransactionKey(const PreparedBranch& branch) {
   const auto& parts = branch.classified.parts;
   if (!parts) return branch.gid;
-  return EncodeGtrid(parts->node_id, parts->incarnation, parts->txn);
+  return GtridOf(*parts);
 }
 
 bool StatusReport::IsHeuristic(const PreparedBranch& branch) const {

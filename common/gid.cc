@@ -1,6 +1,7 @@
 #include "twopc/gid.h"
 
 #include <array>
+#include <cassert>
 #include <charconv>
 #include <cstdio>
 #include <limits>
@@ -11,15 +12,33 @@
 namespace twopc {
 namespace {
 
-constexpr std::string_view kPrefix = "tpc1.";
-constexpr size_t kFieldCount = 5;  // tpc1, node_id, incarnation, txn, branch
+constexpr std::string_view kPrefixV1 = "tpc1.";
+constexpr std::string_view kPrefixV2 = "tpc2.";
+constexpr size_t kPrefixLength = 5;
+constexpr size_t kFieldCountV1 = 5;  // tpc1, node_id, incarnation, txn, branch
+constexpr size_t kFieldCountV2 = 6;  // tpc2, node_id, incarnation, txn, branch, decider
+constexpr size_t kMaxFieldCount = kFieldCountV2;
+
+// PostgreSQL must be able to hold every gid we can write: the longest
+// version 2 gid (docs/gid-format.md, "Length bound") is 154 bytes.
+constexpr size_t kMaxU64Digits = std::numeric_limits<uint64_t>::digits10 + 1;  // 20
+constexpr size_t kMaxU32Digits = std::numeric_limits<uint32_t>::digits10 + 1;  // 10
+constexpr size_t kLongestGidV2 = kPrefixLength + kMaxNodeIdLength + 1 + kMaxU64Digits + 1 +
+                                 kMaxU64Digits + 1 + kMaxU32Digits + 1 + kMaxDeciderLength;
+static_assert(kLongestGidV2 == 154);
+static_assert(kLongestGidV2 <= kMaxGidLength, "a tpc2 gid could be too long for PostgreSQL");
 
 bool IsAlnum(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool IsNodeIdChar(unsigned char c) { return IsAlnum(c) || c == '-'; }
-bool IsGidChar(unsigned char c) { return IsNodeIdChar(c) || c == '.'; }
+bool IsDeciderChar(unsigned char c) { return IsAlnum(c) || c == '_' || c == '-'; }
+// '_' only in version 2, whose decider is a participant name; version 1
+// keeps the character set it was released with.
+bool IsGidChar(unsigned char c, int version) {
+  return IsNodeIdChar(c) || c == '.' || (version == 2 && c == '_');
+}
 
 // Names a rejected byte without echoing it raw: the input may be hostile
 // (a newline or escape sequence would forge log lines), so anything outside
@@ -32,8 +51,8 @@ std::string DescribeByte(unsigned char c) {
 }
 
 std::string_view FieldName(size_t index) {
-  static constexpr std::array<std::string_view, kFieldCount> kNames = {
-      "version", "node id", "incarnation", "transaction number", "branch number"};
+  static constexpr std::array<std::string_view, kMaxFieldCount> kNames = {
+      "version", "node id", "incarnation", "transaction number", "branch number", "decider"};
   return kNames[index];
 }
 
@@ -82,8 +101,8 @@ Status ParseCanonicalDecimal(std::string_view text, std::string_view name, T* ou
 }
 
 // Says whose gid it probably is, so an operator looking at a rejected gid
-// knows which transaction manager to ask. REQUIRES: `gid` does not start
-// with "tpc1." (ClassifyGid decodes those with DecodeGid).
+// knows which transaction manager to ask. REQUIRES: `gid` starts with
+// neither "tpc1." nor "tpc2." (ClassifyGid decodes those with DecodeGid).
 std::string ForeignGidHint(std::string_view gid) {
   ClassifiedGid c = ClassifyGid(gid, "");
   std::string manager =
@@ -98,29 +117,39 @@ std::string ForeignGidHint(std::string_view gid) {
   }
 }
 
-Status CheckEnvelope(std::string_view gid) {
+// The format version a gid's prefix names, or 0 if it is not one this build reads.
+int VersionOf(std::string_view gid) {
+  if (gid.substr(0, kPrefixLength) == kPrefixV1) return 1;
+  if (gid.substr(0, kPrefixLength) == kPrefixV2) return 2;
+  return 0;
+}
+
+// On success `*version` is 1 or 2.
+Status CheckEnvelope(std::string_view gid, int* version) {
   if (gid.empty()) return Status::InvalidArgument("gid is empty");
   if (gid.size() > kMaxGidLength) {
     return Status::InvalidArgument("gid is " + std::to_string(gid.size()) +
                                    " bytes; at most " + std::to_string(kMaxGidLength) +
                                    " are allowed");
   }
-  if (gid.substr(0, kPrefix.size()) != kPrefix) {
+  *version = VersionOf(gid);
+  if (*version == 0) {
     // Told apart from a foreign gid so that an operator knows to upgrade
     // rather than to look for another transaction manager.
     if (ClassifyGid(gid, "").kind == GidKind::kOtherVersion) {
       return Status::InvalidArgument("gid format version '" +
                                      std::string(gid.substr(0, gid.find('.'))) +
-                                     "' is not supported; this build reads 'tpc1' only");
+                                     "' is not supported; this build reads 'tpc1' and 'tpc2'");
     }
-    return Status::InvalidArgument("not a twopc gid: it does not start with 'tpc1.'" +
+    return Status::InvalidArgument("not a twopc gid: it does not start with 'tpc1.' or 'tpc2.'" +
                                    ForeignGidHint(gid));
   }
   for (size_t i = 0; i < gid.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(gid[i]);
-    if (!IsGidChar(c)) {
-      return Status::InvalidArgument("gid contains " + DescribeByte(c) + " at offset " +
-                                     std::to_string(i) + "; only [A-Za-z0-9.-] is allowed");
+    if (!IsGidChar(c, *version)) {
+      return Status::InvalidArgument(
+          "gid contains " + DescribeByte(c) + " at offset " + std::to_string(i) + "; only " +
+          (*version == 2 ? "[A-Za-z0-9._-]" : "[A-Za-z0-9.-]") + " is allowed");
     }
   }
   return Status::OK();
@@ -128,11 +157,13 @@ Status CheckEnvelope(std::string_view gid) {
 
 // REQUIRES: CheckEnvelope(gid).ok(), so fields hold only safe characters and
 // may be quoted in messages.
-Status CheckFields(const std::vector<std::string_view>& fields) {
-  if (fields.size() != kFieldCount) {
+Status CheckFields(const std::vector<std::string_view>& fields, int version) {
+  size_t expected = version == 2 ? kFieldCountV2 : kFieldCountV1;
+  if (fields.size() != expected) {
     return Status::InvalidArgument(
-        "gid has " + std::to_string(fields.size()) +
-        " dot-separated fields; expected 5: tpc1.<node_id>.<incarnation>.<txn>.<branch>");
+        "gid has " + std::to_string(fields.size()) + " dot-separated fields; expected " +
+        (version == 2 ? "6: tpc2.<node_id>.<incarnation>.<txn>.<branch>.<decider>"
+                      : "5: tpc1.<node_id>.<incarnation>.<txn>.<branch>"));
   }
   for (size_t i = 1; i < fields.size(); ++i) {
     if (fields[i].empty()) {
@@ -163,10 +194,31 @@ Status ValidateNodeId(std::string_view node_id) {
   return Status::OK();
 }
 
-std::string EncodeGtrid(std::string_view node_id, uint64_t incarnation, uint64_t txn) {
+Status ValidateDecider(std::string_view name) {
+  // The config's rule for participant names (common/config.cc): the decider
+  // is looked up by that name, so it must be spelled the same way.
+  static constexpr std::string_view kRule =
+      "; the decider must be a participant name, 1-63 characters of [A-Za-z0-9_-]";
+  if (name.empty()) return Status::InvalidArgument("decider is empty" + std::string(kRule));
+  if (name.size() > kMaxDeciderLength) {
+    return Status::InvalidArgument("decider is " + std::to_string(name.size()) + " bytes long" +
+                                   std::string(kRule));
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    if (!IsDeciderChar(c)) {
+      return Status::InvalidArgument("decider contains " + DescribeByte(c) + " at offset " +
+                                     std::to_string(i) + std::string(kRule));
+    }
+  }
+  return Status::OK();
+}
+
+std::string EncodeGtrid(std::string_view node_id, uint64_t incarnation, uint64_t txn, int version) {
+  assert(version == 1 || version == 2);
   std::string gtrid;
-  gtrid.reserve(kPrefix.size() + node_id.size() + 2 * 21);
-  gtrid += kPrefix;
+  gtrid.reserve(kPrefixLength + node_id.size() + 2 * 21);
+  gtrid += version == 2 ? kPrefixV2 : kPrefixV1;
   gtrid += node_id;
   gtrid += '.';
   gtrid += std::to_string(incarnation);
@@ -175,15 +227,21 @@ std::string EncodeGtrid(std::string_view node_id, uint64_t incarnation, uint64_t
   return gtrid;
 }
 
+std::string GtridOf(const GidParts& parts) {
+  return EncodeGtrid(parts.node_id, parts.incarnation, parts.txn, parts.decider.empty() ? 1 : 2);
+}
+
 std::string EncodeGid(const GidParts& parts) {
-  return EncodeGtrid(parts.node_id, parts.incarnation, parts.txn) + "." +
-         std::to_string(parts.branch);
+  std::string gid = GtridOf(parts) + "." + std::to_string(parts.branch);
+  if (!parts.decider.empty()) gid += "." + parts.decider;
+  return gid;
 }
 
 Result<GidParts> DecodeGid(std::string_view gid) {
-  if (Status s = CheckEnvelope(gid); !s.ok()) return s;
+  int version = 0;
+  if (Status s = CheckEnvelope(gid, &version); !s.ok()) return s;
   std::vector<std::string_view> fields = SplitFields(gid);
-  if (Status s = CheckFields(fields); !s.ok()) return s;
+  if (Status s = CheckFields(fields, version); !s.ok()) return s;
   GidParts parts;
   if (Status s = ValidateNodeId(fields[1]); !s.ok()) {
     return Status::InvalidArgument("gid " + s.message());
@@ -197,22 +255,32 @@ Result<GidParts> DecodeGid(std::string_view gid) {
   if (parts.branch == 0) {
     return Status::InvalidArgument("gid branch number is 0; branches are numbered from 1");
   }
+  if (version == 2) {
+    if (Status s = ValidateDecider(fields[5]); !s.ok()) {
+      return Status::InvalidArgument("gid " + s.message());
+    }
+    parts.decider = std::string(fields[5]);
+  }
   return parts;
 }
 
 Result<std::string> GtridOfGid(std::string_view gid) {
   Result<GidParts> parts = DecodeGid(gid);
   if (!parts.ok()) return parts.TakeStatus();
-  // Re-encoding equals the text before the last '.', because a decodable gid
-  // has exactly one spelling.
-  return EncodeGtrid(parts->node_id, parts->incarnation, parts->txn);
+  // Re-encoding equals the text before the branch number, because a
+  // decodable gid has exactly one spelling.
+  return GtridOf(*parts);
 }
 
 Xid ToXid(const GidParts& parts) {
   Xid xid;
-  xid.format_id = kTwopcFormatId;
-  xid.gtrid = EncodeGtrid(parts.node_id, parts.incarnation, parts.txn);
+  xid.format_id = parts.decider.empty() ? kTwopcFormatId : kTwopcV2FormatId;
+  xid.gtrid = GtridOf(parts);
+  // The gtrid stays the key of the decision, in the decision log and in D's
+  // table alike (docs/protocol.md); the decider goes with the branch number,
+  // in the same order as in the gid.
   xid.bqual = std::to_string(parts.branch);
+  if (!parts.decider.empty()) xid.bqual += "." + parts.decider;
   return xid;
 }
 

@@ -153,9 +153,12 @@ std::optional<CitusGid> DecodeCitus(std::string_view gid) {
   return CitusGid{*group, *pid, *txn, *connection};
 }
 
-// "tpc<digits>." that is not "tpc1.": a later (or unknown) twopc version.
+// "tpc<digits>." that is neither "tpc1." nor "tpc2.": a later (or unknown)
+// twopc version.
 bool HasOtherTwopcVersionPrefix(std::string_view gid) {
-  if (!StartsWith(gid, "tpc") || StartsWith(gid, "tpc1.")) return false;
+  if (!StartsWith(gid, "tpc") || StartsWith(gid, "tpc1.") || StartsWith(gid, "tpc2.")) {
+    return false;
+  }
   size_t i = 3;
   while (i < gid.size() && IsDigit(gid[i])) ++i;
   return i > 3 && i < gid.size() && gid[i] == '.';
@@ -178,6 +181,7 @@ std::string_view ManagerOfFormatId(int32_t format_id) {
     case 0x4C495841:
       return "LIXA";  // "LIXA"
     case kTwopcFormatId:
+    case kTwopcV2FormatId:
       return "twopc";
     default:
       return "";
@@ -209,9 +213,9 @@ const char* GidKindName(GidKind kind) {
 ClassifiedGid ClassifyGid(std::string_view gid, std::string_view this_node_id) {
   ClassifiedGid out;
   if (gid.size() > kMaxGidLength) return out;
-  // DecodeGid only for "tpc1.": on anything else its error message asks
-  // ClassifyGid for a hint, and must not be asked back.
-  if (StartsWith(gid, "tpc1.")) {
+  // DecodeGid only for "tpc1." and "tpc2.": on anything else its error
+  // message asks ClassifyGid for a hint, and must not be asked back.
+  if (StartsWith(gid, "tpc1.") || StartsWith(gid, "tpc2.")) {
     Result<GidParts> parts = DecodeGid(gid);
     if (!parts.ok()) return out;  // a malformed twopc gid is nobody's: never act on it
     out.kind = parts->node_id == this_node_id ? GidKind::kThisNode : GidKind::kOtherNode;

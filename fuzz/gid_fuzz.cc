@@ -4,7 +4,8 @@
 //   0: a gid as PostgreSQL might list it -- DecodeGid and ClassifyGid must
 //      not crash, a decoded gid must re-encode to the same bytes, the two
 //      must agree, and no rejection message may echo an unsafe byte;
-//   1: gid parts -- EncodeGid -> DecodeGid / ClassifyGid round trips;
+//   1: gid parts, version 1 or 2 (with a decider) -- EncodeGid -> DecodeGid /
+//      ClassifyGid round trips;
 //   2: a foreign Xid and a Citus name -- written the way pgjdbc, LIXA and
 //      Citus write them, ClassifyGid must read back the same values.
 #include <cstdint>
@@ -61,7 +62,11 @@ void CheckClassified(const ClassifiedGid& c) {
   switch (c.kind) {
     case GidKind::kThisNode:
     case GidKind::kOtherNode:
-      FUZZ_CHECK(c.parts && c.xid && c.xid->format_id == kTwopcFormatId);
+      FUZZ_CHECK(c.parts && c.xid && !c.citus && c.manager == "twopc");
+      // The format id follows the version: tpc2 iff the gid names a decider.
+      FUZZ_CHECK(c.xid->format_id ==
+                 (c.parts->decider.empty() ? kTwopcFormatId : kTwopcV2FormatId));
+      FUZZ_CHECK(c.parts->decider.empty() || ValidateDecider(c.parts->decider).ok());
       break;
     case GidKind::kJavaXa:
     case GidKind::kLixa:
@@ -94,9 +99,15 @@ void DecodeArbitrary(std::string_view gid) {
   FUZZ_CHECK(gid.size() <= kMaxGidLength);
   FUZZ_CHECK(ValidateNodeId(parts->node_id).ok());
   FUZZ_CHECK(parts->branch >= 1);
+  FUZZ_CHECK(parts->decider.empty() || ValidateDecider(parts->decider).ok());
+  FUZZ_CHECK(gid.substr(0, 5) == (parts->decider.empty() ? "tpc1." : "tpc2."));
+  // The gtrid is the gid up to the branch number, in both versions, and the
+  // Xid's gtrid and bqual put back together are the gid.
   Result<std::string> gtrid = GtridOfGid(gid);
-  FUZZ_CHECK(gtrid.ok() && *gtrid == gid.substr(0, gid.rfind('.')));
-  FUZZ_CHECK(ToXid(*parts).gtrid == *gtrid);
+  FUZZ_CHECK(gtrid.ok() && *gtrid == GtridOf(*parts));
+  FUZZ_CHECK(gid.substr(0, gtrid->size() + 1) == *gtrid + ".");
+  Xid xid = ToXid(*parts);
+  FUZZ_CHECK(xid.gtrid == *gtrid && xid.gtrid + "." + xid.bqual == gid);
   FUZZ_CHECK(c.parts && *c.parts == *parts);
   FUZZ_CHECK(ClassifyGid(gid, parts->node_id).kind == GidKind::kThisNode);
 }
@@ -112,6 +123,13 @@ void RoundTripParts(FuzzInput& in) {
   parts.txn = in.Integer<uint64_t>();
   parts.branch = in.Integer<uint32_t>();
   if (parts.branch == 0) parts.branch = 1;
+  // Read last, so that an input that ends before it (every seed written
+  // before version 2) still means a version 1 gid: length 0 is no decider.
+  static constexpr std::string_view kDeciderChars =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+  size_t decider_length = in.Byte() % (kMaxDeciderLength + 1);
+  for (size_t i = 0; i < decider_length; ++i)
+    parts.decider += kDeciderChars[in.Byte() % kDeciderChars.size()];
   std::string gid = EncodeGid(parts);
   FUZZ_CHECK(gid.size() <= kMaxGidLength);
   Result<GidParts> decoded = DecodeGid(gid);
@@ -119,6 +137,7 @@ void RoundTripParts(FuzzInput& in) {
   ClassifiedGid c = ClassifyGid(gid, parts.node_id);
   FUZZ_CHECK(c.kind == GidKind::kThisNode && c.parts && *c.parts == parts);
   FUZZ_CHECK(c.xid && *c.xid == ToXid(parts));
+  FUZZ_CHECK(*GtridOfGid(gid) == GtridOf(parts));
 }
 
 void RoundTripForeign(FuzzInput& in) {

@@ -88,7 +88,7 @@ RecoveryManager::Listing ListPrepared(const ScanContext& ctx, bool with_impact) 
       b.classified = ClassifyGid(x.gid, ctx.node_id);
       if (b.classified.kind == GidKind::kThisNode) {
         const GidParts& g = *b.classified.parts;
-        auto rec = ctx.log->Lookup(EncodeGtrid(g.node_id, g.incarnation, g.txn));
+        auto rec = ctx.log->Lookup(GtridOf(g));
         if (rec.ok()) b.decision = rec.value();
       }
       if (auto it = impact.find(x.gid); it != impact.end()) {

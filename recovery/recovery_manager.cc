@@ -169,7 +169,7 @@ Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, 
     }
     heuristic = true;
   } else {
-    gtrid = EncodeGtrid(c.parts->node_id, c.parts->incarnation, c.parts->txn);
+    gtrid = GtridOf(*c.parts);
     auto rec = log->Lookup(gtrid);
     if (!rec.ok()) return rec.TakeStatus();
     if (rec.value()) logged = rec.value()->decision;

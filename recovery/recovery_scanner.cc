@@ -81,7 +81,7 @@ class Pass {
         report_.foreign++;
         continue;
       }
-      std::string gtrid = EncodeGtrid(c.parts->node_id, c.parts->incarnation, c.parts->txn);
+      std::string gtrid = GtridOf(*c.parts);
       if (!Wanted(gtrid)) continue;
       if (!decided.count(gtrid)) {
         // A shared store reads it where the gid says it is (its decider).

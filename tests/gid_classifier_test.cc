@@ -46,8 +46,54 @@ TEST(GidClassifierTest, MalformedTpc1IsNobodysAndNeverThisNode) {
   }
 }
 
+TEST(GidClassifierTest, Tpc2OfThisNodeDecodesToPartsWithDeciderAndXid) {
+  ClassifiedGid c = Classify("tpc2.node-a.3.17.2.orders_db");
+  EXPECT_EQ(c.kind, GidKind::kThisNode);
+  ASSERT_TRUE(c.parts.has_value());
+  EXPECT_EQ(*c.parts, (GidParts{"node-a", 3, 17, 2, "orders_db"}));
+  ASSERT_TRUE(c.xid.has_value());
+  EXPECT_EQ(*c.xid, (Xid{kTwopcV2FormatId, "tpc2.node-a.3.17", "2.orders_db"}));
+  EXPECT_EQ(c.manager, "twopc");
+}
+
+TEST(GidClassifierTest, Tpc2OfAnotherNodeIsOtherNode) {
+  ClassifiedGid c = Classify("tpc2.node-b.3.17.2.orders");
+  EXPECT_EQ(c.kind, GidKind::kOtherNode);
+  ASSERT_TRUE(c.parts.has_value());
+  EXPECT_EQ(c.parts->node_id, "node-b");
+  EXPECT_EQ(c.parts->decider, "orders");
+  EXPECT_EQ(c.xid->format_id, kTwopcV2FormatId);
+  EXPECT_EQ(c.manager, "twopc");
+  // The decider says where the decision is, not whose the branch is: a gid
+  // naming a decider called like this node is still another node's.
+  EXPECT_EQ(Classify("tpc2.node-b.3.17.2.node-a").kind, GidKind::kOtherNode);
+}
+
+TEST(GidClassifierTest, MalformedTpc2IsNobodysAndNeverThisNode) {
+  const std::string long_decider(kMaxDeciderLength + 1, 'd');
+  for (const std::string& gid : {
+           std::string("tpc2.node-a.3.17.2"),            // no decider (a tpc1 gid relabelled)
+           std::string("tpc2.node-a.3.17.2."),           // empty decider
+           std::string("tpc2.node-a.3.17.2.orders.db"),  // '.' in the decider
+           std::string("tpc2.node-a.3.17.2.a b"),        // space
+           std::string("tpc2.node-a.3.17.2.a'b"),        // quote
+           std::string("tpc2.node-a.3.17.2.ab\n"),       // newline
+           std::string("tpc2.node-a.3.17.2.") + long_decider,
+           std::string("tpc2.node-a.3.17.0.d"),   // branch 0
+           std::string("tpc2.node-a.03.17.1.d"),  // leading zero
+           std::string("tpc2.node_a.3.17.1.d"),   // '_' outside the decider
+           std::string("tpc2."),
+       }) {
+    ClassifiedGid c = Classify(gid);
+    EXPECT_EQ(c.kind, GidKind::kUnknown) << gid;
+    EXPECT_FALSE(c.parts.has_value()) << gid;
+    EXPECT_FALSE(c.xid.has_value()) << gid;
+  }
+}
+
 TEST(GidClassifierTest, LaterTwopcVersionsAreOtherVersionNotForeign) {
-  for (std::string_view gid : {"tpc2.node-a.3.17.2", "tpc10.anything", "tpc0.x", "tpc12345.x.y"}) {
+  for (std::string_view gid : {"tpc3.node-a.3.17.2.d", "tpc3.x", "tpc10.anything", "tpc0.x",
+                               "tpc12345.x.y", "tpc21.node-a.3.17.2.d"}) {
     ClassifiedGid c = Classify(gid);
     EXPECT_EQ(c.kind, GidKind::kOtherVersion) << gid;
     EXPECT_EQ(c.manager, "twopc");
@@ -56,6 +102,7 @@ TEST(GidClassifierTest, LaterTwopcVersionsAreOtherVersionNotForeign) {
   // Not a version prefix.
   EXPECT_EQ(Classify("tpc.node-a.3.17.2").kind, GidKind::kUnknown);
   EXPECT_EQ(Classify("tpc2").kind, GidKind::kUnknown);
+  EXPECT_EQ(Classify("tpc3").kind, GidKind::kUnknown);
   EXPECT_EQ(Classify("tpcx.1").kind, GidKind::kUnknown);
   EXPECT_EQ(Classify("TPC1.node-a.3.17.2").kind, GidKind::kUnknown);
 }
@@ -231,8 +278,16 @@ TEST(GidClassifierTest, AnythingLongerThanPostgresAllowsIsUnknown) {
   // A gid PostgreSQL cannot hold is nobody's, however well-formed it looks.
   std::string citus = "citus_0_1_2_" + std::string(kMaxGidLength, '0');
   EXPECT_EQ(Classify(citus).kind, GidKind::kUnknown);
-  EXPECT_EQ(Classify("tpc2." + std::string(kMaxGidLength, 'a')).kind, GidKind::kUnknown);
-  EXPECT_EQ(Classify("tpc2." + std::string(kMaxGidLength - 5, 'a')).kind, GidKind::kOtherVersion);
+  EXPECT_EQ(Classify("tpc3." + std::string(kMaxGidLength, 'a')).kind, GidKind::kUnknown);
+  EXPECT_EQ(Classify("tpc3." + std::string(kMaxGidLength - 5, 'a')).kind, GidKind::kOtherVersion);
+  // The longest tpc2 gid is well within the bound; one past the bound is not.
+  std::string longest = "tpc2." + std::string(kMaxNodeIdLength, 'Z') +
+                        ".18446744073709551615.18446744073709551615.4294967295." +
+                        std::string(kMaxDeciderLength, 'd');
+  ASSERT_EQ(longest.size(), 154u);
+  EXPECT_EQ(Classify(longest).kind, GidKind::kOtherNode);
+  EXPECT_EQ(Classify("tpc2.n.1.1.1." + std::string(kMaxGidLength - 12, 'd')).kind,
+            GidKind::kUnknown);
 }
 
 TEST(GidClassifierTest, KindNamesAreStable) {
@@ -253,8 +308,9 @@ TEST(GidClassifierTest, DecodeGidHintAgreesWithClassifier) {
   EXPECT_NE(message("1279875137.74782d31.00").find("LIXA"), std::string::npos);
   EXPECT_NE(message("citus_0_123_4_5").find("Citus"), std::string::npos);
   // "citus_" alone is not a Citus gid, and neither hint fires on it.
-  EXPECT_EQ(message("citus_x"), "not a twopc gid: it does not start with 'tpc1.'");
-  EXPECT_NE(message("tpc2.a.1.1.1").find("version 'tpc2' is not supported"), std::string::npos);
+  EXPECT_EQ(message("citus_x"), "not a twopc gid: it does not start with 'tpc1.' or 'tpc2.'");
+  EXPECT_NE(message("tpc3.a.1.1.1.d").find("version 'tpc3' is not supported"), std::string::npos);
+  EXPECT_TRUE(DecodeGid("tpc2.a.1.1.1.d").ok());
 }
 
 }  // namespace

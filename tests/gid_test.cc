@@ -13,6 +13,9 @@ namespace {
 constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
 constexpr uint32_t kMaxU32 = std::numeric_limits<uint32_t>::max();
 const std::string kLongestNodeId(kMaxNodeIdLength, 'Z');
+// Every character a participant name may hold, 63 of them.
+const std::string kLongestDecider =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_";
 
 // DecodeGid must fail with InvalidArgument, and the message must say `why`.
 void ExpectRejected(std::string_view gid, const std::string& why) {
@@ -69,7 +72,7 @@ TEST(GidTest, RejectsGidLongerThanTheLimit) {
 }
 
 TEST(GidTest, RejectsSqlInjection) {
-  ExpectRejected("'; DROP TABLE x; --", "does not start with 'tpc1.'");
+  ExpectRejected("'; DROP TABLE x; --", "does not start with 'tpc1.' or 'tpc2.'");
   ExpectRejected("tpc1.a.1.1.1'; DROP TABLE x; --", "''' at offset 12");
 }
 
@@ -111,7 +114,9 @@ TEST(GidTest, RejectsNonNumericNumbers) {
 }
 
 TEST(GidTest, RejectsOtherVersionsAndForeignPrefixes) {
-  ExpectRejected("tpc2.a.1.1.1", "version 'tpc2' is not supported");
+  ExpectRejected("tpc3.a.1.1.1.d",
+                 "version 'tpc3' is not supported; this build reads 'tpc1' and 'tpc2'");
+  ExpectRejected("tpc0.a.1.1.1", "version 'tpc0' is not supported");
   ExpectRejected("tpc10.a.1.1.1", "version 'tpc10' is not supported");
   ExpectRejected("TPC1.a.1.1.1", "does not start with 'tpc1.'");
   ExpectRejected("tpc1", "does not start with 'tpc1.'");
@@ -150,7 +155,7 @@ TEST(GidTest, RejectsLixaGidAndNamesIt) {
 TEST(GidTest, ForeignGidHintsDoNotFireOnArbitraryText) {
   Result<GidParts> parts = DecodeGid("my_own_gid");
   ASSERT_FALSE(parts.ok());
-  EXPECT_EQ(parts.status().message(), "not a twopc gid: it does not start with 'tpc1.'");
+  EXPECT_EQ(parts.status().message(), "not a twopc gid: it does not start with 'tpc1.' or 'tpc2.'");
 }
 
 TEST(GidTest, RejectsCitusGidAndNamesIt) { ExpectRejected("citus_0_123_4_5", "Citus"); }
@@ -193,6 +198,184 @@ TEST(GidTest, GtridOfGidRejectsWhatDecodeRejects) {
   EXPECT_TRUE(GtridOfGid("tpc1.node-a.3.17").status().IsInvalidArgument());
   EXPECT_TRUE(GtridOfGid("tpc1.node-a.3.17.0").status().IsInvalidArgument());
   EXPECT_TRUE(GtridOfGid("citus_0_123_4_5").status().IsInvalidArgument());
+}
+
+// --- version 2: tpc2.<node_id>.<incarnation>.<txn>.<branch>.<decider> --------
+
+TEST(GidV2Test, EncodeMatchesDocumentedFormat) {
+  EXPECT_EQ(EncodeGid({"node-a", 3, 17, 2, "orders"}), "tpc2.node-a.3.17.2.orders");
+  EXPECT_EQ(EncodeGid({"n", 0, 0, 1, "pg_main-1"}), "tpc2.n.0.0.1.pg_main-1");
+  EXPECT_EQ(EncodeGtrid("node-a", 3, 17, 2), "tpc2.node-a.3.17");
+  EXPECT_EQ(EncodeGtrid("node-a", 3, 17, 1), "tpc1.node-a.3.17");
+}
+
+TEST(GidV2Test, RoundTripsOverManyValues) {
+  const std::vector<std::string> node_ids = {"a", "Node-42", kLongestNodeId};
+  const std::vector<uint64_t> numbers = {0, 1, 10, 4294967296ULL, kMaxU64};
+  const std::vector<uint32_t> branches = {1, 10, kMaxU32};
+  const std::vector<std::string> deciders = {"d", "_", "-", "orders_db", "Pg-9", kLongestDecider};
+  int checked = 0;
+  for (const std::string& node_id : node_ids) {
+    for (uint64_t number : numbers) {
+      for (uint32_t branch : branches) {
+        for (const std::string& decider : deciders) {
+          GidParts parts{node_id, number, kMaxU64 - number, branch, decider};
+          std::string gid = EncodeGid(parts);
+          ASSERT_EQ(gid.substr(0, 5), "tpc2.");
+          Result<GidParts> decoded = DecodeGid(gid);
+          ASSERT_TRUE(decoded.ok()) << gid << ": " << decoded.status().ToString();
+          ASSERT_EQ(*decoded, parts) << gid;
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 3 * 5 * 3 * 6);
+}
+
+TEST(GidV2Test, LongestGidIs154BytesAndFitsPostgresLimit) {
+  GidParts parts{kLongestNodeId, kMaxU64, kMaxU64, kMaxU32, kLongestDecider};
+  std::string gid = EncodeGid(parts);
+  EXPECT_EQ(gid.size(), 5u + 32 + 1 + 20 + 1 + 20 + 1 + 10 + 1 + 63);
+  EXPECT_EQ(gid.size(), 154u);
+  EXPECT_LE(gid.size(), kMaxGidLength);
+  Result<GidParts> decoded = DecodeGid(gid);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, parts);
+}
+
+TEST(GidV2Test, GtridAndXidOfV2) {
+  Result<std::string> gtrid = GtridOfGid("tpc2.node-a.3.17.2.orders");
+  ASSERT_TRUE(gtrid.ok()) << gtrid.status().ToString();
+  EXPECT_EQ(*gtrid, "tpc2.node-a.3.17");
+  Xid xid = ToXid({"node-a", 3, 17, 2, "orders"});
+  EXPECT_EQ(xid.format_id, kTwopcV2FormatId);
+  EXPECT_EQ(xid.format_id, 0x74706332);
+  EXPECT_EQ(xid.gtrid, "tpc2.node-a.3.17");
+  EXPECT_EQ(xid.bqual, "2.orders");
+  Xid max = ToXid({kLongestNodeId, kMaxU64, kMaxU64, kMaxU32, kLongestDecider});
+  EXPECT_EQ(max.gtrid, "tpc2." + kLongestNodeId + ".18446744073709551615.18446744073709551615");
+  EXPECT_EQ(max.bqual, "4294967295." + kLongestDecider);
+  // Every branch of one transaction has the same gtrid, whatever its number.
+  EXPECT_EQ(*GtridOfGid("tpc2.n.5.6.1.d"), *GtridOfGid("tpc2.n.5.6.9.d"));
+}
+
+TEST(GidV2Test, FormatIdSpellsTpc2) {
+  uint32_t id = static_cast<uint32_t>(kTwopcV2FormatId);
+  std::string spelled = {static_cast<char>(id >> 24), static_cast<char>(id >> 16),
+                         static_cast<char>(id >> 8), static_cast<char>(id)};
+  EXPECT_EQ(spelled, "tpc2");
+}
+
+TEST(GidV2Test, GtridOfFollowsTheVersionOfTheParts) {
+  EXPECT_EQ(GtridOf({"node-a", 3, 17, 2}), "tpc1.node-a.3.17");
+  EXPECT_EQ(GtridOf({"node-a", 3, 17, 2, "orders"}), "tpc2.node-a.3.17");
+  // The same numbers in the two versions name two different transactions.
+  EXPECT_NE(GtridOf({"n", 1, 1, 1}), GtridOf({"n", 1, 1, 1, "d"}));
+  // GtridOf on decoded parts is what GtridOfGid says, in both versions.
+  for (std::string_view gid : {"tpc1.n.5.6.7", "tpc2.n.5.6.7.d"}) {
+    EXPECT_EQ(GtridOf(*DecodeGid(gid)), *GtridOfGid(gid)) << gid;
+  }
+}
+
+TEST(GidV2Test, V1GidsAreUnchanged) {
+  Result<GidParts> parts = DecodeGid("tpc1.node-a.3.17.2");
+  ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+  EXPECT_TRUE(parts->decider.empty());
+  EXPECT_EQ(EncodeGid(*parts), "tpc1.node-a.3.17.2");
+  EXPECT_EQ(ToXid(*parts), (Xid{kTwopcFormatId, "tpc1.node-a.3.17", "2"}));
+  // Version 1 did not allow '_' and still does not: its decoders are deployed.
+  ExpectRejected("tpc1.a.1.1.1_", "'_' at offset 12; only [A-Za-z0-9.-] is allowed");
+  // A version 1 gid with a sixth field is not a version 2 gid.
+  ExpectRejected("tpc1.a.1.1.1.d", "6 dot-separated fields; expected 5");
+}
+
+TEST(GidV2Test, RejectsEmptyDecider) { ExpectRejected("tpc2.n.1.2.3.", "gid decider is empty"); }
+
+TEST(GidV2Test, RejectsDeciderWithDot) {
+  // The dot separates fields, so it can only be read as a seventh one.
+  ExpectRejected("tpc2.n.1.2.3.orders.db", "7 dot-separated fields; expected 6");
+  Status s = ValidateDecider("orders.db");
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find("'.' at offset 6"), std::string::npos) << s.message();
+}
+
+TEST(GidV2Test, RejectsDeciderLongerThan63Bytes) {
+  ExpectRejected("tpc2.n.1.2.3." + std::string(64, 'd'), "gid decider is 64 bytes long");
+  EXPECT_TRUE(DecodeGid("tpc2.n.1.2.3." + std::string(63, 'd')).ok());
+}
+
+TEST(GidV2Test, RejectsUnsafeCharactersInDecider) {
+  ExpectRejected("tpc2.n.1.2.3.a b", "byte 0x20 at offset 14");
+  ExpectRejected("tpc2.n.1.2.3.a'b", "''' at offset 14");
+  ExpectRejected("tpc2.n.1.2.3.a\"b", "'\"' at offset 14");
+  ExpectRejected("tpc2.n.1.2.3.ab\n", "byte 0x0A at offset 15");
+  ExpectRejected("tpc2.n.1.2.3.ab\n", "only [A-Za-z0-9._-] is allowed");
+  ExpectRejected("tpc2.n.1.2.3.d\xC3\xA9", "byte 0xC3 at offset 14");
+  Result<GidParts> parts = DecodeGid("tpc2.n.1.2.3.d\n2024-01-01 FATAL forged");
+  ASSERT_FALSE(parts.ok());
+  EXPECT_EQ(parts.status().message().find('\n'), std::string::npos);
+  EXPECT_EQ(parts.status().message().find("forged"), std::string::npos);
+}
+
+TEST(GidV2Test, UnderscoreIsAllowedOnlyInTheDecider) {
+  EXPECT_TRUE(DecodeGid("tpc2.n.1.2.3.orders_db").ok());
+  ExpectRejected("tpc2.node_a.1.2.3.d", "gid node id contains '_' at offset 4");
+  ExpectRejected("tpc2.n.1_.2.3.d", "incarnation '1_' is not a decimal number");
+}
+
+TEST(GidV2Test, RejectsMissingAndExtraFields) {
+  ExpectRejected("tpc2.n.1.2.3", "5 dot-separated fields; expected 6");
+  ExpectRejected("tpc2.n.1.2.3.d.e", "7 dot-separated fields; expected 6");
+  ExpectRejected("tpc2.n.1.2.d", "5 dot-separated fields; expected 6");
+  ExpectRejected("tpc2.", "2 dot-separated fields; expected 6");
+}
+
+TEST(GidV2Test, RejectsWhatVersion1Rejects) {
+  ExpectRejected("tpc2.n.01.2.3.d", "incarnation '01' has a leading zero");
+  ExpectRejected("tpc2.n.1.2.0.d", "branches are numbered from 1");
+  ExpectRejected("tpc2.n.1.18446744073709551616.3.d", "does not fit in 64 bits");
+  ExpectRejected("tpc2..1.2.3.d", "node id is empty");
+  ExpectRejected("tpc2." + std::string(33, 'a') + ".1.2.3.d", "node id is 33 bytes long");
+  ExpectRejected("tpc2.n.1.2.3." + std::string(kMaxGidLength, 'd'),
+                 std::to_string(13 + kMaxGidLength) + " bytes");
+  EXPECT_TRUE(GtridOfGid("tpc2.n.1.2.3").status().IsInvalidArgument());
+}
+
+TEST(ValidateDeciderTest, AcceptsParticipantNames) {
+  EXPECT_TRUE(ValidateDecider("d").ok());
+  EXPECT_TRUE(ValidateDecider("orders_db-2").ok());
+  EXPECT_TRUE(ValidateDecider(kLongestDecider).ok());
+  EXPECT_EQ(kLongestDecider.size(), kMaxDeciderLength);
+}
+
+TEST(ValidateDeciderTest, RejectsEmptyAndTooLongWithTheRule) {
+  Status empty = ValidateDecider("");
+  EXPECT_TRUE(empty.IsInvalidArgument());
+  EXPECT_NE(empty.message().find("decider is empty"), std::string::npos) << empty.message();
+  EXPECT_NE(empty.message().find("1-63 characters of [A-Za-z0-9_-]"), std::string::npos);
+  Status long_name = ValidateDecider(std::string(kMaxDeciderLength + 1, 'a'));
+  EXPECT_TRUE(long_name.IsInvalidArgument());
+  EXPECT_NE(long_name.message().find("64 bytes long"), std::string::npos) << long_name.message();
+}
+
+TEST(ValidateDeciderTest, RejectsEveryCharacterOutsideTheSetWithoutEchoingIt) {
+  int rejected = 0;
+  for (int c = 0; c < 256; ++c) {
+    bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == '_';
+    Status s = ValidateDecider("ab" + std::string(1, static_cast<char>(c)));
+    EXPECT_EQ(s.ok(), allowed) << "byte " << c;
+    if (s.ok()) continue;
+    ++rejected;
+    // The name may come from a hostile gid: bytes outside printable ASCII
+    // are named by value, never echoed.
+    std::string named =
+        c >= 0x21 && c <= 0x7e ? std::string("'") + static_cast<char>(c) + "'" : "byte 0x";
+    EXPECT_NE(s.message().find(named), std::string::npos) << s.message();
+    for (unsigned char m : s.message()) EXPECT_TRUE(m >= 0x20 && m < 0x7f) << s.message();
+  }
+  EXPECT_EQ(rejected, 256 - 64);
 }
 
 TEST(ValidateNodeIdTest, AcceptsAllowedCharactersAndLengths) {
