@@ -12,7 +12,10 @@ namespace twopc::internal {
 const char* const kCreateDecisionSchemaSql =
     "BEGIN;"
     "SELECT pg_advisory_xact_lock(1953984617, 0);"
-    "CREATE SCHEMA IF NOT EXISTS twopc;"
+    // CREATE SCHEMA checks the CREATE privilege on the database even when the
+    // schema exists: only create it when it does not (an owner may have made
+    // it for a role without that privilege).
+    "DO $$BEGIN IF to_regnamespace('twopc') IS NULL THEN CREATE SCHEMA twopc; END IF; END$$;"
     // One row per decided transaction: the COMMIT row of the decider's own
     // transaction, or an ABORT fence written by recovery. The primary key is
     // what makes the first decision win (docs/protocol.md).

@@ -22,21 +22,21 @@ std::string SchemaDeniedMessage(const std::string& participant, const std::strin
                                 const std::string& database, bool missing) {
   if (missing) {
     return fmt::format(
-        "participant {}: role {} may not create the twopc schema in database \"{}\" (the "
+        "role {1} may not create the twopc schema in database \"{2}\" of participant {0} (the "
         "decision store needs it once; creating a schema takes the CREATE privilege on the "
         "database). Run once, as the database owner or a superuser:\n"
-        "  CREATE SCHEMA twopc AUTHORIZATION {};\n"
+        "  CREATE SCHEMA twopc AUTHORIZATION {1};\n"
         "then start again: twopc creates its tables in that schema itself",
-        participant, role, database, role);
+        participant, role, database);
   }
   return fmt::format(
-      "participant {}: role {} may not use the twopc schema of database \"{}\", which another "
+      "role {0} may not use the twopc schema of database \"{2}\" of participant {1}, which another "
       "role created. Run once, as its owner:\n"
       "  GRANT USAGE ON SCHEMA twopc TO {0};\n"
       "  GRANT SELECT, INSERT, DELETE ON twopc.decisions TO {0};\n"
       "  GRANT SELECT, INSERT, UPDATE ON twopc.heuristics TO {0};\n"
       "  GRANT USAGE, SELECT, UPDATE ON SEQUENCE twopc.incarnations, twopc.heuristics_id_seq TO {0};",
-      participant, role, database);
+      role, participant, database);
 }
 
 // The participant whose table holds the decision of a transaction with

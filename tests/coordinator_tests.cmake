@@ -16,6 +16,13 @@ target_include_directories(coordinator_test PRIVATE ${PROJECT_SOURCE_DIR})
 add_test(NAME coordinator_test COMMAND coordinator_test)
 set_tests_properties(coordinator_test PROPERTIES LABELS integration TIMEOUT 900)
 
+# The decision store inside PostgreSQL (store = "postgres"): its own servers.
+add_executable(pg_store_test pg_store_test.cc)
+target_link_libraries(pg_store_test PRIVATE twopc_testing pg_test_support GTest::gtest_main)
+target_include_directories(pg_store_test PRIVATE ${PROJECT_SOURCE_DIR})
+add_test(NAME pg_store_test COMMAND pg_store_test)
+set_tests_properties(pg_store_test PROPERTIES LABELS integration TIMEOUT 600)
+
 # The transaction phase machine and the registry of phases: no server.
 add_executable(transaction_phase_test transaction_phase_test.cc)
 target_link_libraries(transaction_phase_test PRIVATE twopc_testing GTest::gtest_main)

@@ -53,8 +53,6 @@ enum class LogStore {
 };
 
 struct LogOptions {
-  // [log] store = "sqlite" | "postgres".
-  LogStore store = LogStore::kSqlite;
   // The embedded SQLite decision log (store = kSqlite only). Created with mode 0600 if missing
   // (see create_if_missing).
   std::string path = "twopc-decisions.db";
@@ -72,6 +70,9 @@ struct LogOptions {
   // and an empty log presumes abort for transactions whose COMMIT is durable
   // in the real one.
   bool create_if_missing = true;
+  // [log] store = "sqlite" | "postgres". Last, so that `{path}` still
+  // initializes the SQLite log's options.
+  LogStore store = LogStore::kSqlite;
 };
 
 struct RecoveryOptions {
