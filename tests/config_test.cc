@@ -144,7 +144,32 @@ TEST(ConfigTest, TopLevelKeyAfterATableHeaderGetsAHint) {
 TEST(ConfigTest, UnknownKeyInLogSection) {
   ExpectConfigError("node_id = \"n\"\n[log]\npath = \"x\"\nfsync = true\n",
                     {"test.toml:4:", "unknown key 'fsync' in [log]",
-                     "allowed keys: path, group_commit_window_us, max_batch"});
+                     "allowed keys: store, path, group_commit_window_us, max_batch"});
+}
+
+TEST(ConfigTest, LogStoreIsSqliteByDefaultAndPostgresWhenAsked) {
+  auto sqlite = ParseConfig(
+      "node_id = \"n\"\n[[participants]]\nname = \"a\"\nconninfo = \"dbname=a\"\n", "test.toml");
+  ASSERT_TRUE(sqlite.ok()) << sqlite.status().ToString();
+  EXPECT_EQ(sqlite->log.store, LogStore::kSqlite);
+  auto pg = ParseConfig(
+      "node_id = \"n\"\n[log]\nstore = \"postgres\"\n[[participants]]\nname = \"a\"\n"
+      "conninfo = \"dbname=a\"\n",
+      "test.toml");
+  ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+  EXPECT_EQ(pg->log.store, LogStore::kPostgres);
+}
+
+TEST(ConfigTest, UnknownLogStoreNamesTheTwoThereAre) {
+  ExpectConfigError("node_id = \"n\"\n[log]\nstore = \"mysql\"\n",
+                    {"test.toml:3:", "store", "'mysql'", "\"sqlite\"", "\"postgres\""});
+}
+
+TEST(ConfigTest, SqliteKeysAreRefusedWithThePostgresStore) {
+  ExpectConfigError("node_id = \"n\"\n[log]\nstore = \"postgres\"\npath = \"x.db\"\n",
+                    {"test.toml:4:", "path", "no log file"});
+  ExpectConfigError("node_id = \"n\"\n[log]\nstore = \"postgres\"\nmax_batch = 3\n",
+                    {"test.toml:4:", "max_batch"});
 }
 
 TEST(ConfigTest, UnknownKeyInRecoverySection) {

@@ -192,10 +192,17 @@ class CrashTestBase : public ::testing::Test {
   }
 
   // A config for `dbs` with this test's own decision log.
-  std::string WriteConfig(const std::vector<std::string>& dbs, int recovery_interval_ms) {
+  // With `pg_store`, the decisions are kept inside the participants.
+  std::string WriteConfig(const std::vector<std::string>& dbs, int recovery_interval_ms,
+                          bool pg_store = false) {
     std::ofstream out(dir_ + "/twopc.toml");
-    out << "node_id = \"crash\"\n[log]\npath = \"" << dir_ << "/decisions.db\"\n"
-        << "[recovery]\ninterval_ms = " << recovery_interval_ms << "\n";
+    out << "node_id = \"crash\"\n[log]\n";
+    if (pg_store) {
+      out << "store = \"postgres\"\n";
+    } else {
+      out << "path = \"" << dir_ << "/decisions.db\"\n";
+    }
+    out << "[recovery]\ninterval_ms = " << recovery_interval_ms << "\n";
     for (const std::string& db : dbs) {
       out << "\n[[participants]]\nname = \"" << db << "\"\nconninfo = \"" << g_sandbox->conninfo(db)
           << "\"\n";
@@ -214,7 +221,8 @@ class CrashTestBase : public ::testing::Test {
   void ResetBank(int accounts) {
     for (const std::string& db : kAllDbs) {
       g_sandbox->Exec(db,
-                      "SET lock_timeout = '10s';"
+                      "SET lock_timeout = '10s'; SET client_min_messages = warning;"
+                      "DROP SCHEMA IF EXISTS twopc CASCADE;"
                       "DROP TABLE IF EXISTS accounts, transfers;"
                       "CREATE TABLE accounts(id bigint PRIMARY KEY,"
                       " balance bigint NOT NULL CHECK (balance >= 0));"
@@ -296,8 +304,9 @@ enum class Restart {
 struct CrashCase {
   int participants;
   std::string point;  // TWOPC_CRASH_AT value
-  bool decided;       // at or after the durable COMMIT record
+  bool decided;       // at or after the durable COMMIT record (the decider's COMMIT)
   Restart restart;
+  bool pg_store = false;  // store = "postgres"
 };
 
 std::vector<CrashCase> CrashCases() {
@@ -319,17 +328,37 @@ std::vector<CrashCase> CrashCases() {
     cases.push_back({n, "before_decision", false, Restart::kChild});
     cases.push_back({n, "after_decision_forced", true, Restart::kChild});
   }
+  // The decisions inside PostgreSQL: the decider is never prepared, so n-1
+  // branches prepare; after_decision_forced is right after the decider's
+  // COMMIT (carrying the COMMIT row), before_end before the row is queued for
+  // deletion.
+  for (int n : {2, 3}) {
+    std::vector<std::pair<std::string, bool>> points = {{"before_prepare", false},
+                                                        {"after_prepare:1", false}};
+    if (n == 3) points.push_back({"after_prepare:2", false});
+    for (auto p : std::vector<std::pair<std::string, bool>>{{"before_decision", false},
+                                                            {"after_decision_forced", true},
+                                                            {"after_commit_prepared:1", true},
+                                                            {"before_end", true}}) {
+      points.push_back(p);
+    }
+    for (auto [point, decided] : points) cases.push_back({n, point, decided, Restart::kInProcess, true});
+    cases.push_back({n, "before_decision", false, Restart::kChild, true});
+    cases.push_back({n, "after_decision_forced", true, Restart::kChild, true});
+  }
   return cases;
 }
 
 void PrintTo(const CrashCase& c, std::ostream* os) {
   *os << c.participants << " participants, crash at " << c.point
-      << (c.restart == Restart::kInProcess ? ", restart in-process" : ", restart as a process");
+      << (c.restart == Restart::kInProcess ? ", restart in-process" : ", restart as a process")
+      << (c.pg_store ? ", decisions in PostgreSQL" : "");
 }
 
 std::string CrashCaseName(const ::testing::TestParamInfo<CrashCase>& info) {
   std::string name = "P" + std::to_string(info.param.participants) + "_" + info.param.point +
-                     (info.param.restart == Restart::kInProcess ? "_InProcess" : "_ChildRestart");
+                     (info.param.restart == Restart::kInProcess ? "_InProcess" : "_ChildRestart") +
+                     (info.param.pg_store ? "_PgStore" : "");
   for (char& c : name) {
     if (c == ':') c = '_';
   }
@@ -341,7 +370,7 @@ class CrashPointTest : public CrashTestBase, public ::testing::WithParamInterfac
 TEST_P(CrashPointTest, OutcomeIsAtomicAndFollowsTheDurableDecision) {
   const CrashCase& c = GetParam();
   const std::vector<std::string> dbs(kAllDbs.begin(), kAllDbs.begin() + c.participants);
-  const std::string config = WriteConfig(dbs, /*recovery_interval_ms=*/0);
+  const std::string config = WriteConfig(dbs, /*recovery_interval_ms=*/0, c.pg_store);
   ResetBank(kMatrixAccounts);
   const Balances before = ReadBalances(dbs);
 
@@ -375,7 +404,8 @@ TEST_P(CrashPointTest, OutcomeIsAtomicAndFollowsTheDurableDecision) {
     // Its transfer touches the rows the crash left prepared: it commits only
     // if recovery at Open released them first.
     ASSERT_TRUE(second.has_value() && second->kind == "ACK") << restarted.Describe();
-    auto log = OpenSqliteDecisionLogReadOnly(LogPath());
+    auto log = c.pg_store ? OpenPgDecisionLogForOperator(LoadOptions(config))
+                          : OpenSqliteDecisionLogReadOnly(LogPath());
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     ExpectNoUnendedRecords(**log);
   }
