@@ -6,7 +6,9 @@
 // crash tests set the environment variable TWOPC_CRASH_AT=<name>[:k] and the
 // process SIGKILLs itself when it reaches that point (the k-th time for
 // points with an index: "after_prepare:2" = after the second branch
-// prepared). Compiled out unless TWOPC_SYNC_POINTS is defined.
+// prepared). TWOPC_STOP_AT=<name>[:k] stops the process there instead
+// (SIGSTOP, once), to be continued by the test. Compiled out unless
+// TWOPC_SYNC_POINTS is defined.
 //
 // The points, in protocol order:
 //   before_prepare           all work sent, no PREPARE yet

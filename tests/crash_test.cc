@@ -15,6 +15,7 @@
 //
 // Environment: TWOPC_CHAOS_ROUNDS=<k> runs k kill/restart rounds in the chaos
 // test instead of 4 (a longer soak; about 2 s per round).
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -250,12 +251,15 @@ class CrashTestBase : public ::testing::Test {
   }
 
   std::unique_ptr<ChildProcess> SpawnChild(const std::vector<std::string>& args,
-                                           const std::string& crash_at) {
+                                           const std::string& crash_at,
+                                           const std::vector<std::string>& more_env = {}) {
     std::vector<std::string> argv = {CRASH_COORDINATOR_PATH};
     argv.insert(argv.end(), args.begin(), args.end());
     std::string error;
     // An empty TWOPC_CRASH_AT disarms the crash points.
-    auto child = ChildProcess::Spawn(argv, {"TWOPC_CRASH_AT=" + crash_at}, StderrPath(), &error);
+    std::vector<std::string> env = {"TWOPC_CRASH_AT=" + crash_at};
+    env.insert(env.end(), more_env.begin(), more_env.end());
+    auto child = ChildProcess::Spawn(argv, env, StderrPath(), &error);
     EXPECT_NE(child, nullptr) << error;
     return child;
   }
@@ -436,6 +440,90 @@ TEST_P(CrashPointTest, OutcomeIsAtomicAndFollowsTheDurableDecision) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Points, CrashPointTest, ::testing::ValuesIn(CrashCases()), CrashCaseName);
+
+// ---------------------------------------------------------------------------
+// The fencing race, with the decisions inside PostgreSQL: a coordinator
+// frozen (SIGSTOP) right before its decider's COMMIT loses its registry
+// connection, another process takes it for gone and fences it; continued,
+// its COMMIT must fail, and nothing may be half-committed (docs/protocol.md,
+// "First decision wins").
+
+class FencingRaceTest : public CrashTestBase {
+ protected:
+  static bool Stopped(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');
+    return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'T';
+  }
+};
+
+TEST_F(FencingRaceTest, AStoppedCoordinatorFencedByAnotherProcessCannotCommitLater) {
+  const std::vector<std::string> dbs = {"a", "b", "c"};
+  const std::string config = WriteConfig(dbs, /*recovery_interval_ms=*/0, /*pg_store=*/true);
+  ResetBank(kMatrixAccounts);
+  const Balances before = ReadBalances(dbs);
+  auto child = SpawnChild({"--config", config, "--mode", "single"}, "", {"TWOPC_STOP_AT=before_decision"});
+  ASSERT_NE(child, nullptr);
+  const auto deadline = Clock::now() + 30s;
+  while (!Stopped(child->pid()) && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(Stopped(child->pid())) << ReadFile(StderrPath());
+  auto begin_line = child->ReadLine(Clock::now() + 5s);
+  ASSERT_TRUE(begin_line.has_value());
+  auto begin = ParseReport(*begin_line);
+  ASSERT_TRUE(begin.has_value() && begin->kind == "BEGIN") << *begin_line;
+
+  // While it is frozen, its registration ends (as a network partition from
+  // the registry would end it): the lock is free, so it counts as gone.
+  EXPECT_EQ(g_sandbox->QueryInt("a",
+                                "SELECT count(pg_terminate_backend(l.pid, 5000)) FROM pg_locks l "
+                                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
+                                "AND l.classid::bigint = 1953984617"),
+            1);
+  auto manager = RecoveryManager::Open(LoadOptions(config), RecoveryManager::LogAccess::kExclusiveIfFree);
+  ASSERT_TRUE(manager.ok()) << manager.status().ToString();
+  RecoveryReport r = (*manager)->RunPass({});
+  std::string actions;
+  for (const auto& a : r.actions) {
+    actions += std::string(RecoveryActionName(a.kind)) + " " + a.participant + " " + a.gid + " " + a.detail +
+               (a.status.ok() ? "" : " (" + a.status.ToString() + ")") + "\n";
+  }
+  EXPECT_EQ(r.in_doubt_remaining, 0) << actions;
+  for (const std::string& db : dbs) EXPECT_EQ(g_sandbox->PreparedCount(db), 0) << db;
+  // It fenced (the fence may be gone again already: the frozen process's
+  // decider transaction ended with its session, so the xmin rule lets it go).
+  bool fenced = false;
+  for (const auto& a : r.actions) fenced = fenced || (a.kind == RecoveryActionKind::kFence && a.gtrid == begin->gtrid);
+  EXPECT_TRUE(fenced) << actions;
+
+  // Continued, the frozen process tries its COMMIT: it must not succeed.
+  ASSERT_EQ(kill(child->pid(), SIGCONT), 0);
+  auto rest = child->ReadRemainingLines(Clock::now() + 60s);
+  auto exit = child->Wait(Clock::now() + 60s);
+  ASSERT_TRUE(exit.has_value() && exit->exited) << ReadFile(StderrPath());
+  ASSERT_FALSE(rest.empty()) << ReadFile(StderrPath());
+  // The fenced transaction ends ABORT; RunTransaction may run the transfer
+  // again under a new gtrid, which then counts like any other.
+  Balances expected = before;
+  bool fenced_reported = false;
+  for (const std::string& line : rest) {
+    auto report = ParseReport(line);
+    ASSERT_TRUE(report.has_value()) << line;
+    if (report->gtrid == begin->gtrid) {
+      EXPECT_EQ(report->kind, "ABORT") << line;
+      fenced_reported = true;
+    } else if (report->kind == "ACK") {
+      for (const auto& [key, amount] : report->deltas) expected[key] += amount;
+    }
+  }
+  EXPECT_TRUE(fenced_reported) << ::testing::PrintToString(rest);
+  for (const std::string& db : dbs) {
+    EXPECT_EQ(TransferIds(db).count(begin->gtrid), 0u) << db;
+    EXPECT_EQ(g_sandbox->PreparedCount(db), 0) << db;
+  }
+  EXPECT_EQ(ReadBalances(dbs), expected);
+}
 
 // ---------------------------------------------------------------------------
 // 2. Participant crashes during a commit, in-process.
