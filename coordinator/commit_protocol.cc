@@ -123,7 +123,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       then();
     });
     for (BranchState* b : reads_) {
-      b->branch->CommitOnePhase({}, txn_->deadline, [self, b, join](Status s) {
+      b->branch->CommitOnePhase({}, txn_->deadline, [self, b, join](const Status& s) {
         self->RecordVote(b, s, BranchVote::kReadOnly, "commit");
         join->Arrive();
       });
@@ -135,7 +135,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     Advance(txn_->phase.BeginDecide(), "BeginDecide");
     BranchState* b = writes_.front();
     auto self = shared_from_this();
-    b->branch->CommitOnePhase(std::move(b->queued), txn_->deadline, [self, b](Status s) {
+    b->branch->CommitOnePhase(std::move(b->queued), txn_->deadline, [self, b](const Status& s) {
       if (s.ok()) {
         self->core_->committed_one_phase++;
         return self->Committed();
@@ -156,7 +156,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     if (txid == 0) return InDoubt(b, lost);
     auto self = shared_from_this();
     Deadline deadline = Clock::now() + core_->options.default_deadline;
-    b->participant->EndSession(session, deadline, [self, b, txid, lost, deadline](Status ended) {
+    b->participant->EndSession(session, deadline, [self, b, txid, lost, deadline](const Status& ended) {
       if (!ended.ok()) return self->InDoubt(b, lost);
       b->participant->TransactionStatus(txid, deadline, [self, b, lost](Result<TxidOutcome> r) {
         if (r.ok() && *r == TxidOutcome::kCommitted) {
@@ -203,7 +203,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     work.push_back({"SELECT txid_current()", {}});
     auto self = shared_from_this();
     decider_->branch->Execute(std::move(work), txn_->deadline,
-                              [self](Result<std::vector<QueryResult>> r) {
+                              [self](const Result<std::vector<QueryResult>>& r) {
                                 BranchState* d = self->decider_;
                                 if (!r.ok() || d->branch->txid() == 0) {
                                   Status s = r.ok() ? Status::Internal("no transaction id") : r.status();
@@ -223,14 +223,14 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       self->Decide();
     });
     for (BranchState* b : to_complete_) {
-      b->branch->Prepare(std::move(b->queued), b->gid, txn_->deadline, [self, b, join](Status s) {
+      b->branch->Prepare(std::move(b->queued), b->gid, txn_->deadline, [self, b, join](const Status& s) {
         self->RecordVote(b, s, BranchVote::kPrepared, "prepare");
         if (s.ok()) TWOPC_SYNC_POINT("after_prepare", ++self->prepared_);
         join->Arrive();
       });
     }
     for (BranchState* b : reads_) {
-      b->branch->CommitOnePhase({}, txn_->deadline, [self, b, join](Status s) {
+      b->branch->CommitOnePhase({}, txn_->deadline, [self, b, join](const Status& s) {
         self->RecordVote(b, s, BranchVote::kReadOnly, "commit");
         join->Arrive();
       });
@@ -331,7 +331,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     decider_->queued.clear();
     last.push_back(CommitRowQuery(Record(Decision::kCommit), core_->coordinator_label));
     auto self = shared_from_this();
-    decider_->branch->CommitOnePhase(std::move(last), txn_->deadline, [self](Status s) {
+    decider_->branch->CommitOnePhase(std::move(last), txn_->deadline, [self](const Status& s) {
       BranchState* d = self->decider_;
       if (s.ok()) {
         d->completed = true;
@@ -360,7 +360,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     int session = d->branch != nullptr ? d->branch->session() : 0;
     auto self = shared_from_this();
     Deadline deadline = Clock::now() + core_->options.default_deadline;
-    d->participant->EndSession(session, deadline, [self, lost](Status) {
+    d->participant->EndSession(session, deadline, [self, lost](const Status&) {
       // Whether the session ended or not, the fence is safe: it waits on the
       // decider's row if the COMMIT is still running.
       asio::post(self->core_->slow_path, [self, lost] {
@@ -430,7 +430,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   void CompleteBranch(BranchState* b, std::shared_ptr<Join> join, int attempt,
                       Clock::time_point first_try) {
     auto self = shared_from_this();
-    auto on_done = [self, b, join, attempt, first_try](Status s) {
+    auto on_done = [self, b, join, attempt, first_try](const Status& s) {
       if (s.ok()) return self->Completed(b, join);
       // Gone: committed by an earlier try whose answer was lost -- or rolled
       // back by hand. Only PostgreSQL can tell which.
@@ -564,7 +564,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       self->Report(cause);
     });
     for (BranchState* b : to_undo) {
-      auto warn = [b, join](Status s) {
+      auto warn = [b, join](const Status& s) {
         if (!s.ok() && !s.IsNotFound()) {
           twopc::internal::Log().warn("twopc: rolling back {} on {} failed ({}); recovery will resolve it",
                        b->gid, b->name(), s.ToString());
@@ -583,7 +583,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
         // Timed out or cut off: its session may still run the PREPARE it
         // was sent. The branch is not gone until that session is.
         int session = b->branch->session();
-        b->participant->EndSession(session, deadline, [b, deadline, warn = std::move(warn)](Status s) mutable {
+        b->participant->EndSession(session, deadline, [b, deadline, warn = std::move(warn)](const Status& s) mutable {
           if (!s.ok()) {
             twopc::internal::Log().warn("twopc: cannot end the session of {} on {} ({}); a late PREPARE is "
                          "left to recovery", b->gid, b->name(), s.ToString());

@@ -9,66 +9,11 @@
 
 namespace twopc::internal {
 
-const char* const kCreateDecisionSchemaSql =
-    "BEGIN;"
-    "SELECT pg_advisory_xact_lock(1953984617, 0);"
-    // CREATE SCHEMA checks the CREATE privilege on the database even when the
-    // schema exists: only create it when it does not (an owner may have made
-    // it for a role without that privilege).
-    "DO $$BEGIN IF to_regnamespace('twopc') IS NULL THEN CREATE SCHEMA twopc; END IF; END$$;"
-    // One row per decided transaction: the COMMIT row of the decider's own
-    // transaction, or an ABORT fence written by recovery. The primary key is
-    // what makes the first decision win (docs/protocol.md).
-    "CREATE TABLE IF NOT EXISTS twopc.decisions ("
-    " gtrid text PRIMARY KEY,"
-    " decision text NOT NULL CHECK (decision IN ('commit', 'abort')),"
-    " incarnation bigint NOT NULL,"
-    " coordinator text NOT NULL,"
-    " branches text NOT NULL,"
-    " decided_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
-    " fence_xmax bigint,"
-    " CHECK ((decision = 'abort') = (fence_xmax IS NOT NULL)));"
-    // Coordinator identities (the registry's: the first participant's).
-    "CREATE SEQUENCE IF NOT EXISTS twopc.incarnations AS integer;"
-    // Operator decisions against the protocol, kept as the audit trail.
-    "CREATE TABLE IF NOT EXISTS twopc.heuristics ("
-    " id bigserial PRIMARY KEY,"
-    " gtrid text NOT NULL,"
-    " gid text NOT NULL,"
-    " participant text NOT NULL,"
-    " action text NOT NULL,"
-    " logged text,"
-    " at timestamptz NOT NULL DEFAULT clock_timestamp(),"
-    " note text NOT NULL,"
-    " forgotten_at timestamptz);"
-    "COMMIT;";
 
-const char* const kDecisionSchemaReadySql =
-    "SELECT CASE WHEN to_regclass('twopc.decisions') IS NULL"
-    " OR to_regclass('twopc.heuristics') IS NULL"
-    " OR to_regclass('twopc.incarnations') IS NULL THEN 'missing'"
-    " WHEN has_table_privilege('twopc.decisions', 'SELECT, INSERT, DELETE')"
-    " AND has_table_privilege('twopc.heuristics', 'SELECT, INSERT, UPDATE')"
-    " AND has_sequence_privilege('twopc.incarnations', 'USAGE, SELECT, UPDATE') THEN 'ready'"
-    " ELSE 'denied' END, quote_ident(current_user), current_database()";
 
-const char* const kDecisionColumns =
-    "gtrid, decision, incarnation, coordinator, branches,"
-    " (extract(epoch FROM decided_at) * 1000)::bigint, fence_xmax";
 
-const char* const kInsertFenceSql =
-    "INSERT INTO twopc.decisions (gtrid, decision, incarnation, coordinator, branches, fence_xmax)"
-    " VALUES ($1, 'abort', $2::bigint, $3, $4,"
-    " pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"
-    " ON CONFLICT (gtrid) DO NOTHING";
 
-const char* const kDeleteEndedSql =
-    "DELETE FROM twopc.decisions WHERE gtrid = ANY($1::text[]) AND (decision = 'commit'"
-    " OR fence_xmax <= pg_snapshot_xmin(pg_current_snapshot())::text::bigint)";
 
-const char* const kDeleteOldFencesSql =
-    "DELETE FROM twopc.decisions WHERE decision = 'abort'"
-    " AND fence_xmax <= pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
 
 std::string CoordinatorLabel(std::string_view node_id, uint64_t incarnation) {
   char host[256] = {};

@@ -26,7 +26,7 @@ bool WaitSocket(PGconn* conn, bool for_write, std::chrono::steady_clock::time_po
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
-    pollfd p{PQsocket(conn), static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
+    pollfd p{PQsocket(conn), static_cast<int16_t>(for_write ? POLLOUT : POLLIN), 0};
     int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
     if (n != 0) return true;  // ready, or an error libpq will report
   }

@@ -22,7 +22,7 @@
 #include "twopc/options.h"
 #include "twopc/status.h"
 
-typedef struct pg_conn PGconn;
+using PGconn = struct pg_conn;
 
 namespace twopc::internal {
 
