@@ -145,7 +145,7 @@ Status CheckEnvelope(std::string_view gid, int* version) {
                                    ForeignGidHint(gid));
   }
   for (size_t i = 0; i < gid.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(gid[i]);
+    auto c = static_cast<unsigned char>(gid[i]);
     if (!IsGidChar(c, *version)) {
       return Status::InvalidArgument(
           "gid contains " + DescribeByte(c) + " at offset " + std::to_string(i) + "; only " +
@@ -184,7 +184,7 @@ Status ValidateNodeId(std::string_view node_id) {
                                    " bytes long; it must be 1-32 characters of [A-Za-z0-9-]");
   }
   for (size_t i = 0; i < node_id.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(node_id[i]);
+    auto c = static_cast<unsigned char>(node_id[i]);
     if (!IsNodeIdChar(c)) {
       return Status::InvalidArgument("node id contains " + DescribeByte(c) + " at offset " +
                                      std::to_string(i) +
@@ -205,7 +205,7 @@ Status ValidateDecider(std::string_view name) {
                                    std::string(kRule));
   }
   for (size_t i = 0; i < name.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(name[i]);
+    auto c = static_cast<unsigned char>(name[i]);
     if (!IsDeciderChar(c)) {
       return Status::InvalidArgument("decider contains " + DescribeByte(c) + " at offset " +
                                      std::to_string(i) + std::string(kRule));

@@ -54,6 +54,20 @@ class PgStoreTest : public BankTest {
     return out;
   }
 
+  // At sync point `point`, does what recovery does to a coordinator it took
+  // for gone: an ABORT fence in the decider's table, naming the prepared
+  // branches. `*fenced` gets the answer.
+  static void FenceAt(const std::string& point, DecisionLog& fencer, const std::string& gtrid,
+                      Status* fenced) {
+    internal::SetSyncPointCallback(point, [&fencer, gtrid, fenced](int) {
+      DecisionRecord abort;
+      abort.gtrid = gtrid;
+      abort.decision = Decision::kAbort;
+      for (const auto& [db, gid] : PreparedOf(gtrid)) abort.branches.push_back({db, gid, 0});
+      *fenced = fencer.Decide(abort);
+    });
+  }
+
   // A transfer of 1 from a:1 to b:1 and c:1's balance touched, all queued:
   // three write branches.
   static Status QueueTransfer(Transaction& tx, int id) {
@@ -145,15 +159,7 @@ TEST_F(PgStoreTest, AFenceWrittenFirstMakesTheLateCommitFailAndNothingIsHalfComm
   const std::string gtrid = tx.gtrid();
   ASSERT_TRUE(QueueTransfer(tx, 3).ok());
   Status fenced;
-  internal::SetSyncPointCallback("before_decision", [&](int) {
-    // What recovery would do for a coordinator it took for gone: ABORT in
-    // the decider's table first.
-    DecisionRecord abort;
-    abort.gtrid = gtrid;
-    abort.decision = Decision::kAbort;
-    for (const auto& [db, gid] : PreparedOf(gtrid)) abort.branches.push_back({db, gid, 0});
-    fenced = (*fencer)->Decide(abort);
-  });
+  FenceAt("before_decision", **fencer, gtrid, &fenced);
   Status s = tx.Commit();
   ASSERT_TRUE(fenced.ok()) << fenced.ToString();
   EXPECT_TRUE(s.IsAborted()) << s.ToString();
@@ -176,13 +182,7 @@ TEST_F(PgStoreTest, AFenceAfterTheDecidersCommitLosesAndTheCommitStands) {
   const std::string gtrid = tx.gtrid();
   ASSERT_TRUE(QueueTransfer(tx, 4).ok());
   Status fenced;
-  internal::SetSyncPointCallback("after_decision_forced", [&](int) {
-    DecisionRecord abort;
-    abort.gtrid = gtrid;
-    abort.decision = Decision::kAbort;
-    for (const auto& [db, gid] : PreparedOf(gtrid)) abort.branches.push_back({db, gid, 0});
-    fenced = (*fencer)->Decide(abort);
-  });
+  FenceAt("after_decision_forced", **fencer, gtrid, &fenced);
   Status s = tx.Commit();
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_TRUE(fenced.IsConflict()) << fenced.ToString();
