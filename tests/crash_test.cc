@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -706,6 +707,80 @@ TEST_F(ParticipantCrashTest, RecoverEndsTheSessionsOfADeadCoordinator) {
   EXPECT_EQ(g_sandbox->QueryInt("b", "SELECT balance FROM accounts WHERE id = 1"), kInitialBalance);
 }
 
+// What the reports of killed coordinators must agree with, once recovery
+// is done: no transfer half applied, nothing acknowledged lost, nothing
+// aborted applied, money conserved, nothing left prepared.
+struct ReportSummary {
+  size_t begun = 0, acked = 0, aborted = 0;
+  int in_doubt = 0, applied = 0;
+};
+
+ReportSummary ExpectReportsHold(const std::vector<std::string>& lines, const Balances& initial,
+                                const std::vector<std::string>& dbs,
+                                const std::function<std::set<std::string>(const std::string&)>& transfer_ids,
+                                const std::function<Balances()>& read_balances) {
+  ReportSummary summary;
+  std::map<std::string, Report> begun;  // every attempt, by gtrid
+  std::set<std::string> acked, aborted;
+  int in_doubt = 0;
+  for (const std::string& line : lines) {
+    auto r = ParseReport(line);
+    EXPECT_TRUE(r.has_value()) << "unparsable report line: " << line;
+    if (!r.has_value()) continue;
+    if (r->kind == "BEGIN") {
+      begun[r->gtrid] = *r;
+      continue;
+    }
+    EXPECT_EQ(begun.count(r->gtrid), 1u) << "outcome without BEGIN: " << line;
+    if (r->kind == "ACK") acked.insert(r->gtrid);
+    if (r->kind == "ABORT") aborted.insert(r->gtrid);
+    if (r->kind == "INDOUBT") ++in_doubt;
+  }
+  // With no acknowledged transfer the kills came too early to prove anything.
+  EXPECT_GT(acked.size(), 0u) << lines.size() << " report lines";
+
+  std::map<std::string, std::set<std::string>> present;  // gtrid -> participants with its row
+  for (const std::string& db : dbs) {
+    for (const std::string& id : transfer_ids(db)) {
+      EXPECT_EQ(begun.count(id), 1u) << "applied transfer " << id << " was never begun";
+      present[id].insert(db);
+    }
+  }
+  Balances expected = initial;
+  int applied = 0;
+  for (const auto& [gtrid, r] : begun) {
+    const std::set<std::string> where =
+        present.count(gtrid) ? present[gtrid] : std::set<std::string>{};
+    // No transfer half applied, whatever moment the kill hit.
+    EXPECT_TRUE(where.empty() || where == ParticipantsOf(r))
+        << gtrid << " applied on " << where.size() << " of its participants";
+    // Nothing acknowledged is lost.
+    if (acked.count(gtrid) > 0) EXPECT_EQ(where, ParticipantsOf(r)) << "ACKed " << gtrid << " lost";
+    // Aborted means committed nowhere.
+    if (aborted.count(gtrid) > 0) EXPECT_TRUE(where.empty()) << "ABORTed " << gtrid << " applied";
+    if (where.empty()) continue;
+    ++applied;
+    for (const auto& [key, amount] : r.deltas) expected[key] += amount;
+  }
+  // Money is conserved, and every account holds exactly the applied deltas.
+  auto total = [](const Balances& b) {
+    int64_t sum = 0;
+    for (const auto& [key, v] : b) sum += v;
+    return sum;
+  };
+  const Balances final_balances = read_balances();
+  EXPECT_EQ(total(final_balances), total(initial));
+  EXPECT_EQ(final_balances, expected);
+  for (const std::string& db : dbs) EXPECT_EQ(g_sandbox->PreparedCount(db), 0) << db;
+
+  summary.begun = begun.size();
+  summary.acked = acked.size();
+  summary.aborted = aborted.size();
+  summary.in_doubt = in_doubt;
+  summary.applied = applied;
+  return summary;
+}
+
 class ChaosTest : public CrashTestBase {
  protected:
   // One round: start the loop, kill it after `life`, collect its report.
@@ -749,24 +824,6 @@ TEST_F(ChaosTest, KilledCoordinatorLosesNoAcknowledgedTransfer) {
     ASSERT_NO_FATAL_FAILURE(RunRound(config, round, life, &lines));
   }
 
-  std::map<std::string, Report> begun;  // every attempt, by gtrid
-  std::set<std::string> acked, aborted;
-  int in_doubt = 0;
-  for (const std::string& line : lines) {
-    auto r = ParseReport(line);
-    ASSERT_TRUE(r.has_value()) << "unparsable report line: " << line;
-    if (r->kind == "BEGIN") {
-      begun[r->gtrid] = *r;
-      continue;
-    }
-    ASSERT_EQ(begun.count(r->gtrid), 1u) << "outcome without BEGIN: " << line;
-    if (r->kind == "ACK") acked.insert(r->gtrid);
-    if (r->kind == "ABORT") aborted.insert(r->gtrid);
-    if (r->kind == "INDOUBT") ++in_doubt;
-  }
-  // With no acknowledged transfer the kills came too early to prove anything.
-  ASSERT_GT(acked.size(), 0u) << lines.size() << " report lines";
-
   // The restart: recovery at Open settles every crash of the last round and
   // anything the earlier rounds' recovery left, including branches that
   // became prepared only after the round that would have resolved them.
@@ -777,45 +834,103 @@ TEST_F(ChaosTest, KilledCoordinatorLosesNoAcknowledgedTransfer) {
     ExpectNoUnendedRecords((*coord)->log());
   }
 
-  std::map<std::string, std::set<std::string>> present;  // gtrid -> participants with its row
-  for (const std::string& db : kAllDbs) {
-    for (const std::string& id : TransferIds(db)) {
-      EXPECT_EQ(begun.count(id), 1u) << "applied transfer " << id << " was never begun";
-      present[id].insert(db);
-    }
-  }
-  Balances expected = initial;
-  int applied = 0;
-  for (const auto& [gtrid, r] : begun) {
-    const std::set<std::string> where =
-        present.count(gtrid) ? present[gtrid] : std::set<std::string>{};
-    // No transfer half applied, whatever moment the kill hit.
-    EXPECT_TRUE(where.empty() || where == ParticipantsOf(r))
-        << gtrid << " applied on " << where.size() << " of its participants";
-    // Nothing acknowledged is lost.
-    if (acked.count(gtrid) > 0) EXPECT_EQ(where, ParticipantsOf(r)) << "ACKed " << gtrid << " lost";
-    // Aborted means committed nowhere.
-    if (aborted.count(gtrid) > 0) EXPECT_TRUE(where.empty()) << "ABORTed " << gtrid << " applied";
-    if (where.empty()) continue;
-    ++applied;
-    for (const auto& [key, amount] : r.deltas) expected[key] += amount;
-  }
-  // Money is conserved, and every account holds exactly the applied deltas.
-  auto total = [](const Balances& b) {
-    int64_t sum = 0;
-    for (const auto& [key, v] : b) sum += v;
-    return sum;
-  };
-  const Balances final_balances = ReadBalances(kAllDbs);
-  EXPECT_EQ(total(final_balances), total(initial));
-  EXPECT_EQ(final_balances, expected);
-  for (const std::string& db : kAllDbs) EXPECT_EQ(g_sandbox->PreparedCount(db), 0) << db;
-
-  std::cout << "chaos: " << rounds << " rounds, " << begun.size() << " attempts, " << applied
-            << " applied, " << acked.size() << " acked, " << aborted.size() << " aborted, "
-            << in_doubt << " in doubt, "
+  ReportSummary r = ExpectReportsHold(lines, initial, kAllDbs, TransferIds,
+                                      [] { return ReadBalances(kAllDbs); });
+  std::cout << "chaos: " << rounds << " rounds, " << r.begun << " attempts, " << r.applied
+            << " applied, " << r.acked << " acked, " << r.aborted << " aborted, "
+            << r.in_doubt << " in doubt, "
             << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
             << " ms\n";
+}
+
+// ---------------------------------------------------------------------------
+// Two replicas on one config (store = "postgres"), both moving money; one is
+// SIGKILLed. The other's background recovery takes the dead one's
+// registration and resolves its transactions; then it is killed too, and a
+// restart settles the rest. Every acknowledged transfer is applied, none
+// half, money is conserved, nothing stays prepared.
+
+class ReplicasTest : public CrashTestBase {
+ protected:
+  // Branches still prepared, and COMMIT rows still present, of incarnation
+  // `incarnation` (from its gids and the decision rows' incarnation column).
+  static int64_t LeftOf(const std::string& incarnation) {
+    int64_t n = 0;
+    for (const std::string& db : kAllDbs) {
+      n += g_sandbox->QueryInt(db, "SELECT count(*) FROM pg_prepared_xacts WHERE split_part(gid, '.', 3) = '" +
+                                       incarnation + "'");
+      n += g_sandbox->QueryInt(db, "SELECT count(*) FROM twopc.decisions WHERE decision = 'commit' "
+                                   "AND incarnation = " + incarnation);
+    }
+    return n;
+  }
+};
+
+TEST_F(ReplicasTest, TheSurvivorResolvesAKilledReplicasTransactions) {
+  const std::string config = WriteConfig(kAllDbs, /*recovery_interval_ms=*/300, /*pg_store=*/true);
+  ResetBank(kChaosAccounts);
+  const Balances initial = ReadBalances(kAllDbs);
+  auto args = [&](int seed) {
+    return std::vector<std::string>{"--config", config, "--mode", "loop", "--threads", "4",
+                                    "--accounts", std::to_string(kChaosAccounts),
+                                    "--seed", std::to_string(seed)};
+  };
+  auto victim = SpawnChild(args(7), "");
+  auto survivor = SpawnChild(args(8), "");
+  ASSERT_NE(victim, nullptr);
+  ASSERT_NE(survivor, nullptr);
+  std::vector<std::string> lines;
+  std::string victim_incarnation;
+  auto drain = [&](ChildProcess& c, std::chrono::milliseconds wait) {
+    while (auto line = c.ReadLine(Clock::now() + wait)) {
+      if (&c == victim.get() && victim_incarnation.empty()) {
+        auto r = ParseReport(*line);
+        if (r.has_value()) {
+          std::stringstream fields(r->gtrid);  // tpc2.<node>.<incarnation>.<txn>
+          std::string f;
+          for (int i = 0; i < 3 && std::getline(fields, f, '.'); ++i) victim_incarnation = f;
+        }
+      }
+      lines.push_back(std::move(*line));
+    }
+  };
+  const auto kill_at = Clock::now() + 2s;
+  while (Clock::now() < kill_at) {
+    drain(*victim, 5ms);
+    drain(*survivor, 5ms);
+  }
+  victim->Kill();
+  auto exit = victim->Wait(Clock::now() + 10s);
+  for (auto& l : victim->ReadRemainingLines(Clock::now() + 10s)) lines.push_back(std::move(l));
+  ASSERT_TRUE(exit.has_value() && exit->KilledBySigkill());
+  ASSERT_FALSE(victim_incarnation.empty()) << "the victim reported nothing";
+
+  // The survivor, still working, cleans up after the victim.
+  const auto deadline = Clock::now() + 30s;
+  int64_t left = -1;
+  while (Clock::now() < deadline) {
+    drain(*survivor, 20ms);
+    left = LeftOf(victim_incarnation);
+    if (left == 0) break;
+  }
+  EXPECT_EQ(left, 0) << "incarnation " << victim_incarnation
+                     << " still has prepared branches or COMMIT rows";
+  ASSERT_FALSE(survivor->eof()) << ReadFile(StderrPath());
+  survivor->Kill();
+  exit = survivor->Wait(Clock::now() + 10s);
+  for (auto& l : survivor->ReadRemainingLines(Clock::now() + 10s)) lines.push_back(std::move(l));
+  ASSERT_TRUE(exit.has_value() && exit->KilledBySigkill());
+
+  WaitForDeadSessions(kAllDbs);
+  {
+    auto coord = Coordinator::Open(LoadOptions(config));
+    ASSERT_TRUE(coord.ok()) << coord.status().ToString();
+    ExpectNoUnendedRecords((*coord)->log());
+  }
+  ReportSummary r = ExpectReportsHold(lines, initial, kAllDbs, TransferIds,
+                                      [] { return ReadBalances(kAllDbs); });
+  std::cout << "replicas: " << r.begun << " attempts, " << r.applied << " applied, " << r.acked
+            << " acked, " << r.aborted << " aborted, " << r.in_doubt << " in doubt\n";
 }
 
 }  // namespace
