@@ -2,8 +2,10 @@
 // "Decisions inside PostgreSQL"), against three real servers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <iostream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -189,6 +191,82 @@ TEST_F(PgStoreTest, AFenceAfterTheDecidersCommitLosesAndTheCommitStands) {
   EXPECT_EQ(Balance("a", 4), kInitialBalance - 2);
   EXPECT_EQ(Balance("c", 4), kInitialBalance + 1);
   EXPECT_EQ(PreparedEverywhere(), 0);
+}
+
+// Rows are deleted as the load goes on, not left to pile up until a pass:
+// under sustained load the tables stay small, and empty once it stops.
+TEST_F(PgStoreTest, LazyDeletionKeepsTheDecisionTablesSmallUnderLoad) {
+  auto coord = Open(StoreOptions());
+  ASSERT_NE(coord, nullptr);
+  constexpr int kThreads = 4, kPerThread = 150;
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> most{0};
+  std::thread sampler([&] {
+    while (!done) {
+      most = std::max<int64_t>(most, DecisionRows());
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  std::atomic<int> failures{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Transaction tx = coord->Begin();
+        if (!QueueTransfer(tx, 1 + t).ok() || !tx.Commit().ok()) failures++;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  done = true;
+  sampler.join();
+  EXPECT_EQ(failures.load(), 0);
+  // A row lives from its decider's COMMIT until the next batch delete: at
+  // most the transactions in flight plus one batch's worth, far below the
+  // 600 committed.
+  EXPECT_LE(most.load(), 200) << "rows pile up instead of being deleted as the load goes on";
+  ASSERT_TRUE(coord->log().Flush().ok());
+  EXPECT_EQ(DecisionRows(), 0);
+  EXPECT_EQ(Total(), 3 * kAccountsPerDb * kInitialBalance);
+  std::cout << "most decision rows seen during the run: " << most.load() << "\n";
+}
+
+// The decider's server stops (immediate shutdown, as a crash) right when its
+// COMMIT is due: the answer is lost, the fence that would settle it cannot
+// be written either, so Commit says InDoubt. Once the server is back,
+// OutcomeOf gives the known answer, and recovery leaves nothing prepared.
+TEST_F(PgStoreTest, ADecidersServerCrashingAtItsCommitIsSettledOnceItIsBack) {
+  CoordinatorOptions o = StoreOptions();
+  o.connect_timeout = std::chrono::milliseconds(1000);
+  o.default_deadline = std::chrono::milliseconds(5000);
+  auto coord = Open(o);
+  ASSERT_NE(coord, nullptr);
+  Transaction tx = coord->Begin();
+  const std::string gtrid = tx.gtrid();
+  ASSERT_TRUE(QueueTransfer(tx, 10).ok());
+  std::string decider;
+  internal::SetSyncPointCallback("before_decision", [&](int) {
+    auto prepared = PreparedOf(gtrid);
+    if (prepared.empty()) return;
+    decider = DecodeGid(prepared.front().second)->decider;
+    sandbox_->CrashServerOf(decider);
+  });
+  Status s = tx.Commit();
+  internal::ClearSyncPointCallbacks();
+  ASSERT_FALSE(decider.empty());
+  EXPECT_TRUE(s.IsInDoubt()) << s.ToString();
+  EXPECT_EQ(s.participant(), decider);
+  ASSERT_TRUE(sandbox_->RestartServerOf(decider));
+  auto outcome = coord->OutcomeOf(gtrid);
+  ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+  // The server died before the COMMIT ran: the decider's transaction, and
+  // with it the decision, never committed.
+  EXPECT_EQ(*outcome, TransactionOutcome::kAborted);
+  RecoveryReport r = coord->Recover();
+  EXPECT_EQ(r.in_doubt_remaining, 0);
+  EXPECT_EQ(PreparedEverywhere(), 0);
+  for (const char* db : {"a", "b", "c"}) EXPECT_EQ(Balance(db, 10), kInitialBalance) << db;
+  EXPECT_FALSE(coord->OutcomeOf("tpc2.nobody.1.1").ok());
 }
 
 // Prepared branches of processes that never existed here stand for gone
