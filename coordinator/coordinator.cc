@@ -282,23 +282,46 @@ Result<TransactionOutcome> CoordinatorImpl::OutcomeOf(const std::string& gtrid) 
         " and this process did not see it end in doubt: it was aborted (presumed abort), or it "
         "ended normally and its record was forgotten");
   }
-  // The branch whose COMMIT answer was lost knows best: PostgreSQL keeps
-  // the outcome of its transaction id. A decider's COMMIT carried the
-  // COMMIT row, so its transaction committed exactly when the decision did
-  // (and its row may be gone since, deleted once every branch committed).
-  Participant* p = known->participant.empty() ? nullptr : FindParticipant(known->participant);
-  if (p != nullptr && known->txid != 0) {
-    auto outcome = internal::TransactionStatusSync(*p, known->txid, options.connect_timeout + options.default_deadline);
+  if (!recorded.ok()) return recorded.TakeStatus();  // no conclusion from a store that did not answer
+  const auto timeout = options.connect_timeout + options.default_deadline;
+  if (known->one_phase) {
+    // A single branch: its own COMMIT was the decision, and PostgreSQL keeps
+    // the outcome of its transaction id.
+    Participant* p = FindParticipant(known->participant);
+    if (p == nullptr || known->txid == 0) return Status::Unavailable("cannot ask " + known->participant);
+    auto outcome = internal::TransactionStatusSync(*p, known->txid, timeout);
     if (!outcome.ok()) return outcome.TakeStatus();
     if (*outcome == internal::TxidOutcome::kCommitted) return settled(TransactionOutcome::kCommitted);
     if (*outcome == internal::TxidOutcome::kAborted) return settled(TransactionOutcome::kAborted);
-    if (known->one_phase) {
-      return Status::Unavailable(fmt::format("the transaction of {} on {} is still {}", gtrid,
-                                             known->participant, internal::TxidOutcomeName(*outcome)));
-    }
+    return Status::Unavailable(fmt::format("the transaction of {} on {} is still {}", gtrid,
+                                           known->participant, internal::TxidOutcomeName(*outcome)));
   }
-  if (known->one_phase) return Status::Unavailable("cannot ask " + known->participant + " yet");
-  // Settle by fencing: the ABORT wins exactly when no COMMIT was recorded.
+  // No decision recorded. While a prepared branch remains, a COMMIT would
+  // still be recorded (it goes only once every branch committed), so a
+  // fence settles it: ABORT wins exactly when no COMMIT is there or coming.
+  // The decider's own transaction id is no witness: it is not durable before
+  // its COMMIT, and a server that crashed may hand it out again.
+  bool any_prepared = false;
+  for (const BranchRef& b : known->fence.branches) {
+    Participant* p = FindParticipant(b.participant);
+    if (p == nullptr) return Status::Unavailable("participant " + b.participant + " is not configured");
+    auto rows = internal::RecoverSync(*p, timeout);
+    if (!rows.ok()) return rows.TakeStatus();
+    for (const auto& x : *rows) any_prepared = any_prepared || x.gid == b.gid;
+  }
+  if (!any_prepared) {
+    // Every branch ended, and the record went with them: the branches'
+    // transaction ids tell how (PREPARE made them durable).
+    for (const BranchRef& b : known->fence.branches) {
+      Participant* p = FindParticipant(b.participant);
+      if (b.txid == 0) continue;
+      auto outcome = internal::TransactionStatusSync(*p, b.txid, timeout);
+      if (!outcome.ok()) return outcome.TakeStatus();
+      if (*outcome == internal::TxidOutcome::kCommitted) return settled(TransactionOutcome::kCommitted);
+      if (*outcome == internal::TxidOutcome::kAborted) return settled(TransactionOutcome::kAborted);
+    }
+    return Status::Unavailable("no branch of " + gtrid + " is prepared and none tells how it ended");
+  }
   Status fenced = log->Decide(known->fence);
   if (fenced.ok()) return settled(TransactionOutcome::kAborted);
   if (fenced.IsConflict()) return settled(TransactionOutcome::kCommitted);

@@ -466,6 +466,13 @@ void PgParticipant::TransactionStatus(uint64_t txid, Deadline deadline,
                                       std::function<void(Result<TxidOutcome>)> done) {
   RunPooled({"SELECT txid_status($1::bigint)", {std::to_string(txid)}}, deadline,
             [done = std::move(done)](Result<std::vector<QueryResult>> r) {
+              // "transaction ID ... is in the future": the server crashed
+              // before that id reached its WAL. A COMMIT would have flushed
+              // it, so the transaction never committed.
+              if (!r.ok() && r.status().sqlstate() == "22023" &&
+                  r.status().message().find("in the future") != std::string::npos) {
+                return done(TxidOutcome::kAborted);
+              }
               if (!r.ok()) return done(r.TakeStatus());
               const auto& rows = r.value()[0].rows;
               std::string v = rows.empty() ? "" : rows[0][0].value_or("");
