@@ -103,7 +103,22 @@ std::unique_ptr<RecoveryManager> OpenManager(const GlobalOptions& global, int* e
   return std::move(manager).value();
 }
 
+bool PostgresStore(const RecoveryManager& manager) {
+  return manager.options().log.store == LogStore::kPostgres;
+}
+
+std::string StoreText(const RecoveryManager& manager) {
+  std::string names;
+  for (const ParticipantOptions& p : manager.options().participants) {
+    names += (names.empty() ? "" : ", ") + p.name;
+  }
+  return fmt::format("decision store postgres (twopc.decisions of {})", names);
+}
+
 std::string LogLine(RecoveryManager& manager) {
+  // The postgres store has no file, no lock and no incarnation of its own
+  // (an operator draws none): [log] path is unused.
+  if (PostgresStore(manager)) return StoreText(manager);
   std::string line =
       fmt::format("decision log {} (incarnation {})", Printable(manager.options().log.path),
                   manager.log().incarnation());

@@ -49,8 +49,15 @@ std::unique_ptr<RecoveryManager> OpenManager(
     const GlobalOptions& global, int* exit_code,
     RecoveryManager::LogAccess access = RecoveryManager::LogAccess::kExclusiveIfFree);
 
-// "decision log PATH (incarnation N)" and, when a coordinator holds the log,
-// that this command only reads it.
+// True when [log] store = "postgres": the decisions are rows of the
+// participants, [log] path is unused and the operator has no incarnation.
+bool PostgresStore(const RecoveryManager& manager);
+
+// "decision store postgres (twopc.decisions of a, b)".
+std::string StoreText(const RecoveryManager& manager);
+
+// "decision log PATH (incarnation N)" (the store's text for postgres) and, when a coordinator holds
+// the log, that this command only reads it.
 std::string LogLine(RecoveryManager& manager);
 
 // Prints `text` on stdout as it is.

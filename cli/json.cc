@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cli/cli_context.h"
 #include "cli/text.h"
 
 namespace twopc::cli {
@@ -25,7 +26,26 @@ nlohmann::json PartsJson(const std::optional<GidParts>& parts) {
   return {{"node_id", parts->node_id},
           {"incarnation", parts->incarnation},
           {"txn", parts->txn},
-          {"branch", parts->branch}};
+          {"branch", parts->branch},
+          // tpc2 gids name the participant whose twopc.decisions table holds
+          // the decision (store = "postgres"); tpc1 gids name none.
+          {"decider",
+           parts->decider.empty() ? nlohmann::json(nullptr) : nlohmann::json(parts->decider)}};
+}
+
+// The decision record the branch's lookup found: with store = "postgres"
+// the decider's row (an ABORT row there is always a recovery fence:
+// presumed abort writes nothing for a normal abort).
+nlohmann::json DecisionRecordJson(const PreparedBranch& b) {
+  if (!b.decision) return nullptr;
+  const DecisionRecord& r = *b.decision;
+  return {{"decision", DecisionName(r.decision)},
+          {"fence", !r.decider.empty() && r.decision == Decision::kAbort},
+          {"decider", r.decider.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.decider)},
+          {"incarnation", r.incarnation},
+          {"decided_at", IsoUtc(r.decided_at_ms)},
+          {"decided_at_ms", r.decided_at_ms},
+          {"ended", r.ended_at_ms.has_value()}};
 }
 
 nlohmann::json DecisionColumn(const PreparedBranch& b) {
@@ -58,6 +78,9 @@ nlohmann::json BranchJson(const PreparedBranch& b, bool heuristic, int64_t now_m
           {"age_seconds", std::max<int64_t>(0, (now_ms - b.prepared_at_ms) / 1000)},
           {"owner", b.owner_role},
           {"decision", DecisionColumn(b)},
+          {"decision_record", DecisionRecordJson(b)},
+          {"decision_error",
+           b.decision_error.ok() ? nlohmann::json(nullptr) : StatusJson(b.decision_error)},
           {"heuristic", heuristic},
           {"locked_relations", b.locked_relations},
           {"waiting_sessions", b.waiting_sessions},
@@ -69,16 +92,18 @@ nlohmann::json RecordJson(const DecisionRecord& r, bool heuristic, int64_t now_m
   for (const BranchRef& b : r.branches) {
     branches.push_back({{"participant", b.participant}, {"gid", b.gid}});
   }
-  nlohmann::json doc = {{"gtrid", r.gtrid},
-                        {"decision", DecisionName(r.decision)},
-                        {"branches", branches},
-                        {"heuristic", r.heuristic || heuristic},
-                        {"incarnation", r.incarnation},
-                        {"decided_at", IsoUtc(r.decided_at_ms)},
-                        {"decided_at_ms", r.decided_at_ms},
-                        {"age_seconds", std::max<int64_t>(0, (now_ms - r.decided_at_ms) / 1000)},
-                        {"ended_at", nullptr},
-                        {"ended_at_ms", nullptr}};
+  nlohmann::json doc = {
+      {"gtrid", r.gtrid},
+      {"decision", DecisionName(r.decision)},
+      {"branches", branches},
+      {"heuristic", r.heuristic || heuristic},
+      {"incarnation", r.incarnation},
+      {"decider", r.decider.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.decider)},
+      {"decided_at", IsoUtc(r.decided_at_ms)},
+      {"decided_at_ms", r.decided_at_ms},
+      {"age_seconds", std::max<int64_t>(0, (now_ms - r.decided_at_ms) / 1000)},
+      {"ended_at", nullptr},
+      {"ended_at_ms", nullptr}};
   if (r.ended_at_ms) {
     doc["ended_at"] = IsoUtc(*r.ended_at_ms);
     doc["ended_at_ms"] = *r.ended_at_ms;
@@ -113,6 +138,22 @@ nlohmann::json StatusJson(const Status& s) {
           {"participant", s.participant()},
           {"sqlstate", s.sqlstate()},
           {"message", s.message()}};
+}
+
+nlohmann::json LogJson(RecoveryManager& manager) {
+  if (PostgresStore(manager)) {
+    nlohmann::json names = nlohmann::json::array();
+    for (const ParticipantOptions& p : manager.options().participants) names.push_back(p.name);
+    return {{"store", "postgres"},
+            {"path", nullptr},
+            {"incarnation", nullptr},
+            {"participants", names},
+            {"held_by_coordinator", false}};
+  }
+  return {{"store", "sqlite"},
+          {"path", manager.options().log.path},
+          {"incarnation", manager.log().incarnation()},
+          {"held_by_coordinator", manager.coordinator_running()}};
 }
 
 void PrintJson(const nlohmann::json& doc) {

@@ -26,6 +26,12 @@ nlohmann::json ActionJson(const RecoveryAction& action);
 // {"code", "participant", "sqlstate", "message"}
 nlohmann::json StatusJson(const Status& status);
 
+// The "decision_log" object of status and recover: {"store", "path",
+// "incarnation", "held_by_coordinator"}; path and incarnation are null with
+// store = "postgres" (no file; an operator draws no incarnation), which adds
+// "participants" (whose twopc.decisions tables hold the decisions).
+nlohmann::json LogJson(RecoveryManager& manager);
+
 // Prints `doc` and a newline on stdout. Invalid UTF-8 (a binary gid) is
 // replaced rather than aborting the dump half-way.
 void PrintJson(const nlohmann::json& doc);

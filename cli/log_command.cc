@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "cli/cli_context.h"
 #include "cli/commands.h"
 #include "cli/json.h"
 #include "cli/table.h"
@@ -16,17 +17,41 @@ struct LogCommandOptions {
   bool json = false;
 };
 
-std::string ShowTable(const std::vector<DecisionRecord>& records, const Terminal& term) {
-  Table table(
-      {"GTRID", "DECISION", "BRANCHES", "INCARNATION", "DECIDED AT", "ENDED AT", "HEURISTIC"});
-  table.AlignRight(3);
+// With store = "postgres" a DECIDER column says which participant's
+// twopc.decisions table holds each row.
+std::string ShowTable(const std::vector<DecisionRecord>& records, bool pg_store,
+                      const Terminal& term) {
+  std::vector<std::string> header = {"GTRID",      "DECISION", "BRANCHES", "INCARNATION",
+                                     "DECIDED AT", "ENDED AT", "HEURISTIC"};
+  if (pg_store) header.insert(header.begin() + 1, "DECIDER");
+  Table table(header);
+  table.AlignRight(pg_store ? 4 : 3);
   for (const DecisionRecord& r : records) {
-    table.AddRow({r.gtrid, DecisionName(r.decision), BranchesText(r.branches),
-                  std::to_string(r.incarnation), IsoUtc(r.decided_at_ms),
-                  r.ended_at_ms ? Cell(IsoUtc(*r.ended_at_ms)) : Cell("pending", Tone::kWarn),
-                  r.heuristic ? Cell("yes", Tone::kBad) : Cell("no")});
+    std::vector<Cell> row = {
+        r.gtrid,
+        DecisionName(r.decision),
+        BranchesText(r.branches),
+        std::to_string(r.incarnation),
+        IsoUtc(r.decided_at_ms),
+        r.ended_at_ms ? Cell(IsoUtc(*r.ended_at_ms)) : Cell("pending", Tone::kWarn),
+        r.heuristic ? Cell("yes", Tone::kBad) : Cell("no")};
+    if (pg_store) row.insert(row.begin() + 1, Cell(r.decider.empty() ? "-" : r.decider));
+    table.AddRow(std::move(row));
   }
   return table.Render(term);
+}
+
+// What the log commands call the log: its path, or the postgres store.
+std::string LogName(const RecoveryManager& manager) {
+  return PostgresStore(manager) ? StoreText(manager) : manager.options().log.path;
+}
+
+// The "path" of the log commands' JSON (null with store = "postgres") and
+// the "store".
+void AddStoreJson(const RecoveryManager& manager, nlohmann::json* doc) {
+  bool pg = PostgresStore(manager);
+  (*doc)["store"] = pg ? "postgres" : "sqlite";
+  (*doc)["path"] = pg ? nlohmann::json(nullptr) : nlohmann::json(manager.options().log.path);
 }
 
 // Heuristic records: the unforgotten ones, and with --all the forgotten
@@ -63,17 +88,16 @@ int RunShow(const GlobalOptions& global, const LogCommandOptions& o) {
     for (const DecisionRecord& r : *records) list.push_back(RecordJson(r, false, now_ms));
     nlohmann::json forced = nlohmann::json::array();
     for (const HeuristicRecord& h : *heuristics) forced.push_back(HeuristicJson(h));
-    PrintJson({{"path", manager->options().log.path},
-               {"all", o.all},
-               {"records", list},
-               {"heuristics", forced}});
+    nlohmann::json doc = {{"all", o.all}, {"records", list}, {"heuristics", forced}};
+    AddStoreJson(*manager, &doc);
+    PrintJson(doc);
     return kExitOk;
   }
   std::string title = fmt::format("{}: {}", o.all ? "Decision records" : "Pending (no END)",
                                   Plural(records->size(), "record", "records"));
   std::string out =
       Printable(LogLine(*manager)) + "\n\n" + global.terminal.Paint(title, Tone::kHeader) + "\n";
-  if (!records->empty()) out += ShowTable(*records, global.terminal);
+  if (!records->empty()) out += ShowTable(*records, PostgresStore(*manager), global.terminal);
   if (!heuristics->empty()) {
     out += "\n" +
            global.terminal.Paint(fmt::format("Heuristic decisions{}: {}",
@@ -108,9 +132,11 @@ int RunVerify(const GlobalOptions& global, const LogCommandOptions& o) {
       mixed = true;
     }
   }
-  const std::string& path = manager->options().log.path;
+  const std::string path = LogName(*manager);
   if (o.json) {
-    PrintJson({{"path", path}, {"ok", problems->empty()}, {"problems", *problems}});
+    nlohmann::json doc = {{"ok", problems->empty()}, {"problems", *problems}};
+    AddStoreJson(*manager, &doc);
+    PrintJson(doc);
   } else if (problems->empty()) {
     // Printable escapes a newline too: only the log's path is made
     // printable here, never the line end.
@@ -131,7 +157,7 @@ int RunCompact(const GlobalOptions& global, const LogCommandOptions& o) {
   int exit_code = kExitOk;
   auto manager = OpenManager(global, &exit_code);
   if (manager == nullptr) return exit_code;
-  const std::string& path = manager->options().log.path;
+  const std::string path = LogName(*manager);
   if (!manager->holds_log_lock()) {
     // Deleting under a live writer would race its END records; the
     // coordinator's own log handle is the one to compact while it runs.
@@ -148,7 +174,16 @@ int RunCompact(const GlobalOptions& global, const LogCommandOptions& o) {
     return ExitCodeFor(deleted.status());
   }
   if (o.json) {
-    PrintJson({{"path", path}, {"deleted", *deleted}});
+    nlohmann::json doc = {{"deleted", *deleted}};
+    AddStoreJson(*manager, &doc);
+    PrintJson(doc);
+  } else if (PostgresStore(*manager)) {
+    // The store keeps COMMIT rows only until END (it deletes them itself):
+    // what compaction finds are ABORT fences old enough that no transaction
+    // still running can contradict them (their xmin rule).
+    PrintOut(Printable(path) + fmt::format(": deleted {} (no running transaction can "
+                                           "contradict them)\n",
+                                           Plural(*deleted, "ABORT fence", "ABORT fences")));
   } else {
     PrintOut(Printable(path) +
              fmt::format(": deleted {} (ended)\n", Plural(*deleted, "record", "records")));

@@ -79,17 +79,15 @@ void PrintHuman(RecoveryManager& manager, const RecoveryReport& report, const Te
 void PrintRecoverJson(RecoveryManager& manager, const RecoveryReport& r) {
   nlohmann::json actions = nlohmann::json::array();
   for (const RecoveryAction& a : r.actions) actions.push_back(ActionJson(a));
-  PrintJson(
-      {{"dry_run", r.dry_run},
-       {"decision_log",
-        {{"path", manager.options().log.path}, {"held_by_coordinator", manager.coordinator_running()}}},
-       {"actions", actions},
-       {"resolved", r.resolved},
-       {"in_doubt_remaining", r.in_doubt_remaining},
-       {"foreign", r.foreign},
-       {"unreachable", r.unreachable},
-       {"mixed", r.mixed},
-       {"exit_code", r.ExitCode()}});
+  PrintJson({{"dry_run", r.dry_run},
+             {"decision_log", LogJson(manager)},
+             {"actions", actions},
+             {"resolved", r.resolved},
+             {"in_doubt_remaining", r.in_doubt_remaining},
+             {"foreign", r.foreign},
+             {"unreachable", r.unreachable},
+             {"mixed", r.mixed},
+             {"exit_code", r.ExitCode()}});
 }
 
 int RunRecover(const GlobalOptions& global, const RecoverOptions& options) {

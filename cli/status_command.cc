@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "cli/cli_context.h"
 #include "cli/commands.h"
 #include "cli/json.h"
 #include "cli/status_report.h"
@@ -25,45 +26,76 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
-Cell DecisionCell(const StatusReport& report, const PreparedBranch& b) {
+Cell DecisionCell(const StatusReport& report, const PreparedBranch& b, bool pg_store) {
   std::string text = b.decision                                ? DecisionName(b.decision->decision)
                      : b.classified.kind == GidKind::kThisNode ? "none"
                                                                : "-";
+  // With store = "postgres" an ABORT row is always a recovery fence.
+  if (pg_store && b.decision && b.decision->decision == Decision::kAbort) text += " (fence)";
+  if (!b.decision && !b.decision_error.ok()) {
+    return Cell("unknown: " + Printable(b.decision_error.message()), Tone::kBad);
+  }
   if (report.IsHeuristic(b)) return Cell(text + " (heuristic)", Tone::kBad);
   // This node's branch waits for recovery, whatever the log says.
   return Cell(text, b.classified.kind == GidKind::kThisNode ? Tone::kWarn : Tone::kPlain);
 }
 
-std::string PreparedSection(const StatusReport& report, const Terminal& term) {
+std::string PreparedSection(const StatusReport& report, bool pg_store, const Terminal& term) {
   const auto& branches = report.listing.branches;
   if (branches.empty()) return term.Paint("Prepared transactions: none", Tone::kHeader) + "\n";
-  Table table({"PARTICIPANT", "DATABASE", "GID", "KIND", "XID", "PREPARED AT", "AGE", "OWNER",
-               "DECISION", "LOCKED RELATIONS", "WAITING", "XMIN AGE"});
-  for (size_t column : {6, 10, 11}) table.AlignRight(column);
+  // With store = "postgres" the DECIDER column says whose twopc.decisions
+  // table holds each branch's decision (from its tpc2 gid; "-" for others).
+  std::vector<std::string> header = {"PARTICIPANT", "DATABASE",    "GID", "KIND",
+                                     "XID",         "PREPARED AT", "AGE", "OWNER"};
+  if (pg_store) header.emplace_back("DECIDER");
+  for (const char* h : {"DECISION", "LOCKED RELATIONS", "WAITING", "XMIN AGE"})
+    header.emplace_back(h);
+  Table table(header);
+  size_t shift = pg_store ? 1 : 0;
+  for (size_t column : {6, 10, 11}) table.AlignRight(column < 8 ? column : column + shift);
   for (const PreparedBranch& b : branches) {
-    table.AddRow({b.participant, b.database, b.gid, GidKindName(b.classified.kind),
-                  b.classified.xid ? XidText(*b.classified.xid) : "-", IsoUtc(b.prepared_at_ms),
-                  Age(b.prepared_at_ms, report.now_ms), b.owner_role, DecisionCell(report, b),
-                  b.locked_relations.empty() ? "-" : Join(b.locked_relations),
-                  Cell(std::to_string(b.waiting_sessions),
-                       b.waiting_sessions > 0 ? Tone::kBad : Tone::kPlain),
-                  std::to_string(b.xmin_age)});
+    std::vector<Cell> row = {b.participant,
+                             b.database,
+                             b.gid,
+                             GidKindName(b.classified.kind),
+                             b.classified.xid ? XidText(*b.classified.xid) : "-",
+                             IsoUtc(b.prepared_at_ms),
+                             Age(b.prepared_at_ms, report.now_ms),
+                             b.owner_role};
+    if (pg_store) {
+      const auto& parts = b.classified.parts;
+      row.emplace_back(parts && !parts->decider.empty() ? parts->decider : "-");
+    }
+    row.push_back(DecisionCell(report, b, pg_store));
+    row.emplace_back(b.locked_relations.empty() ? "-" : Join(b.locked_relations));
+    row.emplace_back(std::to_string(b.waiting_sessions),
+                     b.waiting_sessions > 0 ? Tone::kBad : Tone::kPlain);
+    row.emplace_back(std::to_string(b.xmin_age));
+    table.AddRow(std::move(row));
   }
   return term.Paint(fmt::format("Prepared transactions: {}", branches.size()), Tone::kHeader) +
          "\n" + table.Render(term);
 }
 
-std::string PendingSection(const StatusReport& report, const Terminal& term) {
+std::string PendingSection(const StatusReport& report, bool pg_store, const Terminal& term) {
   if (report.pending.empty()) return "";
-  Table table({"GTRID", "DECISION", "BRANCHES", "INCARNATION", "DECIDED AT", "AGE", "HEURISTIC"});
-  table.AlignRight(3);
-  table.AlignRight(5);
+  std::vector<std::string> header = {"GTRID",      "DECISION", "BRANCHES", "INCARNATION",
+                                     "DECIDED AT", "AGE",      "HEURISTIC"};
+  if (pg_store) header.insert(header.begin() + 1, "DECIDER");
+  Table table(header);
+  table.AlignRight(3 + (pg_store ? 1 : 0));
+  table.AlignRight(5 + (pg_store ? 1 : 0));
   for (const DecisionRecord& r : report.pending) {
     bool heuristic = report.IsHeuristic(r);
-    table.AddRow({r.gtrid, Cell(DecisionName(r.decision), Tone::kWarn), BranchesText(r.branches),
-                  std::to_string(r.incarnation), IsoUtc(r.decided_at_ms),
-                  Age(r.decided_at_ms, report.now_ms),
-                  Cell(heuristic ? "yes" : "no", heuristic ? Tone::kBad : Tone::kPlain)});
+    std::vector<Cell> row = {r.gtrid,
+                             Cell(DecisionName(r.decision), Tone::kWarn),
+                             BranchesText(r.branches),
+                             std::to_string(r.incarnation),
+                             IsoUtc(r.decided_at_ms),
+                             Age(r.decided_at_ms, report.now_ms),
+                             Cell(heuristic ? "yes" : "no", heuristic ? Tone::kBad : Tone::kPlain)};
+    if (pg_store) row.insert(row.begin() + 1, Cell(r.decider.empty() ? "-" : r.decider));
+    table.AddRow(std::move(row));
   }
   return "\n" +
          term.Paint(
@@ -122,8 +154,9 @@ std::string LogErrorSection(const StatusReport& report, const Terminal& term) {
 }
 
 void PrintHuman(RecoveryManager& manager, const StatusReport& report, const Terminal& term) {
-  PrintOut(Printable(LogLine(manager)) + "\n\n" + PreparedSection(report, term) +
-           PendingSection(report, term) + HeuristicSection(report, term) +
+  bool pg_store = PostgresStore(manager);
+  PrintOut(Printable(LogLine(manager)) + "\n\n" + PreparedSection(report, pg_store, term) +
+           PendingSection(report, pg_store, term) + HeuristicSection(report, term) +
            UnreachableSection(report, manager.options(), term) + LogErrorSection(report, term));
 }
 
@@ -151,10 +184,7 @@ void PrintStatusJson(RecoveryManager& manager, const StatusReport& report) {
   nlohmann::json log_errors = nlohmann::json::array();
   for (const Status& s : report.log_errors) log_errors.push_back(StatusJson(s));
   PrintJson({{"node_id", manager.options().node_id},
-             {"decision_log",
-              {{"path", manager.options().log.path},
-               {"incarnation", manager.log().incarnation()},
-               {"held_by_coordinator", manager.coordinator_running()}}},
+             {"decision_log", LogJson(manager)},
              {"prepared", prepared},
              {"pending", pending},
              {"heuristics", heuristics},

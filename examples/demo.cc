@@ -1,10 +1,18 @@
 // twopc-demo: the main job. Runs distributed transfers through a
-// coordinator with the embedded SQLite decision log and shows what happened:
+// coordinator (the decision store its config names) and shows what happened:
 // one commit, one abort caused by a failing branch, a burst of concurrent
 // transfers, and the final balances on every database.
 //
 //   twopc-demo --config FILE [--transfers N] [--threads T]
+//   twopc-demo --config FILE --loop [--pause-ms MS]
+//
+// --loop keeps transferring, one transfer at a time, until SIGINT or SIGTERM,
+// and creates the accounts only where they are missing: several copies can
+// share one config (store = "postgres", the README's "Two replicas on one
+// config") and one can be killed while the others keep going.
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <random>
 #include <thread>
@@ -58,6 +66,47 @@ void PrintBalances(twopc::Coordinator& c, const std::vector<std::string>& dbs) {
   std::printf("  total balance: %lld\n", static_cast<long long>(total));
 }
 
+std::atomic<bool> stop_requested{false};
+
+extern "C" void RequestStop(int /*signal*/) { stop_requested = true; }
+
+// --loop: random transfers one after the other until a signal; a progress
+// line every 50 transfers and one for every outcome that is neither a commit
+// nor an abort. Exit 1 if any transfer was in doubt.
+int RunLoop(twopc::Coordinator& c, const std::vector<std::string>& dbs, int pause_ms) {
+  std::signal(SIGINT, RequestStop);
+  std::signal(SIGTERM, RequestStop);
+  std::printf("\nlooping: one transfer at a time until SIGINT/SIGTERM\n");
+  std::fflush(stdout);
+  std::mt19937 rng(static_cast<unsigned>(c.incarnation()));
+  long committed = 0, aborted = 0, in_doubt = 0;
+  while (!stop_requested) {
+    size_t a = rng() % dbs.size(), b = (a + 1 + rng() % (dbs.size() - 1)) % dbs.size();
+    std::string gtrid;
+    twopc::Status r = Transfer(c, dbs[a], 1 + static_cast<int>(rng() % kAccounts), dbs[b],
+                               1 + static_cast<int>(rng() % kAccounts), 1 + rng() % 40, &gtrid);
+    if (r.ok()) {
+      ++committed;
+    } else if (r.IsAborted()) {
+      ++aborted;
+    } else {
+      ++in_doubt;
+      std::printf("   %s: %s\n", gtrid.c_str(), r.ToString().c_str());
+    }
+    if ((committed + aborted + in_doubt) % 50 == 0) {
+      std::printf("   %ld committed, %ld aborted, %ld in doubt (last %s)\n", committed, aborted,
+                  in_doubt, gtrid.c_str());
+      std::fflush(stdout);
+    }
+    if (pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  }
+  std::printf("\nstopped: %ld committed, %ld aborted, %ld in doubt\n", committed, aborted,
+              in_doubt);
+  std::printf("balances:\n");
+  PrintBalances(c, dbs);
+  return in_doubt == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,6 +116,14 @@ int main(int argc, char** argv) {
   app.add_option("--config", config, "twopc TOML config (participants, decision log)")->required();
   app.add_option("--transfers", transfers, "concurrent transfers in the burst")->check(CLI::Range(0, 100000));
   app.add_option("--threads", threads, "client threads in the burst")->check(CLI::Range(1, 256));
+  bool loop = false;
+  int pause_ms = 20;
+  app.add_flag(
+      "--loop", loop,
+      "Transfer until SIGINT/SIGTERM instead of the scripted run; keeps existing accounts, "
+      "so several copies can share one config");
+  app.add_option("--pause-ms", pause_ms, "--loop: pause between transfers")
+      ->check(CLI::Range(0, 60000));
   CLI11_PARSE(app, argc, argv);
 
   auto opened = twopc::Coordinator::OpenFromConfigFile(config);
@@ -76,8 +133,11 @@ int main(int argc, char** argv) {
   }
   twopc::Coordinator& c = **opened;
   std::vector<std::string> dbs;
-  std::printf("coordinator %s, incarnation %llu, decision log %s\n", c.options().node_id.c_str(),
-              static_cast<unsigned long long>(c.incarnation()), c.options().log.path.c_str());
+  const std::string store = c.options().log.store == twopc::LogStore::kPostgres
+                                ? "decisions in the participants (store postgres)"
+                                : "decision log " + c.options().log.path;
+  std::printf("coordinator %s, incarnation %llu, %s\n", c.options().node_id.c_str(),
+              static_cast<unsigned long long>(c.incarnation()), store.c_str());
   for (const auto& p : c.options().participants) {
     dbs.push_back(p.name);
     std::printf("  participant %-10s %s\n", p.name.c_str(), twopc::RedactConninfo(p.conninfo).c_str());
@@ -90,12 +150,16 @@ int main(int argc, char** argv) {
   // Set-up runs one local transaction per participant (one phase): the first
   // two-phase commit of the demo is transfer 1, so TWOPC_CRASH_AT points
   // (see the README's "stuck transaction" walkthrough) land on it.
+  // --loop keeps the accounts another copy may be using.
   for (const auto& db : dbs) {
     twopc::Transaction setup = c.Begin();
-    (void)setup.Queue(db, "DROP TABLE IF EXISTS accounts");
-    (void)setup.Queue(db, "CREATE TABLE accounts(id bigint PRIMARY KEY,"
-                          " balance bigint NOT NULL CHECK (balance >= 0))");
-    (void)setup.Queue(db, "INSERT INTO accounts SELECT g, $1 FROM generate_series(1, $2) g",
+    if (!loop) (void)setup.Queue(db, "DROP TABLE IF EXISTS accounts");
+    (void)setup.Queue(db,
+                      "CREATE TABLE IF NOT EXISTS accounts(id bigint PRIMARY KEY,"
+                      " balance bigint NOT NULL CHECK (balance >= 0))");
+    (void)setup.Queue(db,
+                      "INSERT INTO accounts SELECT g, $1 FROM generate_series(1, $2) g"
+                      " ON CONFLICT (id) DO NOTHING",
                       {kOpening, kAccounts});
     if (auto s = setup.Commit(); !s.ok()) {
       std::fprintf(stderr, "twopc-demo: setup of %s failed: %s\n", db.c_str(), s.ToString().c_str());
@@ -104,6 +168,7 @@ int main(int argc, char** argv) {
   }
   std::printf("\nopening balances:\n");
   PrintBalances(c, dbs);
+  if (loop) return RunLoop(c, dbs, pause_ms);
 
   int unexpected = 0;
   std::string gtrid;

@@ -88,8 +88,14 @@ RecoveryManager::Listing ListPrepared(const ScanContext& ctx, bool with_impact) 
       b.classified = ClassifyGid(x.gid, ctx.node_id);
       if (b.classified.kind == GidKind::kThisNode) {
         const GidParts& g = *b.classified.parts;
-        auto rec = ctx.log->Lookup(GtridOf(g));
-        if (rec.ok()) b.decision = rec.value();
+        // A shared store (store = "postgres") reads the decision where the
+        // gid says it is: the decider's table only.
+        auto rec = ctx.log->shared() ? ctx.log->LookupForGid(x.gid) : ctx.log->Lookup(GtridOf(g));
+        if (rec.ok()) {
+          b.decision = rec.value();
+        } else {
+          b.decision_error = rec.TakeStatus();
+        }
       }
       if (auto it = impact.find(x.gid); it != impact.end()) {
         b.locked_relations = it->second.relations;

@@ -47,6 +47,10 @@ struct PreparedBranch {
   ClassifiedGid classified;
   // The log's record for its gtrid (twopc gids of this node only).
   std::optional<DecisionRecord> decision;
+  // Why `decision` could not be read (OK when it was, or was not looked up):
+  // e.g. the decider of a tpc2 gid unreachable, or a tpc1 gid with store =
+  // "postgres" (its decision is in an SQLite log that store never reads).
+  Status decision_error;
   // Filled by ListPrepared(with_impact = true):
   std::vector<std::string> locked_relations;  // relations it holds locks on
   int waiting_sessions = 0;                   // sessions blocked on those locks
