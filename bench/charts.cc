@@ -59,9 +59,17 @@ std::vector<Mode> ModesOf(const Group& g) {
   return modes;
 }
 
+// "2pc" or "2pc-pg": one invocation has one decision store.
+std::string SeriesName(Mode m, const Group& g) {
+  for (const auto* p : g) {
+    if (p->spec.mode == m) return ModeLabel(p->spec);
+  }
+  return ModeName(m);
+}
+
 ChartSeries SeriesFor(Mode m, const Group& g, const std::function<double(const PointResult&)>& x,
                       const std::function<double(const PointResult&)>& y) {
-  ChartSeries s{ModeName(m), ModeColor(m), false, {}};
+  ChartSeries s{SeriesName(m, g), ModeColor(m), false, {}};
   for (const auto* p : g) {
     if (p->spec.mode == m) s.points.emplace_back(x(*p), y(*p));
   }
@@ -129,7 +137,7 @@ void ClientCharts(const std::vector<PointResult>& points, std::vector<Chart>* ou
       for (const auto* p : g) {
         if (p->spec.mode != m || p->spec.clients != c) continue;
         pct.series.push_back(
-            {ModeName(m),
+            {ModeLabel(p->spec),
              ModeColor(m),
              false,
              {{0, p->latency.p50}, {1, p->latency.p95}, {2, p->latency.p99}, {3, p->latency.max}}});

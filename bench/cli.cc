@@ -28,6 +28,24 @@ void DefineFlags(CLI::App& app, BenchFlags& f) {
          "--sandbox-fsync", [&f](const std::string& v) { f.sandbox_fsync = v == "on"; },
          "fsync of the sandbox servers (default on)")
       ->check(CLI::IsMember({"on", "off"}));
+  app.add_option_function<std::string>(
+         "--log-store",
+         [&f](const std::string& v) {
+           auto store = ParseLogStore(v);
+           if (!store) {
+             throw CLI::ValidationError(
+                 "--log-store",
+                 "is '" + v +
+                     "'; it is sqlite (the embedded decision log file) or postgres "
+                     "(decisions inside the participants, [log] store = \"postgres\")");
+           }
+           f.log_store = *store;
+         },
+         "where 2pc and 2pc-early-ack keep their decisions. With --sandbox it is "
+         "written into the generated config; with --config it overrides the config's [log] store "
+         "(the file is not changed). The null mode always keeps its own SQLite log: postgres is "
+         "refused with --mode null")
+      ->type_name("sqlite|postgres");
   app.add_option_function<std::vector<std::string>>(
          "--mode",
          [&f](const std::vector<std::string>& names) {
@@ -122,6 +140,14 @@ void ValidateFlags(BenchFlags& f) {
     if (f.crash_after.count() > 0 && !UsesDatabases(m)) {
       throw CLI::ValidationError("--crash-after", "crash mode needs database modes, not null");
     }
+  }
+  if (f.log_store == LogStore::kPostgres &&
+      std::find(f.modes.begin(), f.modes.end(), Mode::kNull) != f.modes.end()) {
+    throw CLI::ValidationError(
+        "--log-store",
+        "postgres does not apply to the null mode: it measures the coordinator with its own "
+        "SQLite log and null participants (no database to keep decisions in); run null in a "
+        "separate invocation without --log-store postgres");
   }
   bool databases = std::any_of(f.modes.begin(), f.modes.end(), UsesDatabases);
   if (f.role != Role::kDriver) {

@@ -103,6 +103,7 @@ PointSpec ChildSpec(const BenchFlags& f) {
 int CrashWorkerMain(const DriverEnv& env) {
   const BenchFlags& f = *env.flags;
   PointSpec spec = ChildSpec(f);
+  spec.log_store = DecisionStoreOf(spec.mode, env.options);
   auto fixture = PreparePoint(spec, env, /*journal=*/true, /*reset=*/false);
   if (!fixture.ok()) {
     fmt::print(stderr, "twopc-bench worker: {}\n", fixture.status().ToString());
@@ -130,6 +131,7 @@ int CrashWorkerMain(const DriverEnv& env) {
 int CrashRecoverMain(const DriverEnv& env) {
   const BenchFlags& f = *env.flags;
   PointSpec spec = ChildSpec(f);
+  spec.log_store = DecisionStoreOf(spec.mode, env.options);
   auto fixture = PreparePoint(spec, env, /*journal=*/true, /*reset=*/false);
   if (!fixture.ok()) {
     Emit("UNCLEAN " + fixture.status().ToString());

@@ -61,39 +61,45 @@ void ParseLine(const std::string& line, WorkerLog* log) {
 std::vector<std::string> ChildArgs(const DriverEnv& env, const PointSpec& spec, const char* role,
                                    const std::string& work_dir, uint64_t id_base) {
   const BenchFlags& f = *env.flags;
-  return {env.self_exe,
-          "--crash-role",
-          role,
-          "--config",
-          env.config_path,
-          "--mode",
-          ModeName(spec.mode),
-          "--workload",
-          WorkloadName(spec.workload),
-          "--clients",
-          std::to_string(spec.clients),
-          "--participants",
-          std::to_string(spec.participants),
-          "--hot-set",
-          std::to_string(spec.hot_set),
-          "--failure-rate",
-          fmt::format("{}", spec.failure_rate),
-          "--accounts",
-          std::to_string(f.accounts),
-          "--seed",
-          std::to_string(f.seed + spec.run),
-          "--lock-timeout",
-          std::to_string(f.lock_timeout.count()),
-          "--io-threads",
-          std::to_string(f.io_threads),
-          "--outbox-relays",
-          std::to_string(f.outbox_relays),
-          "--crash-after",
-          fmt::format("{}", f.crash_after.count() / 1000.0),
-          "--op-id-base",
-          std::to_string(id_base),
-          "--work-dir",
-          work_dir};
+  std::vector<std::string> args = {env.self_exe,
+                                   "--crash-role",
+                                   role,
+                                   "--config",
+                                   env.config_path,
+                                   "--mode",
+                                   ModeName(spec.mode),
+                                   "--workload",
+                                   WorkloadName(spec.workload),
+                                   "--clients",
+                                   std::to_string(spec.clients),
+                                   "--participants",
+                                   std::to_string(spec.participants),
+                                   "--hot-set",
+                                   std::to_string(spec.hot_set),
+                                   "--failure-rate",
+                                   fmt::format("{}", spec.failure_rate),
+                                   "--accounts",
+                                   std::to_string(f.accounts),
+                                   "--seed",
+                                   std::to_string(f.seed + spec.run),
+                                   "--lock-timeout",
+                                   std::to_string(f.lock_timeout.count()),
+                                   "--io-threads",
+                                   std::to_string(f.io_threads),
+                                   "--outbox-relays",
+                                   std::to_string(f.outbox_relays),
+                                   "--crash-after",
+                                   fmt::format("{}", f.crash_after.count() / 1000.0),
+                                   "--op-id-base",
+                                   std::to_string(id_base),
+                                   "--work-dir",
+                                   work_dir};
+  // The children load the config themselves: the same override as here.
+  if (f.log_store) {
+    args.push_back("--log-store");
+    args.push_back(LogStoreName(*f.log_store));
+  }
+  return args;
 }
 
 // (op -> steps applied) from every shard's journal.
@@ -164,7 +170,10 @@ PointResult RunCrashPoint(const PointSpec& spec, const DriverEnv& env) {
   std::string dir =
       fmt::format("{}/crash-{}-{}", env.work_dir, ModeName(spec.mode), NextOperationId().load());
   std::filesystem::create_directories(dir);
-  r.flush_probe_us = ProbeFlushMicros(dir);
+  // No log file with the decisions inside PostgreSQL: nothing to probe.
+  if (env.options.log.store == LogStore::kSqlite || !UsesDecisionStore(spec.mode)) {
+    r.flush_probe_us = ProbeFlushMicros(dir);
+  }
   // Operation ids of the worker continue this process's, so every point's
   // ids stay unique (orders and journal rows are keyed on them).
   uint64_t base = NextOperationId().fetch_add(1000000000);

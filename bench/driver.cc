@@ -81,8 +81,10 @@ class Sampler {
 };
 
 // The directory of the decision log the point's coordinator forces (the
-// work directory for the null mode's own log).
+// work directory for the null mode's own log); empty when the decisions are
+// rows inside PostgreSQL: no log file, no disk of ours to probe.
 std::string LogDirectory(const PointSpec& spec, const DriverEnv& env) {
+  if (spec.log_store == LogStore::kPostgres) return "";
   if (!UsesDatabases(spec.mode) || env.options.log.path.empty()) return env.work_dir;
   auto slash = env.options.log.path.rfind('/');
   return slash == std::string::npos ? "." : env.options.log.path.substr(0, slash);
@@ -258,10 +260,12 @@ PointResult RunPoint(const PointSpec& spec, const DriverEnv& env) {
     return r;
   }
   ModeRunner& run = *runner.value();
-  r.flush_probe_us = ProbeFlushMicros(LogDirectory(spec, env));
+  if (std::string dir = LogDirectory(spec, env); !dir.empty()) {
+    r.flush_probe_us = ProbeFlushMicros(dir);
+  }
   ClientLoop loop(run, *fixture->workload, spec.clients, flags.seed + spec.run, &NextOperationId(),
                   nullptr);
-  Progress progress(flags.progress, fmt::format("{} c={}", ModeName(spec.mode), spec.clients));
+  Progress progress(flags.progress, fmt::format("{} c={}", ModeLabel(spec), spec.clients));
   Sampler sampler(loop, progress);
   loop.Start();
 

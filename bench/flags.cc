@@ -31,6 +31,15 @@ std::optional<Mode> ParseMode(std::string_view name) {
   return std::nullopt;
 }
 
+const char* LogStoreName(LogStore store) {
+  return store == LogStore::kPostgres ? "postgres" : "sqlite";
+}
+
+std::optional<LogStore> ParseLogStore(std::string_view name) {
+  if (name == "sqlite") return LogStore::kSqlite;
+  if (name == "postgres") return LogStore::kPostgres;
+  return std::nullopt;
+}
 
 const char* WorkloadName(WorkloadKind kind) {
   return kind == WorkloadKind::kOrder ? "order" : "transfer";

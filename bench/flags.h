@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "twopc/options.h"
+
 namespace twopc::bench {
 
 // How an operation reaches the databases (docs/benchmarks.md, "Modes").
@@ -27,6 +29,16 @@ std::optional<Mode> ParseMode(std::string_view name);
 // Every mode but kNull reads and writes PostgreSQL.
 inline bool UsesDatabases(Mode mode) { return mode != Mode::kNull; }
 
+// The modes whose transactions write decisions (a COMMIT record or row) and
+// so depend on the decision store. kNull always keeps its own SQLite log.
+inline bool UsesDecisionStore(Mode mode) {
+  return mode == Mode::kTwoPc || mode == Mode::kTwoPcEarlyAck;
+}
+
+// [log] store: "sqlite" | "postgres".
+const char* LogStoreName(LogStore store);
+std::optional<LogStore> ParseLogStore(std::string_view name);
+
 enum class WorkloadKind { kTransfer, kOrder };
 const char* WorkloadName(WorkloadKind kind);
 
@@ -38,6 +50,9 @@ struct BenchFlags {
   std::string config;  // twopc TOML config; empty with --sandbox
   int sandbox = 0;     // servers to start with scripts/pg-sandbox (0: use --config)
   bool sandbox_fsync = true;
+  // --log-store: with --sandbox written into the generated config, with
+  // --config it overrides the config's [log] store. Unset: the config's.
+  std::optional<LogStore> log_store;
 
   std::vector<Mode> modes;
   WorkloadKind workload = WorkloadKind::kTransfer;

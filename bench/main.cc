@@ -80,6 +80,7 @@ SandboxSpec MakeSandboxSpec(const BenchFlags& f) {
   SandboxSpec s;
   s.servers = f.sandbox;
   s.fsync = f.sandbox_fsync;
+  s.log_store = f.log_store;
   int dbs = std::max(f.sandbox, *std::max_element(f.participants.begin(), f.participants.end()));
   if (f.workload == WorkloadKind::kOrder) dbs = std::max(dbs, 3);
   for (int i = 1; i <= dbs; ++i) s.databases.push_back("p" + std::to_string(i));
@@ -99,6 +100,7 @@ int RunChild(BenchFlags& flags) {
   DriverEnv env;
   env.flags = &flags;
   env.options = options.value();
+  if (flags.log_store) env.options.log.store = *flags.log_store;
   env.work_dir = flags.work_dir;
   env.config_path = flags.config;
   return flags.role == Role::kCrashWorker ? CrashWorkerMain(env) : CrashRecoverMain(env);
@@ -144,6 +146,8 @@ int RunDriver(BenchFlags& flags, const std::string& command_line) {
       return 2;
     }
     env.options = options.value();
+    // --log-store over a loaded config (with --sandbox it is in the file already).
+    if (flags.log_store) env.options.log.store = *flags.log_store;
   }
 
   ReportMeta meta;

@@ -31,8 +31,20 @@ std::vector<PgClient*> PointFixture::client_ptrs() const {
   return out;
 }
 
+std::optional<LogStore> DecisionStoreOf(Mode mode, const CoordinatorOptions& options) {
+  if (mode == Mode::kNull) return LogStore::kSqlite;
+  if (UsesDecisionStore(mode)) return options.log.store;
+  return std::nullopt;
+}
+
+std::string ModeLabel(const PointSpec& spec) {
+  std::string label = ModeName(spec.mode);
+  if (spec.log_store == LogStore::kPostgres) label += "-pg";
+  return label;
+}
+
 std::string PointLabel(const PointSpec& s) {
-  std::string label = fmt::format("{} {} clients={} participants={}", ModeName(s.mode),
+  std::string label = fmt::format("{} {} clients={} participants={}", ModeLabel(s),
                                   WorkloadName(s.workload), s.clients, s.participants);
   if (s.hot_set > 0) label += fmt::format(" hot-set={}", s.hot_set);
   if (s.failure_rate > 0) label += fmt::format(" failure-rate={}", s.failure_rate);

@@ -27,7 +27,18 @@ struct PointSpec {
   int64_t hot_set = 0;
   double failure_rate = 0.0;
   int run = 0;  // 0-based repetition (--repeat)
+  // Where the mode's decisions went: the config's store for 2pc and
+  // 2pc-early-ack, always SQLite for null, none for the modes that write no
+  // decision (local, none, sagas). See DecisionStoreOf.
+  std::optional<LogStore> log_store;
 };
+
+// The decision store a point of `mode` uses with these options.
+std::optional<LogStore> DecisionStoreOf(Mode mode, const CoordinatorOptions& options);
+// The mode as the reports show it: "2pc", or "2pc-pg" / "2pc-early-ack-pg"
+// with the decisions inside PostgreSQL, so that rows of both stores can stand
+// side by side.
+std::string ModeLabel(const PointSpec& spec);
 
 // Crash mode (--crash-after): what a SIGKILL of the coordinator process cost.
 struct CrashResult {

@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -27,6 +28,10 @@ double RecordsPerForce(const RunnerCounters& c) {
 json PointJson(const PointResult& r, bool with_runs) {
   json j = {
       {"mode", ModeName(r.spec.mode)},
+      // "2pc-pg" for 2pc with the decisions inside PostgreSQL; null for the
+      // modes that write no decision.
+      {"label", ModeLabel(r.spec)},
+      {"log_store", r.spec.log_store ? json(LogStoreName(*r.spec.log_store)) : json(nullptr)},
       {"workload", WorkloadName(r.spec.workload)},
       {"clients", r.spec.clients},
       {"participants", r.spec.participants},
@@ -165,18 +170,20 @@ json ResultsToJson(const ReportMeta& meta, const std::vector<PointResult>& point
                   {"cpu_model", meta.machine.cpu_model},
                   {"kernel", meta.machine.kernel}};
   j["postgres"] = meta.postgres;
-  j["settings"] = {{"modes", ModeList(f)},
-                   {"workload", WorkloadName(f.workload)},
-                   {"duration_s", f.duration.count() / 1000.0},
-                   {"warmup_s", f.warmup.count() / 1000.0},
-                   {"accounts", f.accounts},
-                   {"auditors", f.auditors},
-                   {"audit_pause_ms", f.audit_pause.count()},
-                   {"repeat", f.repeat},
-                   {"lock_timeout_ms", f.lock_timeout.count()},
-                   {"io_threads", f.io_threads},
-                   {"crash_after_s", f.crash_after.count() / 1000.0},
-                   {"seed", f.seed}};
+  j["settings"] = {
+      {"modes", ModeList(f)},
+      {"workload", WorkloadName(f.workload)},
+      {"duration_s", f.duration.count() / 1000.0},
+      {"warmup_s", f.warmup.count() / 1000.0},
+      {"accounts", f.accounts},
+      {"auditors", f.auditors},
+      {"audit_pause_ms", f.audit_pause.count()},
+      {"repeat", f.repeat},
+      {"lock_timeout_ms", f.lock_timeout.count()},
+      {"io_threads", f.io_threads},
+      {"crash_after_s", f.crash_after.count() / 1000.0},
+      {"seed", f.seed},
+      {"log_store_flag", f.log_store ? json(LogStoreName(*f.log_store)) : json(nullptr)}};
   json arr = json::array();
   for (const auto& p : points) arr.push_back(PointJson(p, true));
   j["points"] = arr;
@@ -189,7 +196,7 @@ std::string ResultsToCsv(const std::vector<PointResult>& points) {
          "aborted_business,in_doubt,committed_per_s,aborted_per_s,committed_per_s_median_sample,"
          "p50_ms,p95_ms,p99_ms,max_ms,mean_ms,compensations,retries,audits,anomalies,"
          "final_violations,prepared_left,quiesce_ms,cpu_us_per_tx,records_per_force,"
-         "crash_lost,crash_in_flight,crash_recovery_ms,flush_probe_us,error\n";
+         "crash_lost,crash_in_flight,crash_recovery_ms,flush_probe_us,error,log_store\n";
   for (const auto& r : points) {
     std::string error = r.error;
     for (char& c : error) {
@@ -197,7 +204,7 @@ std::string ResultsToCsv(const std::vector<PointResult>& points) {
     }
     out << fmt::format(
         "{},{},{},{},{},{},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},"
-        "{},{},{},{},{},{},{:.1f},{:.1f},{:.2f},{},{},{},{:.0f},{}\n",
+        "{},{},{},{},{},{},{:.1f},{:.1f},{:.2f},{},{},{},{:.0f},{},{}\n",
         ModeName(r.spec.mode), WorkloadName(r.spec.workload), r.spec.clients, r.spec.participants,
         r.spec.hot_set, r.spec.failure_rate, r.attempted, r.committed, r.aborted,
         r.aborted_business, r.in_doubt, r.committed_per_s, r.aborted_per_s,
@@ -206,7 +213,8 @@ std::string ResultsToCsv(const std::vector<PointResult>& points) {
         r.prepared_left, r.quiesce_ms, r.cpu_us_per_tx, RecordsPerForce(r.counters),
         r.crash ? std::to_string(r.crash->lost) : "",
         r.crash ? std::to_string(r.crash->in_flight) : "",
-        r.crash ? Fmt(r.crash->recovery_ms, 0) : "", r.flush_probe_us, error);
+        r.crash ? Fmt(r.crash->recovery_ms, 0) : "", r.flush_probe_us, error,
+        r.spec.log_store ? LogStoreName(*r.spec.log_store) : "");
   }
   return out.str();
 }
@@ -229,6 +237,14 @@ std::string ResultsToMarkdown(const ReportMeta& meta, const std::vector<PointRes
     for (const auto& [k, v] : meta.postgres) out << " " << k << "=" << v;
     out << "\n\n";
   }
+  bool pg_store = std::any_of(points.begin(), points.end(), [](const PointResult& p) {
+    return p.spec.log_store == LogStore::kPostgres;
+  });
+  if (pg_store) {
+    out << "Mode `2pc-pg` (`2pc-early-ack-pg`): 2pc with the decisions inside PostgreSQL "
+           "([log] store = \"postgres\"; no log file, so no rec/fsync or flush probe); `2pc` "
+           "without the suffix keeps them in the SQLite log.\n\n";
+  }
   bool crash = f.crash_after.count() > 0;
   out << "| mode | clients | K | hot | fail | committed/s | aborted/s | p50 ms | p95 ms | p99 ms "
          "| max ms | comp. | retries | anomalies/audits | final viol. | CPU us/tx | rec/fsync "
@@ -239,19 +255,19 @@ std::string ResultsToMarkdown(const ReportMeta& meta, const std::vector<PointRes
   out << (crash ? "---:|---:|---:|\n" : "\n");
   for (const auto& r : points) {
     if (!r.error.empty() && r.attempted == 0) {
-      out << fmt::format("| {} | {} | {} | {} | {} | error: {} |\n", ModeName(r.spec.mode),
+      out << fmt::format("| {} | {} | {} | {} | {} | error: {} |\n", ModeLabel(r.spec),
                          r.spec.clients, r.spec.participants, r.spec.hot_set, r.spec.failure_rate,
                          MarkdownCell(r.error));
       continue;
     }
     out << fmt::format(
         "| {} | {} | {} | {} | {} | {:.0f} | {:.0f} | {:.2f} | {:.2f} | {:.2f} | {:.1f} | {} | {} "
-        "| {}/{} | {} | {:.0f} | {} | {:.0f} |",
-        ModeName(r.spec.mode), r.spec.clients, r.spec.participants, r.spec.hot_set,
-        r.spec.failure_rate, r.committed_per_s, r.aborted_per_s, r.latency.p50, r.latency.p95,
-        r.latency.p99, r.latency.max, r.compensations, r.retries, r.anomalies, r.audits,
-        r.final_violations, r.cpu_us_per_tx,
-        r.counters.forces > 0 ? Fmt(RecordsPerForce(r.counters), 1) : "-", r.flush_probe_us);
+        "| {}/{} | {} | {:.0f} | {} | {} |",
+        ModeLabel(r.spec), r.spec.clients, r.spec.participants, r.spec.hot_set, r.spec.failure_rate,
+        r.committed_per_s, r.aborted_per_s, r.latency.p50, r.latency.p95, r.latency.p99,
+        r.latency.max, r.compensations, r.retries, r.anomalies, r.audits, r.final_violations,
+        r.cpu_us_per_tx, r.counters.forces > 0 ? Fmt(RecordsPerForce(r.counters), 1) : "-",
+        r.flush_probe_us >= 0 ? Fmt(r.flush_probe_us, 0) : "-");
     if (crash && r.crash) {
       out << fmt::format(" {} | {} | {:.0f} |", r.crash->lost, r.crash->in_flight,
                          r.crash->recovery_ms);
@@ -265,7 +281,7 @@ std::string ResultsToMarkdown(const ReportMeta& meta, const std::vector<PointRes
     if (base.spec.mode != Mode::kNone || base.committed_per_s <= 0) continue;
     for (const auto& r : points) {
       if (r.spec.mode == Mode::kNone || PointKey(r.spec) != PointKey(base.spec)) continue;
-      ratios << fmt::format("| {} | {} | {} | {} | {} | {:.2f} | {} |\n", ModeName(r.spec.mode),
+      ratios << fmt::format("| {} | {} | {} | {} | {} | {:.2f} | {} |\n", ModeLabel(r.spec),
                             r.spec.clients, r.spec.participants, r.spec.hot_set,
                             r.spec.failure_rate, r.committed_per_s / base.committed_per_s,
                             base.latency.p50 > 0 ? Fmt(r.latency.p50 / base.latency.p50, 2) : "-");

@@ -1,5 +1,7 @@
 #include "bench/sandbox.h"
 
+#include "bench/flags.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spawn.h>
@@ -26,7 +28,63 @@ std::string Tail(const std::string& path, size_t max_bytes) {
   return s.size() > max_bytes ? s.substr(s.size() - max_bytes) : s;
 }
 
+std::string Trimmed(const std::string& s) {
+  auto b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
 }  // namespace
+
+Status WriteConfigLogStore(const std::string& path, LogStore store) {
+  std::ifstream in(path);
+  if (!in) return Status::IOError("cannot read " + path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  in.close();
+  std::string store_line = std::string("store = \"") + LogStoreName(store) + "\"";
+  std::vector<std::string> out;
+  bool in_log = false, written = false;
+  for (const std::string& line : lines) {
+    std::string t = Trimmed(line);
+    if (!t.empty() && t.front() == '[') {
+      in_log = t == "[log]";
+      out.push_back(line);
+      if (in_log) {
+        out.push_back(store_line);
+        written = true;
+      }
+      continue;
+    }
+    if (in_log) {
+      std::string key = Trimmed(t.substr(0, t.find('=')));
+      if (t.find('=') != std::string::npos) {
+        if (key == "store") continue;
+        if (store == LogStore::kPostgres &&
+            (key == "path" || key == "group_commit_window_us" || key == "max_batch")) {
+          continue;
+        }
+      }
+    }
+    out.push_back(line);
+  }
+  if (!written) {
+    out.push_back("[log]");
+    out.push_back(store_line);
+  }
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream o(tmp, std::ios::trunc);
+    for (const auto& line : out) o << line << "\n";
+    o.close();
+    if (!o) return Status::IOError("cannot write " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::IOError("cannot replace " + path + ": " + ec.message());
+  return Status::OK();
+}
 
 std::string SandboxScriptPath() {
   if (const char* env = std::getenv("TWOPC_PG_SANDBOX"); env != nullptr && *env != '\0') {
@@ -91,6 +149,9 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
   if (rc.value() != 0) {
     return Status::Unavailable(
         fmt::format("scripts/pg-sandbox start failed (exit {}):\n{}", rc.value(), Tail(log, 4000)));
+  }
+  if (spec.log_store) {
+    if (Status st = WriteConfigLogStore(sb->config_path(), *spec.log_store); !st.ok()) return st;
   }
   return sb;
 }

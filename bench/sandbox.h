@@ -3,9 +3,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "twopc/options.h"
 #include "twopc/status.h"
 
 namespace twopc::bench {
@@ -15,7 +17,16 @@ struct SandboxSpec {
   std::vector<std::string> databases;  // spread round robin over the servers
   bool fsync = true;
   int max_connections = 200;  // per server; max_prepared_transactions follows it
+  // Written into the generated config's [log] section (--log-store); unset:
+  // the script's default (the SQLite log next to the config).
+  std::optional<LogStore> log_store;
 };
+
+// Sets `store = "..."` in the [log] section of the TOML config at `path` (a
+// [log] section is added if missing). With postgres, the SQLite log's keys
+// (path, group_commit_window_us, max_batch) are dropped from that section:
+// the config reader refuses them with that store.
+Status WriteConfigLogStore(const std::string& path, LogStore store);
 
 class Sandbox {
  public:

@@ -136,6 +136,7 @@ std::vector<PointResult> RunSweep(const DriverEnv& env) {
           for (int run = 0; run < f.repeat && !interrupted(); ++run) {
             for (size_t m = 0; m < f.modes.size() && !interrupted(); ++m) {
               PointSpec spec{f.modes[m], f.workload, clients, participants, hot, failure, run};
+              spec.log_store = DecisionStoreOf(spec.mode, env.options);
               PointResult r =
                   f.crash_after.count() > 0 ? RunCrashPoint(spec, env) : RunPoint(spec, env);
               PrintSummary(r);
