@@ -101,6 +101,10 @@ void DefineFlags(CLI::App& app, BenchFlags& f) {
          "--crash-after", [&f](double s) { f.crash_after = Seconds(s); },
          "crash mode: SIGKILL the coordinator process after S seconds, restart, measure recovery")
       ->check(CLI::Range(0.0, kMaxCrashAfterS));
+  app.add_option("--recovery-backlog", f.recovery_backlog,
+                 "instead of the workloads: prepare N undecided branches of a dead coordinator on "
+                 "the first two databases, then time one recovery pass (what `twopc recover` runs)")
+      ->check(CLI::Range(0, 100000));
   app.add_option("--out", f.out, "directory for results.json, results.csv, results.md, *.svg");
   app.add_flag("--progress", f.progress, "a live line on stderr once per second");
   app.add_option("--repeat", f.repeat, "runs per point; the report shows medians")
@@ -155,6 +159,9 @@ void ValidateFlags(BenchFlags& f) {
       throw CLI::ValidationError("--crash-role", "needs --config and --work-dir");
     }
     return;
+  }
+  if (f.recovery_backlog > 0 && f.sandbox == 0 && f.config.empty()) {
+    throw CLI::ValidationError("--recovery-backlog", "give --config FILE or --sandbox N");
   }
   if (f.sandbox > 0 && !f.config.empty()) {
     throw CLI::ValidationError("--sandbox", "--config and --sandbox exclude each other");

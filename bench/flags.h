@@ -67,6 +67,10 @@ struct BenchFlags {
   std::chrono::milliseconds audit_pause{20};
   int repeat = 1;
   std::chrono::milliseconds crash_after{0};  // 0: no crash mode
+  // Instead of the workloads: this many undecided prepared branches of a
+  // dead coordinator over the first two participants, then one timed
+  // recovery pass (recovery_backlog.h). 0: off.
+  int recovery_backlog = 0;
   std::string out;
   bool progress = false;
   bool check = false;

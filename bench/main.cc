@@ -23,6 +23,7 @@
 #include "bench/cli.h"
 #include "bench/crash_mode.h"
 #include "bench/pg_client.h"
+#include "bench/recovery_backlog.h"
 #include "bench/report.h"
 #include "bench/results_check.h"
 #include "bench/sandbox.h"
@@ -88,6 +89,8 @@ SandboxSpec MakeSandboxSpec(const BenchFlags& f) {
   int per_server = (dbs + f.sandbox - 1) / f.sandbox;
   // Per database: the pool (clients + 8), the auditors, setup and recovery.
   s.max_connections = std::max(200, per_server * (clients + 8 + f.auditors + 8) + 10);
+  // The backlog's branches, spread over the first two databases.
+  if (f.recovery_backlog > 0) s.max_prepared = std::max(s.max_connections, f.recovery_backlog + 100);
   return s;
 }
 
@@ -149,6 +152,8 @@ int RunDriver(BenchFlags& flags, const std::string& command_line) {
     // --log-store over a loaded config (with --sandbox it is in the file already).
     if (flags.log_store) env.options.log.store = *flags.log_store;
   }
+
+  if (flags.recovery_backlog > 0) return RunRecoveryBacklog(env);
 
   ReportMeta meta;
   meta.command_line = command_line;

@@ -141,7 +141,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
                                    "--max-connections",
                                    std::to_string(spec.max_connections),
                                    "--max-prepared",
-                                   std::to_string(spec.max_connections),
+                                   std::to_string(spec.max_prepared > 0 ? spec.max_prepared
+                                                                        : spec.max_connections),
                                    "--quiet"};
   std::string log = sb->dir_ + "/pg-sandbox.out";
   auto rc = RunProgram(argv, log);

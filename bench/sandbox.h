@@ -17,6 +17,7 @@ struct SandboxSpec {
   std::vector<std::string> databases;  // spread round robin over the servers
   bool fsync = true;
   int max_connections = 200;  // per server; max_prepared_transactions follows it
+  int max_prepared = 0;       // unless set here (recovery backlogs need more)
   // Written into the generated config's [log] section (--log-store); unset:
   // the script's default (the SQLite log next to the config).
   std::optional<LogStore> log_store;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -290,6 +291,86 @@ void PgDecisionLog::DecideAsync(DecisionRecord record, std::function<void(Status
   done(Fence(record));
 }
 
+std::vector<Status> PgDecisionLog::DecideMany(std::vector<DecisionRecord> records) {
+  constexpr size_t kFencesPerStatement = 500;
+  std::vector<Status> out(records.size());
+  std::map<Session*, std::vector<size_t>> by_decider;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (records[i].decision == Decision::kCommit) {
+      out[i] = Status::InvalidArgument("with the postgres store only the decider's own transaction records COMMIT");
+      continue;
+    }
+    auto decider = DeciderOf(records[i]);
+    if (!decider.ok()) {
+      out[i] = decider.TakeStatus();
+      continue;
+    }
+    Session* s = FindSession(*decider);
+    if (s == nullptr) {
+      out[i] = Status::NotFound("the decider of " + records[i].gtrid + ", participant '" + *decider +
+                                "', is not in the configuration");
+      continue;
+    }
+    by_decider[s].push_back(i);
+  }
+  for (auto& [session, which] : by_decider) {
+    // One order for every fencer: two recovery processes fencing the same
+    // backlog then wait on each other's rows instead of deadlocking.
+    std::sort(which.begin(), which.end(),
+              [&](size_t a, size_t b) { return records[a].gtrid < records[b].gtrid; });
+    for (size_t from = 0; from < which.size(); from += kFencesPerStatement) {
+      size_t to = std::min(which.size(), from + kFencesPerStatement);
+      FenceMany(*session, records, std::vector<size_t>(which.begin() + from, which.begin() + to), &out);
+    }
+  }
+  return out;
+}
+
+void PgDecisionLog::FenceMany(Session& s, const std::vector<DecisionRecord>& records,
+                              const std::vector<size_t>& which, std::vector<Status>* out) {
+  std::vector<std::string> gtrids, branches;
+  for (size_t i : which) {
+    gtrids.push_back(records[i].gtrid);
+    branches.push_back(EncodeBranches(records[i].branches));
+  }
+  // Which fences went in, and what the others found there.
+  auto found = With<std::map<std::string, std::string>>(
+      s, [&](PgClient& c) -> Result<std::map<std::string, std::string>> {
+        std::map<std::string, std::string> decision_of;
+        auto ins = c.Query(kInsertFencesSql, {TextArrayLiteral(gtrids), std::to_string(incarnation_), label_,
+                                              TextArrayLiteral(branches)});
+        if (!ins.ok()) return ins.TakeStatus();
+        for (const auto& row : *ins) decision_of[row[0].value_or("")] = "fenced";
+        std::vector<std::string> rest;
+        for (const std::string& g : gtrids) {
+          if (!decision_of.count(g)) rest.push_back(g);
+        }
+        if (rest.empty()) return decision_of;
+        auto rows = c.Query("SELECT gtrid, decision FROM twopc.decisions WHERE gtrid = ANY($1::text[])",
+                            {TextArrayLiteral(rest)});
+        if (!rows.ok()) return rows.TakeStatus();
+        for (const auto& row : *rows) decision_of.emplace(row[0].value_or(""), row[1].value_or(""));
+        return decision_of;
+      });
+  for (size_t i : which) {
+    const DecisionRecord& r = records[i];
+    const std::string* decision = nullptr;
+    if (found.ok()) {
+      if (auto it = found->find(r.gtrid); it != found->end()) decision = &it->second;
+    }
+    if (decision == nullptr) {
+      // The statement failed, or the row that stopped the insert was gone
+      // by the SELECT (a fence whose time was up): the one-record path
+      // answers, retrying.
+      (*out)[i] = Fence(r);
+    } else if (*decision == "fenced") {
+      fences_++;
+    } else if (*decision != "abort") {
+      (*out)[i] = Status::Conflict(fmt::format("{} is already decided COMMIT (at {})", r.gtrid, s.name));
+    }
+  }
+}
+
 Status PgDecisionLog::Fence(const DecisionRecord& record) {
   auto decider = DeciderOf(record);
   if (!decider.ok()) return decider.TakeStatus();
@@ -470,6 +551,57 @@ Result<std::optional<DecisionRecord>> PgDecisionLog::LookupForGid(const std::str
   auto rec = RecordOfRow(rows->front(), s->name);
   if (!rec.ok()) return rec.TakeStatus();
   return std::optional<DecisionRecord>(std::move(*rec));
+}
+
+std::vector<Result<std::optional<DecisionRecord>>> PgDecisionLog::LookupManyForGids(
+    const std::vector<std::string>& gids) {
+  constexpr size_t kPerStatement = 1000;
+  std::vector<Result<std::optional<DecisionRecord>>> out(gids.size(), std::optional<DecisionRecord>());
+  std::map<Session*, std::vector<std::pair<size_t, std::string>>> by_decider;  // -> (index, gtrid)
+  for (size_t i = 0; i < gids.size(); ++i) {
+    auto parts = DecodeGid(gids[i]);
+    Session* s = parts.ok() && !parts->decider.empty() ? FindSession(parts->decider) : nullptr;
+    if (s == nullptr) {
+      out[i] = LookupForGid(gids[i]);  // the error, without a round trip
+      continue;
+    }
+    by_decider[s].emplace_back(i, GtridOf(*parts));
+  }
+  for (auto& [session, wanted] : by_decider) {
+    for (size_t from = 0; from < wanted.size(); from += kPerStatement) {
+      size_t to = std::min(wanted.size(), from + kPerStatement);
+      std::vector<std::string> gtrids;
+      for (size_t k = from; k < to; ++k) gtrids.push_back(wanted[k].second);
+      auto rows = With<std::vector<TextRow>>(*session, [&](PgClient& c) {
+        return c.Query(std::string("SELECT ") + kDecisionColumns +
+                           " FROM twopc.decisions WHERE gtrid = ANY($1::text[])",
+                       {TextArrayLiteral(gtrids)});
+      });
+      std::map<std::string, Result<std::optional<DecisionRecord>>> found;
+      if (rows.ok()) {
+        for (const auto& row : *rows) {
+          auto rec = RecordOfRow(row, session->name);
+          if (!rec.ok()) {
+            if (row[0]) found.emplace(*row[0], rec.TakeStatus());
+            continue;
+          }
+          std::string gtrid = rec->gtrid;
+          found.emplace(std::move(gtrid), std::optional<DecisionRecord>(std::move(*rec)));
+        }
+      }
+      for (size_t k = from; k < to; ++k) {
+        size_t i = wanted[k].first;
+        if (!rows.ok()) {
+          // As LookupForGid: a store not set up there yet holds no decision.
+          out[i] = rows.status().IsNotFound() ? Result<std::optional<DecisionRecord>>(std::optional<DecisionRecord>())
+                                              : Result<std::optional<DecisionRecord>>(rows.status());
+        } else if (auto it = found.find(wanted[k].second); it != found.end()) {
+          out[i] = it->second;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 Result<uint64_t> PgDecisionLog::Compact() {

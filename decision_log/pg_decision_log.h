@@ -45,6 +45,9 @@ class PgDecisionLog : public DecisionLog {
   // ABORT fences only: a COMMIT decision is the decider's own transaction
   // (InvalidArgument here).
   void DecideAsync(DecisionRecord record, std::function<void(Status)> done) override;
+  // Fences only, like DecideAsync: one INSERT per decider for up to
+  // kFencesPerStatement records (one commit, one WAL flush).
+  std::vector<Status> DecideMany(std::vector<DecisionRecord> records) override;
   void End(const std::string& gtrid) override;
   Result<std::optional<DecisionRecord>> Lookup(const std::string& gtrid) override;
   Result<std::vector<DecisionRecord>> Unended() override;
@@ -59,6 +62,8 @@ class PgDecisionLog : public DecisionLog {
 
   bool shared() const override { return true; }
   Result<std::optional<DecisionRecord>> LookupForGid(const std::string& gid) override;
+  std::vector<Result<std::optional<DecisionRecord>>> LookupManyForGids(
+      const std::vector<std::string>& gids) override;
   Result<bool> ClaimIfGone(uint64_t incarnation) override;
   void ReleaseClaims() override;
   Status Reregister() override;
@@ -91,6 +96,10 @@ class PgDecisionLog : public DecisionLog {
   // Every row of every reachable participant. `*failed` counts the others.
   Result<std::vector<DecisionRecord>> ReadAll(int* failed);
   Status Fence(const DecisionRecord& record);
+  // Fences records[i] for i in `which` (all naming `s` as their decider) in
+  // one statement; the answers go to (*out)[i].
+  void FenceMany(Session& s, const std::vector<DecisionRecord>& records,
+                 const std::vector<size_t>& which, std::vector<Status>* out);
   void DeleteLoop();
   // Deletes the rows of `gtrids` that may go, at every participant.
   void DeleteEnded(const std::vector<std::string>& gtrids);

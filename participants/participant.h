@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "participants/query.h"
+#include "twopc/decision_log.h"
 #include "twopc/options.h"
 #include "twopc/status.h"
 
@@ -96,6 +97,13 @@ struct EndedSessions {
   int remaining = 0;   // still running after the wait (could not be ended)
 };
 
+// One entry of FinishPreparedMany: COMMIT PREPARED (kCommit) or ROLLBACK
+// PREPARED (kAbort) of `gid`.
+struct PreparedEnd {
+  std::string gid;
+  Decision decision = Decision::kAbort;
+};
+
 // Incarnations `from` <= i < `below`.
 struct IncarnationRange {
   uint64_t from = 0;
@@ -118,6 +126,15 @@ class Participant {
                               std::function<void(Status)> done) = 0;
   virtual void RollbackPrepared(const std::string& gid, Deadline deadline,
                                 std::function<void(Status)> done) = 0;
+
+  // Many COMMIT/ROLLBACK PREPARED at once, for recovery of a backlog
+  // (docs/protocol.md, "Recovery of a backlog"): one status per entry, in
+  // order, each as CommitPrepared/RollbackPrepared would answer it alone
+  // (Unavailable for those whose answer was lost with the connection). The
+  // default runs them one by one, all in flight together; PostgreSQL sends
+  // them in one pipeline, one round trip.
+  virtual void FinishPreparedMany(std::vector<PreparedEnd> ends, Deadline deadline,
+                                  std::function<void(std::vector<Status>)> done);
 
   // This database's prepared transactions (xa_recover).
   virtual void Recover(Deadline deadline,

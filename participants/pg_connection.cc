@@ -21,6 +21,7 @@ struct PgConnection::Request {
   size_t syncs_seen = 0;
   size_t index = 0;   // query whose results are being read
   std::vector<QueryResult> results;
+  std::vector<std::optional<Status>> statuses;  // per query, once answered
   std::optional<Status> error;
   ExecCallback exec_done;
   ConnectCallback connect_done;  // set while connecting instead of exec_done
@@ -203,6 +204,7 @@ void PgConnection::AsyncExec(std::vector<Query> queries, Deadline deadline, Exec
     self->request_->exec_done = std::move(done);
     self->request_->count = queries.size();
     self->request_->results.resize(queries.size());
+    self->request_->statuses.resize(queries.size());
     for (const Query& q : queries) {
       std::vector<const char*> values;
       values.reserve(q.params.size());
@@ -279,8 +281,11 @@ void PgConnection::ReadResults() {
       return;
     }
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-      if (req.index < req.count) req.results[req.index] = ToQueryResult(res);
-    } else if (st == PGRES_FATAL_ERROR && !req.error) {
+      if (req.index < req.count) {
+        req.results[req.index] = ToQueryResult(res);
+        req.statuses[req.index] = Status::OK();
+      }
+    } else if (st == PGRES_FATAL_ERROR) {
       const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
       std::string sqlstate = state != nullptr ? state : "";
       std::string msg = Chomp(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
@@ -290,8 +295,12 @@ void PgConnection::ReadResults() {
         Break(Status::Unavailable(msg).WithParticipant(participant_).WithSqlState(sqlstate));
         return;
       }
-      req.error = Status::SqlError(msg).WithParticipant(participant_).WithSqlState(sqlstate);
-      failed_query_ = req.index;
+      Status error = Status::SqlError(msg).WithParticipant(participant_).WithSqlState(sqlstate);
+      if (req.index < req.count) req.statuses[req.index] = error;
+      if (!req.error) {  // the first failure is the request's
+        req.error = std::move(error);
+        failed_query_ = req.index;
+      }
     } else if (st != PGRES_FATAL_ERROR && st != PGRES_PIPELINE_ABORTED) {
       if (!req.error) {
         req.error = Status::Internal(std::string("unexpected result ") + PQresStatus(st))
@@ -316,6 +325,7 @@ void PgConnection::Finish(Status failure) {
     req->exec_done(std::move(req->results));
   } else {
     partial_results_ = std::move(req->results);
+    query_statuses_ = std::move(req->statuses);
     req->exec_done(std::move(failure));
   }
 }

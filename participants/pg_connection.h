@@ -77,6 +77,12 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   // results of the queries that answered before (the rest are empty). Call
   // at most once per failure.
   std::vector<QueryResult> TakePartialResults() { return std::move(partial_results_); }
+  // After AsyncExec failed: each query's own answer, for requests whose
+  // statements stand alone (each followed by a Sync, so one failing does not
+  // abort the rest): OK, its SqlError, or nullopt when no answer arrived
+  // (the connection broke first: it may or may not have run). Call at most
+  // once per failure.
+  std::vector<std::optional<Status>> TakeQueryStatuses() { return std::move(query_statuses_); }
   // Quotes `text` as an SQL literal with libpq's escaping. REQUIRES: !broken().
   std::string QuoteLiteral(const std::string& text) const;
 
@@ -102,6 +108,7 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   std::unique_ptr<Request> request_;  // the request in flight, if any
   size_t failed_query_ = 0;
   std::vector<QueryResult> partial_results_;
+  std::vector<std::optional<Status>> query_statuses_;
 };
 
 }  // namespace twopc::internal

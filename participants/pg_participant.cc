@@ -368,6 +368,49 @@ void PgParticipant::RollbackPrepared(const std::string& gid, Deadline deadline,
   FinishPrepared("ROLLBACK PREPARED", gid, deadline, std::move(done));
 }
 
+void PgParticipant::FinishPreparedMany(std::vector<PreparedEnd> ends, Deadline deadline,
+                                       std::function<void(std::vector<Status>)> done) {
+  if (ends.empty()) return done({});
+  auto pool = pool_;
+  pool_->Acquire(deadline, [pool, ends = std::move(ends), deadline, done = std::move(done)](
+                               Result<std::shared_ptr<PgConnection>> conn) mutable {
+    if (!conn.ok()) {
+      done(std::vector<Status>(ends.size(), conn.status()));
+      return;
+    }
+    auto c = std::move(conn.value());
+    std::vector<Query> queries;
+    queries.reserve(ends.size());
+    for (const PreparedEnd& e : ends) {
+      const char* verb = e.decision == Decision::kCommit ? "COMMIT PREPARED " : "ROLLBACK PREPARED ";
+      // A Sync after each: COMMIT PREPARED may not share an implicit
+      // transaction with another statement, and one gid already gone must
+      // not abort the others.
+      queries.push_back({verb + c->QuoteLiteral(e.gid), {}, /*sync_after=*/true});
+    }
+    size_t n = ends.size();
+    c->AsyncExec(std::move(queries), deadline,
+                 [pool, c, n, done = std::move(done)](Result<std::vector<QueryResult>> r) mutable {
+                   std::vector<Status> statuses(n);
+                   if (!r.ok()) {
+                     // An unanswered statement was lost with the connection
+                     // (Unavailable, TimedOut): it may or may not have run.
+                     Status lost = r.status().IsSqlError()
+                                       ? Status::Unavailable("no answer").WithParticipant(c->participant())
+                                       : r.status();
+                     auto answered = c->TakeQueryStatuses();
+                     for (size_t i = 0; i < n; ++i) {
+                       statuses[i] = i < answered.size() && answered[i].has_value()
+                                         ? MapPreparedResult(*answered[i])
+                                         : lost;
+                     }
+                   }
+                   pool->Release(std::move(c));
+                   done(std::move(statuses));
+                 });
+  });
+}
+
 void PgParticipant::Recover(Deadline deadline,
                             std::function<void(Result<std::vector<PreparedXact>>)> done) {
   // The snapshot's xmax (64-bit) qualifies each 32-bit xid with its epoch.

@@ -17,6 +17,10 @@ class PgParticipant : public Participant {
   const std::string& name() const override { return pool_->options().name; }
   void Open(const TransactionOptions& options, Deadline deadline,
             std::function<void(Result<std::unique_ptr<Branch>>)> done) override;
+  // One pooled connection, one pipeline, a Sync after each statement so
+  // that every one stands alone (docs/protocol.md, "Recovery of a backlog").
+  void FinishPreparedMany(std::vector<PreparedEnd> ends, Deadline deadline,
+                          std::function<void(std::vector<Status>)> done) override;
   void CommitPrepared(const std::string& gid, Deadline deadline,
                       std::function<void(Status)> done) override;
   void RollbackPrepared(const std::string& gid, Deadline deadline,

@@ -4,6 +4,8 @@
 #include "common/logging.h"
 #include "common/wait.h"
 
+#include <algorithm>
+#include <deque>
 #include <optional>
 #include <set>
 #include <thread>
@@ -72,6 +74,7 @@ class Pass {
     Scan first = ScanAll(ctx_, &unreachable_, &rows, &row_participants);
     auto unended = ctx_.log->Unended();
     std::map<std::string, std::optional<DecisionRecord>> decided;  // gtrid -> record
+    std::vector<std::string> lookup_gids, lookup_gtrids;           // one per gtrid
     for (size_t i = 0; i < rows.size(); ++i) {
       ClassifiedGid c = ClassifyGid(rows[i].gid, ctx_.node_id);
       if (only_ && c.kind != GidKind::kThisNode) continue;
@@ -83,14 +86,22 @@ class Pass {
       }
       std::string gtrid = GtridOf(*c.parts);
       if (!Wanted(gtrid)) continue;
-      if (!decided.count(gtrid)) {
-        // A shared store reads it where the gid says it is (its decider).
-        auto rec = ctx_.log->LookupForGid(rows[i].gid);
-        decided[gtrid] = rec.ok() ? rec.value() : std::nullopt;
-        if (!rec.ok()) log_errors_.insert(gtrid);
+      if (decided.emplace(gtrid, std::nullopt).second) {
+        lookup_gids.push_back(rows[i].gid);
+        lookup_gtrids.push_back(gtrid);
       }
       mine_.push_back({row_participants[i], rows[i].gid, gtrid, *c.parts, rows[i].prepared_at_ms,
                        rows[i].txid});
+    }
+    // One gid per transaction; a shared store reads each where the gid says
+    // it is (its decider), all of one decider's at once.
+    auto found = ctx_.log->LookupManyForGids(lookup_gids);
+    for (size_t i = 0; i < found.size(); ++i) {
+      if (found[i].ok()) {
+        decided[lookup_gtrids[i]] = std::move(found[i].value());
+      } else {
+        log_errors_.insert(lookup_gtrids[i]);
+      }
     }
     Scan second = ScanAll(ctx_, &unreachable_, nullptr, nullptr);
     report_.unreachable = static_cast<int>(unreachable_.size());
@@ -103,6 +114,9 @@ class Pass {
       report_.in_doubt_remaining++;
     }
     ResolveUndecided(decided, first, second);
+    FenceAll(second);
+    RunPending();
+    FinishJobs();
     CountMixed();
     // The incarnations claimed as gone are released: the pass is over.
     ctx_.log->ReleaseClaims();
@@ -151,47 +165,144 @@ class Pass {
                                std::move(status), std::move(detail)});
   }
 
-  void Pace() {
-    if (!o_.dry_run && o_.pace.count() > 0) std::this_thread::sleep_for(o_.pace);
-  }
+  // What a pass does to the branches of one gtrid, decided: which of them
+  // are known not done yet, and whether END follows once all are.
+  struct Job {
+    std::string gtrid;
+    Decision decision = Decision::kAbort;
+    bool end_when_done = false;  // driven from its record (DriveRecord)
+    bool all_done = true;
+  };
+  // One COMMIT/ROLLBACK PREPARED still to send.
+  struct PendingEnd {
+    Job* job;
+    BranchRef branch;
+  };
 
-  // Completes one branch as `d` says. True when the branch is done.
-  bool Finish(Decision d, const BranchRef& branch, const std::string& gtrid, const Scan& second) {
+  // Plans completing one branch of `job` as its decision says: sent later,
+  // batched per participant (RunPending). Checks that need no round trip
+  // answer now.
+  void Plan(Job& job, const BranchRef& branch, const Scan& second) {
     const std::string& participant = branch.participant;
     const std::string& gid = branch.gid;
     auto it = ctx_.participants.find(participant);
     if (it == ctx_.participants.end()) {
-      Add(RecoveryActionKind::kRetryLater, participant, gid, gtrid,
+      Add(RecoveryActionKind::kRetryLater, participant, gid, job.gtrid,
           "the log names a participant that is not in the configuration");
-      return false;
+      job.all_done = false;
+      return;
     }
     if (unreachable_.count(participant)) {
-      Add(RecoveryActionKind::kRetryLater, participant, gid, gtrid, "participant unreachable",
+      Add(RecoveryActionKind::kRetryLater, participant, gid, job.gtrid, "participant unreachable",
           unreachable_.at(participant));
-      return false;
+      job.all_done = false;
+      return;
     }
-    auto kind = d == Decision::kCommit ? RecoveryActionKind::kCommitPrepared
-                                       : RecoveryActionKind::kRollbackPrepared;
-    const char* verb = d == Decision::kCommit ? "COMMIT PREPARED" : "ROLLBACK PREPARED";
-    if (!Has(second, participant, gid)) return Gone(d, branch, gtrid, *it->second);
+    if (!Has(second, participant, gid)) {
+      if (!Gone(job.decision, branch, job.gtrid, *it->second)) job.all_done = false;
+      return;
+    }
     if (o_.dry_run) {
-      Add(kind, participant, gid, gtrid, fmt::format("would run {}", verb));
+      Add(KindOf(job.decision), participant, gid, job.gtrid, fmt::format("would run {}", VerbOf(job.decision)));
       report_.resolved++;
-      return true;
+      return;
     }
-    Status s = d == Decision::kCommit ? CommitPreparedSync(*it->second, gid, ctx_.timeout)
-                                      : RollbackPreparedSync(*it->second, gid, ctx_.timeout);
-    Pace();
+    pending_[participant].push_back({&job, branch});
+  }
+
+  static RecoveryActionKind KindOf(Decision d) {
+    return d == Decision::kCommit ? RecoveryActionKind::kCommitPrepared : RecoveryActionKind::kRollbackPrepared;
+  }
+  static const char* VerbOf(Decision d) { return d == Decision::kCommit ? "COMMIT PREPARED" : "ROLLBACK PREPARED"; }
+
+  // Should the pass yield to live transactions? Only a coordinator with
+  // transactions in flight paces; otherwise (after a crash, an idle
+  // coordinator, `twopc recover`) the backlog goes at full speed
+  // (docs/protocol.md, "Recovery of a backlog").
+  bool Pacing() const {
+    return o_.pace.count() > 0 && ctx_.live_transactions != nullptr && ctx_.live_transactions->Count() > 0;
+  }
+
+  // Sends every planned COMMIT/ROLLBACK PREPARED: per participant, in
+  // pipelines of kPerPipeline statements, kPipelines of them at once (their
+  // WAL flushes share the server's group commit); one at a time and paced
+  // while live transactions run.
+  void RunPending() {
+    constexpr size_t kPerPipeline = 200;
+    constexpr size_t kPipelines = 4;
+    bool pacing = Pacing();
+    size_t per_pipeline = pacing ? 1 : kPerPipeline;
+    size_t pipelines = pacing ? 1 : kPipelines;
+    std::map<std::string, size_t> next;  // participant -> first entry not sent
+    for (;;) {
+      struct InFlight {
+        std::string participant;
+        size_t from, to;
+        Answer<std::vector<Status>> answer;
+      };
+      std::vector<InFlight> round;
+      for (auto& [participant, entries] : pending_) {
+        size_t& from = next[participant];
+        for (size_t k = 0; k < pipelines && from < entries.size(); ++k) {
+          size_t to = std::min(entries.size(), from + per_pipeline);
+          round.push_back({participant, from, to, {}});
+          from = to;
+        }
+      }
+      if (round.empty()) break;
+      for (InFlight& f : round) {
+        const auto& entries = pending_.at(f.participant);
+        std::vector<PreparedEnd> ends;
+        for (size_t i = f.from; i < f.to; ++i) ends.push_back({entries[i].branch.gid, entries[i].job->decision});
+        ctx_.participants.at(f.participant)->FinishPreparedMany(std::move(ends), In(ctx_.timeout),
+                                                                f.answer.Callback());
+      }
+      for (InFlight& f : round) {
+        std::vector<Status> statuses = f.answer.Wait();
+        const auto& entries = pending_.at(f.participant);
+        for (size_t i = f.from; i < f.to; ++i) Finished(entries[i], statuses.at(i - f.from));
+      }
+      if (pacing) std::this_thread::sleep_for(o_.pace);
+    }
+    pending_.clear();
+  }
+
+  // The answer to one planned COMMIT/ROLLBACK PREPARED.
+  void Finished(const PendingEnd& e, const Status& s) {
+    Job& job = *e.job;
+    const BranchRef& b = e.branch;
     if (s.ok()) {
-      Add(kind, participant, gid, gtrid, verb);
+      Add(KindOf(job.decision), b.participant, b.gid, job.gtrid, VerbOf(job.decision));
       report_.resolved++;
-      return true;
+      return;
     }
-    if (s.IsNotFound()) return Gone(d, branch, gtrid, *it->second);
+    if (s.IsNotFound()) {
+      if (!Gone(job.decision, b, job.gtrid, *ctx_.participants.at(b.participant))) job.all_done = false;
+      return;
+    }
     // Connection lost, server shutting down, or another session completing
     // the same branch right now: outcome unknown, try again later.
-    Add(RecoveryActionKind::kRetryLater, participant, gid, gtrid, std::string(verb) + " failed", s);
-    return false;
+    Add(RecoveryActionKind::kRetryLater, b.participant, b.gid, job.gtrid,
+        std::string(VerbOf(job.decision)) + " failed", s);
+    job.all_done = false;
+  }
+
+  // Once every planned branch answered: END for records completed on every
+  // branch, "try again" for the others.
+  void FinishJobs() {
+    for (Job& job : jobs_) {
+      if (!job.all_done) {
+        report_.in_doubt_remaining++;
+        continue;
+      }
+      // END needs a writable log; a read-only pass leaves it to the coordinator.
+      if (job.end_when_done && !o_.dry_run && ctx_.can_fence) {
+        ctx_.log->End(job.gtrid);
+        Add(RecoveryActionKind::kEnd, "", "", job.gtrid,
+            fmt::format("{} completed on every branch", DecisionName(job.decision)));
+      }
+    }
+    jobs_.clear();
   }
 
   // A branch of a decided transaction that is no longer prepared. Gone is
@@ -266,18 +377,8 @@ class Pass {
     if (LiveCompleting(rec.gtrid)) return;  // the live process is on it
     if (OwnedByAnotherLiveProcess(rec)) return;
     handled_.insert(rec.gtrid);
-    bool all = true;
-    for (const auto& b : rec.branches) all = Finish(rec.decision, b, rec.gtrid, second) && all;
-    if (!all) {
-      report_.in_doubt_remaining++;
-      return;
-    }
-    // END needs a writable log; a read-only pass leaves it to the coordinator.
-    if (!o_.dry_run && ctx_.can_fence) {
-      ctx_.log->End(rec.gtrid);
-      Add(RecoveryActionKind::kEnd, "", "", rec.gtrid,
-          fmt::format("{} completed on every branch", DecisionName(rec.decision)));
-    }
+    Job& job = jobs_.emplace_back(Job{rec.gtrid, rec.decision, /*end_when_done=*/true});
+    for (const auto& b : rec.branches) Plan(job, b, second);
   }
 
   void ResolveUndecided(const std::map<std::string, std::optional<DecisionRecord>>& decided,
@@ -296,9 +397,8 @@ class Pass {
         // Decided, but not in Unended (END written, or the record was read
         // between our log reads): follow the decision for what is left.
         if (LiveCompleting(gtrid)) continue;
-        bool all = true;
-        for (const Mine* m : branches) all = Finish(rec->decision, Ref(*m), gtrid, second) && all;
-        if (!all) report_.in_doubt_remaining++;
+        Job& job = jobs_.emplace_back(Job{gtrid, rec->decision, /*end_when_done=*/false});
+        for (const Mine* m : branches) Plan(job, Ref(*m), second);
         continue;
       }
       FenceAndRollBack(gtrid, branches, first, second);
@@ -362,12 +462,28 @@ class Pass {
     for (const Mine* m : stable) abort.branches.push_back(Ref(*m));
     if (o_.dry_run) {
       Add(RecoveryActionKind::kFence, "", "", gtrid, "would append ABORT (no decision, not in flight)");
-      for (const BranchRef& b : abort.branches) Finish(Decision::kAbort, b, gtrid, second);
+      Job& job = jobs_.emplace_back(Job{gtrid, Decision::kAbort, /*end_when_done=*/false});
+      for (const BranchRef& b : abort.branches) Plan(job, b, second);
+      job.all_done = true;  // a dry run counts nothing as remaining here
       return;
     }
-    // Fence first: once ABORT is in the log, a stale process's late COMMIT
-    // for this gtrid is refused, so rolling back cannot race a commit.
-    Status s = Fence(ctx_, gtrid, abort.branches);
+    fences_.push_back(std::move(abort));
+  }
+
+  // Fences every orphan FenceAndRollBack found, all together (their forced
+  // writes shared), then plans their rollbacks. Fence first: once ABORT is
+  // in the log, a stale process's late COMMIT for the gtrid is refused, so
+  // rolling back cannot race a commit.
+  void FenceAll(const Scan& second) {
+    if (fences_.empty()) return;
+    std::vector<DecisionRecord> fences = std::move(fences_);
+    fences_.clear();
+    std::vector<Status> statuses = ctx_.log->DecideMany(fences);
+    for (size_t i = 0; i < fences.size(); ++i) Fenced(fences[i], statuses.at(i), second);
+  }
+
+  void Fenced(const DecisionRecord& abort, const Status& s, const Scan& second) {
+    const std::string& gtrid = abort.gtrid;
     if (s.IsConflict()) {
       stop_.stop = GtridPassResult::Stop::kDecidedMeanwhile;
       stop_.decision = Decision::kCommit;
@@ -419,6 +535,9 @@ class Pass {
   std::set<std::string> unrecorded_mixed_;      // mixed outcomes this pass could not record
   std::map<std::string, Status> sessions_alive_;  // participants where dead sessions remain
   std::map<uint64_t, Status> ended_;  // shared store: incarnations whose sessions were ended
+  std::vector<DecisionRecord> fences_;  // orphans to fence (FenceAll)
+  std::deque<Job> jobs_;                // stable addresses: pending_ points into it
+  std::map<std::string, std::vector<PendingEnd>> pending_;  // participant -> to send
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "coordinator/coordinator_impl.h"
 #include "testing/sync_point.h"
 #include "tests/support/bank_fixture.h"
+#include "twopc/gid.h"
 
 namespace twopc::testing {
 namespace {
@@ -60,6 +61,8 @@ struct Faults {
   std::atomic<bool> slow_register{false};        // Register takes a while to start
   std::atomic<int> registering{0};               // Register calls not answered yet
   std::atomic<int> max_registering{0};           // the most at once
+  std::atomic<int> finish_many_calls{0};         // FinishPreparedMany calls
+  std::atomic<size_t> finish_many_largest{0};    // the most statements in one
   std::string target;                            // participant to hurt
 };
 
@@ -129,6 +132,14 @@ class FlakyParticipant : public Participant {
   void RollbackPrepared(const std::string& gid, Deadline d, std::function<void(Status)> done) override {
     real_->RollbackPrepared(gid, d, std::move(done));
   }
+  void FinishPreparedMany(std::vector<internal::PreparedEnd> ends, Deadline d,
+                          std::function<void(std::vector<Status>)> done) override {
+    f_->finish_many_calls++;
+    for (size_t max = f_->finish_many_largest; ends.size() > max &&
+                                               !f_->finish_many_largest.compare_exchange_weak(max, ends.size());) {
+    }
+    real_->FinishPreparedMany(std::move(ends), d, std::move(done));
+  }
   void Recover(Deadline d, std::function<void(Result<std::vector<internal::PreparedXact>>)> done) override {
     real_->Recover(d, std::move(done));
   }
@@ -195,6 +206,17 @@ class FaultInjectionTest : public BankTest {
     ASSERT_TRUE(tx.Queue("b", "UPDATE accounts SET balance = balance + 10 WHERE id = 1").ok());
   }
 
+  // Prepares `n` write branches on `db` that a coordinator of `incarnation`
+  // left undecided: transactions first_txn.. (branch `branch`).
+  static void PrepareOrphans(const std::string& db, uint64_t incarnation, int first_txn, int n, uint32_t branch) {
+    std::string sql;
+    for (int t = first_txn; t < first_txn + n; ++t) {
+      sql += "BEGIN; SELECT txid_current(); PREPARE TRANSACTION '" +
+             EncodeGid({"sandbox", incarnation, static_cast<uint64_t>(t), branch}) + "';";
+    }
+    sandbox_->Exec(db, sql);
+  }
+
   static void RollbackAllPrepared() {
     for (const char* db : {"a", "b", "c"}) {
       for (auto& row : sandbox_->Query(db, "SELECT gid FROM pg_prepared_xacts WHERE database = current_database()")) {
@@ -203,6 +225,67 @@ class FaultInjectionTest : public BankTest {
     }
   }
 };
+
+// A dead coordinator's backlog (docs/protocol.md, "Recovery of a backlog"):
+// the pass at Open writes its fences together and rolls the branches back
+// in one pipeline per participant.
+TEST_F(FaultInjectionTest, ABacklogIsFencedWithSharedForcesAndRolledBackInOnePipeline) {
+  uint64_t dead = 0;
+  {
+    auto log = OpenSqliteDecisionLog(Options().log);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    dead = (*log)->incarnation();
+  }
+  constexpr int kOrphans = 30;
+  PrepareOrphans("a", dead, 1, kOrphans, 1);
+  PrepareOrphans("b", dead, 1, kOrphans, 2);
+  ASSERT_EQ(PreparedEverywhere(), 2 * kOrphans);
+
+  FaultyLog* log = nullptr;
+  Faults faults;
+  faults.target = "a";
+  auto coord = OpenWith(&log, &faults);
+  ASSERT_NE(coord, nullptr);
+  EXPECT_EQ(PreparedEverywhere(), 0);
+  for (int t = 1; t <= kOrphans; ++t) {
+    auto rec = coord->log().Lookup(EncodeGtrid("sandbox", dead, static_cast<uint64_t>(t)));
+    ASSERT_TRUE(rec.ok() && rec->has_value()) << "transaction " << t << " was not fenced";
+    EXPECT_EQ((*rec)->decision, Decision::kAbort);
+  }
+  LogStats stats = log->stats();
+  EXPECT_GE(stats.records_forced, static_cast<uint64_t>(kOrphans));
+  EXPECT_LE(stats.forces, 10u) << "each fence forced on its own";
+  EXPECT_EQ(faults.finish_many_largest.load(), static_cast<size_t>(kOrphans))
+      << "a's rollbacks did not go out in one pipeline";
+}
+
+// With a transaction in flight the coordinator's pass yields to it: one
+// statement at a time, paced.
+TEST_F(FaultInjectionTest, APassPacesItselfWhileTransactionsAreInFlight) {
+  FaultyLog* log = nullptr;
+  Faults faults;
+  faults.target = "a";
+  auto coord = OpenWith(&log, &faults);
+  ASSERT_NE(coord, nullptr);
+  constexpr int kOrphans = 5;
+  {
+    Transaction live = coord->Begin();
+    ASSERT_TRUE(live.Execute("a", "UPDATE accounts SET balance = balance WHERE id = 9").ok());
+    PrepareOrphans("a", coord->incarnation() - 1, 1, kOrphans, 1);
+    RecoveryReport r = coord->Recover();
+    EXPECT_EQ(r.in_doubt_remaining, 0);
+    EXPECT_EQ(faults.finish_many_largest.load(), 1u) << "the pass did not pace itself";
+    EXPECT_EQ(faults.finish_many_calls.load(), kOrphans);
+    ASSERT_TRUE(live.Rollback().ok());
+  }  // released: no transaction in flight any more
+
+  // Nothing in flight: the same backlog goes out in one pipeline.
+  PrepareOrphans("a", coord->incarnation() - 1, 100, kOrphans, 1);
+  RecoveryReport r = coord->Recover();
+  EXPECT_EQ(r.in_doubt_remaining, 0);
+  EXPECT_EQ(faults.finish_many_largest.load(), static_cast<size_t>(kOrphans));
+  EXPECT_EQ(PreparedEverywhere(), 0);
+}
 
 TEST_F(FaultInjectionTest, FailedCommitRecordWriteAborts) {
   FaultyLog* log = nullptr;

@@ -345,6 +345,49 @@ TEST_F(PgStoreTest, ReplicasOnOneConfigCommitConcurrently) {
   EXPECT_EQ(PreparedEverywhere(), 0);
 }
 
+// Recovery's fences go in together, one statement per decider
+// (docs/protocol.md, "Recovery of a backlog"), and each answers as it would
+// alone: a COMMIT row wins, an earlier fence is the same decision.
+TEST_F(PgStoreTest, FencesWrittenTogetherAnswerEachAsAlone) {
+  auto coord = Open(StoreOptions());  // creates the schema everywhere
+  ASSERT_NE(coord, nullptr);
+  auto fencer = OpenPgDecisionLogForOperator(StoreOptions());
+  ASSERT_TRUE(fencer.ok()) << fencer.status().ToString();
+  const std::string node = coord->options().node_id;
+  auto fence = [&](uint64_t txn, const char* prepared_at, const char* decider) {
+    DecisionRecord r;
+    r.decision = Decision::kAbort;
+    std::string gid = EncodeGid({node, 900003, txn, 2, decider});
+    r.gtrid = GtridOfGid(gid).value();
+    r.branches = {{prepared_at, gid, 0}};
+    return r;
+  };
+  std::vector<DecisionRecord> records = {fence(1, "b", "c"), fence(2, "b", "a"), fence(3, "b", "a"),
+                                         fence(4, "a", "b"), fence(5, "c", "a")};
+  sandbox_->Exec("c", "INSERT INTO twopc.decisions (gtrid, decision, incarnation, coordinator, branches) "
+                      "VALUES ('" + records[0].gtrid + "', 'commit', 900003, 'test', '[]')");
+  ASSERT_TRUE((*fencer)->Decide(records[1]).ok());
+  DecisionRecord commit = records[4];
+  commit.decision = Decision::kCommit;
+  records.push_back(commit);
+
+  std::vector<Status> s = (*fencer)->DecideMany(records);
+  ASSERT_EQ(s.size(), records.size());
+  EXPECT_TRUE(s[0].IsConflict()) << s[0].ToString();
+  EXPECT_TRUE(s[1].ok()) << s[1].ToString();
+  EXPECT_TRUE(s[2].ok()) << s[2].ToString();
+  EXPECT_TRUE(s[3].ok()) << s[3].ToString();
+  EXPECT_TRUE(s[4].ok()) << s[4].ToString();
+  EXPECT_TRUE(s[5].IsInvalidArgument()) << "only the decider's transaction records COMMIT";
+  EXPECT_EQ(sandbox_->QueryInt("c", "SELECT count(*) FROM twopc.decisions WHERE decision = 'commit'"), 1);
+  EXPECT_EQ(sandbox_->QueryInt("a", "SELECT count(*) FROM twopc.decisions WHERE decision = 'abort'"), 3);
+  EXPECT_EQ(sandbox_->QueryInt("b", "SELECT count(*) FROM twopc.decisions WHERE decision = 'abort'"), 1);
+  // The two new fences at a went in with one statement: one transaction.
+  EXPECT_EQ(sandbox_->QueryInt("a", "SELECT count(DISTINCT xmin::text) FROM twopc.decisions WHERE gtrid IN ('" +
+                                        records[2].gtrid + "', '" + records[4].gtrid + "')"),
+            1);
+}
+
 TEST_F(PgStoreTest, ARoleThatMayNotCreateTheSchemaIsToldWhatToRun) {
   sandbox_->Exec("a", "DROP ROLE IF EXISTS twopc_weak; CREATE ROLE twopc_weak LOGIN;"
                       "GRANT ALL ON accounts TO twopc_weak");

@@ -4,7 +4,9 @@
 #include <map>
 #include <mutex>
 
+#include "common/wait.h"
 #include "coordinator/coordinator_impl.h"
+#include "participants/pg_participant.h"
 
 #include "testing/sync_point.h"
 #include "tests/support/bank_fixture.h"
@@ -298,6 +300,40 @@ TEST_F(RecoveryTest, StatusShowsLocksWaitersAndDecision) {
 
 namespace twopc::testing {
 namespace {
+
+// The batch behind recovery of a backlog (docs/protocol.md, "Recovery of a
+// backlog"), on the participant itself: one pipeline, and every statement
+// answers on its own -- a gone gid does not fail the ones after it.
+TEST_F(RecoveryTest, ManyPreparedEndsInOnePipelineAnswerEachOnItsOwn) {
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::unique_ptr<internal::Participant> a;
+  for (const auto& p : Options().participants) {
+    if (p.name == "a") a = internal::MakePgParticipant(io, p, 5s);
+  }
+  ASSERT_NE(a, nullptr);
+  std::thread io_thread([&io] { io.run(); });
+  PrepareByHand("a", 2, 222, "batch-commit");
+  PrepareByHand("a", 3, 333, "batch-rollback");
+  auto statuses = internal::AwaitCallback<std::vector<Status>>([&](auto done) {
+    a->FinishPreparedMany({{"batch-commit", Decision::kCommit},
+                           {"batch-gone", Decision::kAbort},
+                           {"batch-rollback", Decision::kAbort},
+                           {"batch-gone", Decision::kCommit}},
+                          internal::Clock::now() + 10s, std::move(done));
+  });
+  ASSERT_EQ(statuses.size(), 4u);
+  EXPECT_TRUE(statuses[0].ok()) << statuses[0].ToString();
+  EXPECT_TRUE(statuses[1].IsNotFound()) << statuses[1].ToString();
+  EXPECT_TRUE(statuses[2].ok()) << statuses[2].ToString();
+  EXPECT_TRUE(statuses[3].IsNotFound()) << statuses[3].ToString();
+  EXPECT_EQ(Balance("a", 2), 222);
+  EXPECT_EQ(Balance("a", 3), kInitialBalance);
+  EXPECT_EQ(PreparedEverywhere(), 0);
+  work.reset();
+  io_thread.join();
+  a.reset();
+}
 
 // A killed coordinator's pipelined PREPARE can finish on the server after
 // the next coordinator's recovery at Open already ran; the background pass

@@ -98,6 +98,12 @@ class DecisionLog {
   // Blocking form of DecideAsync.
   Status Decide(DecisionRecord record);
 
+  // Blocking, for many records at once (recovery's fences): one status per
+  // record, in order, each as Decide would answer it. The records share
+  // their forced writes: the embedded log group-commits them, the postgres
+  // store sends one statement per decider.
+  virtual std::vector<Status> DecideMany(std::vector<DecisionRecord> records);
+
   // Marks a transaction as completed on every branch (the END record). Not
   // forced: losing it only makes recovery find the branches gone again.
   virtual void End(const std::string& gtrid) = 0;
@@ -148,6 +154,10 @@ class DecisionLog {
   // The decision for the transaction of the prepared branch `gid`. A shared
   // store reads it where the gid says it is (its decider's table).
   virtual Result<std::optional<DecisionRecord>> LookupForGid(const std::string& gid);
+  // LookupForGid of many gids (a recovery pass): one answer per gid, in
+  // order. A shared store asks each decider once for all of its gids.
+  virtual std::vector<Result<std::optional<DecisionRecord>>> LookupManyForGids(
+      const std::vector<std::string>& gids);
 
   // Shared stores: is the coordinator process that drew `incarnation` gone?
   // True when this process could take that incarnation's registration: it

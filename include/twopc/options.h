@@ -80,8 +80,11 @@ struct RecoveryOptions {
   // (completing decisions without END, fencing and rolling back orphans it
   // left). 0 disables the background pass; the pass at Open always runs.
   std::chrono::milliseconds interval{10000};
-  // Pause after each COMMIT/ROLLBACK PREPARED of a pass, so that recovery
-  // does not take throughput away from live transactions.
+  // While the coordinator has transactions in flight, its pass sends
+  // COMMIT/ROLLBACK PREPARED one at a time with this pause after each, so
+  // that recovery does not take throughput away from them. Without any in
+  // flight, a pass runs batched at full speed (docs/protocol.md, "Recovery
+  // of a backlog").
   std::chrono::microseconds pace{1000};
   // Undecided branches of this very process older than this are fenced even
   // if it still counts them in flight (a stuck caller). 0 = never.

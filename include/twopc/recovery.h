@@ -98,8 +98,10 @@ struct RecoveryReport {
 struct RecoveryPassOptions {
   // Report what would be done, change nothing.
   bool dry_run = false;
-  // Pause after each COMMIT/ROLLBACK PREPARED, so that a pass does not take
-  // throughput away from live transactions.
+  // Pause after each COMMIT/ROLLBACK PREPARED while the coordinator running
+  // the pass has transactions in flight (then they go one at a time), so
+  // that a pass does not take throughput away from them. Otherwise unused:
+  // the pass runs batched (docs/protocol.md, "Recovery of a backlog").
   std::chrono::microseconds pace{1000};
   // Undecided branches of the *live* incarnation older than this may be
   // fenced even though the live process holds the lock (the "separate grace
