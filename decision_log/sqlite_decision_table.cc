@@ -368,10 +368,8 @@ std::string InsertRowsSql(size_t rows) {
 
 // One statement for `rows` END records, each with its own time: pairs
 // (gtrid, ended_at_ms), each looked up by the primary key. SQLite
-// materializes the pairs first, which at a dozen rows costs about what the
-// statements it saves did and at 64 rows is 15% cheaper than a statement per
-// row: an END's cost is rewriting its row (docs/benchmarks.md, "Batched log
-// statements").
+// materializes the pairs first, a fixed cost that only pays off from about
+// a dozen rows (DecisionWrites::kMinRowsPerEndStatement).
 std::string EndRowsSql(size_t rows) {
   std::string sql = "UPDATE decisions SET ended_at_ms = e.column2 FROM (VALUES ";
   for (size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?)" : ",(?,?)";
@@ -513,6 +511,8 @@ Result<std::unique_ptr<DecisionWrites>> DecisionWrites::Prepare(SqliteDb* db) {
     const char* sql;
   } statements[] = {
       {&writes->existing_, "SELECT decision FROM decisions WHERE gtrid = ?1"},
+      {&writes->end_,
+       "UPDATE decisions SET ended_at_ms = ?2 WHERE gtrid = ?1 AND ended_at_ms IS NULL"},
       // An ended ABORT written by the live incarnation is kept: it may fence
       // a transaction of that very process (recovery's live grace), which
       // could still try to decide COMMIT. See docs/protocol.md, "Forget".
@@ -532,12 +532,9 @@ Result<std::unique_ptr<DecisionWrites>> DecisionWrites::Prepare(SqliteDb* db) {
   }
   writes->insert_rows_.resize(kMaxRowsPerStatement);
   writes->end_rows_.resize(kMaxRowsPerStatement);
-  // The one-row statements now, as every statement was before batching: a
-  // log whose schema cannot take them fails its open, not a later batch.
+  // The one-row insert now, as every statement was before batching: a log
+  // whose schema cannot take it fails its open, not a later batch.
   if (auto one = writes->RowsStatement(&writes->insert_rows_, 1, InsertRowsSql); !one.ok()) {
-    return one.TakeStatus();
-  }
-  if (auto one = writes->RowsStatement(&writes->end_rows_, 1, EndRowsSql); !one.ok()) {
     return one.TakeStatus();
   }
   return writes;
@@ -632,6 +629,15 @@ Status DecisionWrites::AnswerFromStored(const DecisionRecord& record, Status* an
 Status DecisionWrites::MarkAllEnded(const std::vector<Ending>& endings) {
   for (size_t first = 0; first < endings.size(); first += kMaxRowsPerStatement) {
     size_t rows = std::min(kMaxRowsPerStatement, endings.size() - first);
+    if (rows < kMinRowsPerEndStatement) {
+      for (size_t i = first; i < first + rows; ++i) {
+        ScopedReset reset(end_.get());
+        end_->BindText(1, endings[i].gtrid);
+        end_->BindInt64(2, endings[i].now_ms);
+        if (Status s = end_->Run(); !s.ok()) return s;
+      }
+      continue;
+    }
     auto stmt = RowsStatement(&end_rows_, rows, EndRowsSql);
     if (!stmt.ok()) return stmt.TakeStatus();
     ScopedReset reset(*stmt);

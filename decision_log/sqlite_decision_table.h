@@ -101,7 +101,8 @@ class DecisionWrites {
     int64_t now_ms;
   };
 
-  // Applies each ending, in as few statements as InsertAll.
+  // Applies each ending: kMinRowsPerEndStatement or more in one statement
+  // per kMaxRowsPerStatement, fewer with a statement each.
   // REQUIRES: no gtrid twice (one statement cannot say which would be
   // first; the caller keeps the first, which is what running them in order
   // would leave).
@@ -109,6 +110,11 @@ class DecisionWrites {
 
   // Rows per multi-row statement; longer lists take several.
   static constexpr size_t kMaxRowsPerStatement = 64;
+  // Fewer ENDs than this are written a statement each: the multi-row form
+  // materializes its rows first, a fixed cost that makes it dearer per END
+  // than a statement each below about a dozen rows, twice as dear for one
+  // (docs/benchmarks.md, "Batched log statements").
+  static constexpr size_t kMinRowsPerEndStatement = 16;
 
   // Deletes ended records; returns how many. Heuristic records stay: they
   // are the audit trail of what operators forced. ABORT records written by
@@ -139,10 +145,12 @@ class DecisionWrites {
 
   SqliteDb* db_;
   std::vector<std::unique_ptr<SqliteStatement>> insert_rows_;  // [rows - 1]
-  std::vector<std::unique_ptr<SqliteStatement>> end_rows_;     // [rows - 1]
+  // [rows - 1], used from kMinRowsPerEndStatement rows on.
+  std::vector<std::unique_ptr<SqliteStatement>> end_rows_;
   std::vector<std::string> encoded_;        // InsertAll's branch lists, reused
   std::vector<Insertion> valid_;            // InsertAll's storable records, reused
   std::unique_ptr<SqliteStatement> existing_;
+  std::unique_ptr<SqliteStatement> end_;  // one END, below kMinRowsPerEndStatement
   std::unique_ptr<SqliteStatement> delete_ended_;
   std::unique_ptr<SqliteStatement> insert_heuristic_;
   std::unique_ptr<SqliteStatement> forget_heuristics_;
