@@ -379,8 +379,7 @@ std::string EndRowsSql(size_t rows) {
 
 }  // namespace
 
-Result<uint64_t> InitializeLog
-(SqliteDb* db, bool create_if_missing) {
+Result<uint64_t> InitializeLog(SqliteDb* db, bool create_if_missing) {
   // Refuse a foreign database before switching it to WAL: leave it untouched.
   // So is an empty file that this open may not turn into a log.
   bool is_new = false;

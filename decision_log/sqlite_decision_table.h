@@ -136,9 +136,8 @@ class DecisionWrites {
   // The statement of `rows` rows in `*cache`, prepared at its first use: a
   // group-commit batch has any size up to the writer's max_batch, and one
   // statement per size that occurs costs less than preparing each batch's.
-  Result<SqliteStatement*> RowsStatement(
-      std::vector<std::unique_ptr<SqliteStatement>>* cache, size_t rows,
-      std::string (*sql)(size_t rows));
+  Result<SqliteStatement*> RowsStatement(std::vector<std::unique_ptr<SqliteStatement>>* cache,
+                                         size_t rows, std::string (*sql)(size_t rows));
   // Sets *answer from the decision stored for `record`'s gtrid after an
   // insert that did not write every row.
   Status AnswerFromStored(const DecisionRecord& record, Status* answer);
@@ -147,8 +146,8 @@ class DecisionWrites {
   std::vector<std::unique_ptr<SqliteStatement>> insert_rows_;  // [rows - 1]
   // [rows - 1], used from kMinRowsPerEndStatement rows on.
   std::vector<std::unique_ptr<SqliteStatement>> end_rows_;
-  std::vector<std::string> encoded_;        // InsertAll's branch lists, reused
-  std::vector<Insertion> valid_;            // InsertAll's storable records, reused
+  std::vector<std::string> encoded_;  // InsertAll's branch lists, reused
+  std::vector<Insertion> valid_;      // InsertAll's storable records, reused
   std::unique_ptr<SqliteStatement> existing_;
   std::unique_ptr<SqliteStatement> end_;  // one END, below kMinRowsPerEndStatement
   std::unique_ptr<SqliteStatement> delete_ended_;

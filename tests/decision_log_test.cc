@@ -407,16 +407,16 @@ TEST_F(DecisionBatchTest, BatchAnswersAndStoresAsRecordByRecord) {
     auto writer = StartWriter();
     ASSERT_NE(writer, nullptr);
     size_t i = 0;
-    Decide(writer.get(), Stamped("a"), i++);                   // 0: inserted
+    Decide(writer.get(), Stamped("a"), i++);                    // 0: inserted
     Decide(writer.get(), Stamped("a", Decision::kAbort), i++);  // 1: Conflict
-    Decide(writer.get(), Stamped("a"), i++);                   // 2: the same decision: OK
-    Decide(writer.get(), Stamped(""), i++);                    // 3: InvalidArgument
-    writer->End("c", 7);                                       // before c's decision
-    Decide(writer.get(), Stamped("c"), i++);                   // 4: stays unended
-    Decide(writer.get(), Stamped("d"), i++);                   // 5
-    writer->End("d", 8);                                       // after d's decision
-    writer->End("d", 9);                                       // the first END stands
-    writer->End("c", 10);                                      // now c is there
+    Decide(writer.get(), Stamped("a"), i++);                    // 2: the same decision: OK
+    Decide(writer.get(), Stamped(""), i++);                     // 3: InvalidArgument
+    writer->End("c", 7);                                        // before c's decision
+    Decide(writer.get(), Stamped("c"), i++);                    // 4: stays unended
+    Decide(writer.get(), Stamped("d"), i++);                    // 5
+    writer->End("d", 8);                                        // after d's decision
+    writer->End("d", 9);                                        // the first END stands
+    writer->End("c", 10);                                       // now c is there
     for (; i < kFs; ++i) Decide(writer.get(), Stamped("f" + std::to_string(i)), i);
     // Past the first statement's rows: a conflict with a row of the first.
     Decide(writer.get(), Stamped("f10", Decision::kAbort), i++);
