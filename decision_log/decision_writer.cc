@@ -1,6 +1,8 @@
 #include "decision_log/decision_writer.h"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -27,11 +29,40 @@ class DecisionBatches final : public BatchWrites<DecisionJob> {
     });
   }
 
+  // COMMIT/ABORT and END records are gathered and written with one
+  // statement per kind (DecisionWrites::InsertAll, MarkAllEnded) rather than
+  // one per record: the writer is the one serial section of the commit path.
+  // What is stored is what writing each job in order would store: pending
+  // inserts go before pending ENDs (an END after its decision must find it),
+  // a decision whose gtrid has a pending END first writes what is pending (an
+  // END before its decision finds nothing), a second END of a gtrid is
+  // dropped (the first one's time stands either way), and every other job
+  // is written in its place, after what is pending.
   Status Write(std::vector<DecisionJob>& batch) override {
+    ClearPending();
     for (DecisionJob& job : batch) {
-      if (Status s = WriteJob(job); !s.ok()) return s;
+      switch (job.kind) {
+        case Kind::kDecide:
+          if (ended_.contains(job.record.gtrid)) {
+            if (Status s = WritePending(); !s.ok()) return s;
+          }
+          insertions_.push_back({&job.record, &job.answer});
+          break;
+        case Kind::kEnd:
+          if (ended_.insert(job.record.gtrid).second) {
+            endings_.push_back({job.record.gtrid, *job.record.ended_at_ms});
+          }
+          break;
+        case Kind::kCompact:
+        case Kind::kFlush:
+        case Kind::kHeuristic:
+        case Kind::kForget:
+          if (Status s = WritePending(); !s.ok()) return s;
+          if (Status s = WriteJob(job); !s.ok()) return s;
+          break;
+      }
     }
-    return Status::OK();
+    return WritePending();
   }
 
   void Answer(std::vector<DecisionJob>& batch, const Status& batch_status) override {
@@ -57,12 +88,25 @@ class DecisionBatches final : public BatchWrites<DecisionJob> {
   }
 
  private:
+  Status WritePending() {
+    Status s = writes_->InsertAll(insertions_);
+    if (s.ok()) s = writes_->MarkAllEnded(endings_);
+    ClearPending();
+    return s;
+  }
+
+  void ClearPending() {
+    insertions_.clear();
+    endings_.clear();
+    ended_.clear();
+  }
+
+  // Every job but a decision or an END, written on its own.
   Status WriteJob(DecisionJob& job) {
     switch (job.kind) {
       case Kind::kDecide:
-        return writes_->Insert(job.record, &job.answer);
       case Kind::kEnd:
-        return writes_->MarkEnded(job.record.gtrid, *job.record.ended_at_ms);
+        return Status::Internal("decision log: a record kind written on its own");
       case Kind::kCompact: {
         auto deleted = writes_->DeleteEnded(job.record.incarnation);
         if (deleted.ok()) job.count = *deleted;
@@ -94,6 +138,10 @@ class DecisionBatches final : public BatchWrites<DecisionJob> {
 
   std::unique_ptr<DecisionWrites> writes_;
   DecisionWriter::Counters* counters_;
+  // Write's pending records; they point into the batch being written.
+  std::vector<DecisionWrites::Insertion> insertions_;
+  std::vector<DecisionWrites::Ending> endings_;
+  std::unordered_set<std::string_view> ended_;  // the gtrids of endings_
 };
 
 GroupCommitOptions WriterOptions(const LogOptions& options) {

@@ -353,6 +353,30 @@ Status CheckRecords(SqliteDb* db, std::vector<std::string>* problems) {
   }
 }
 
+// --- Batched writes ------------------------------------------------------------
+
+// One statement for `rows` COMMIT/ABORT records; ON CONFLICT leaves out a
+// row whose gtrid already has a decision (first decision wins).
+std::string InsertRowsSql(size_t rows) {
+  std::string sql =
+      "INSERT INTO decisions(gtrid, decision, branches, heuristic, incarnation, decided_at_ms)"
+      " VALUES ";
+  for (size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?)" : ",(?,?,?,?,?,?)";
+  sql += " ON CONFLICT(gtrid) DO NOTHING";
+  return sql;
+}
+
+// One statement for `rows` END records, each with its own time: pairs
+// (gtrid, ended_at_ms), each looked up by the primary key. SQLite
+// materializes the pairs first, a fixed cost that only pays off from about
+// a dozen rows (DecisionWrites::kMinRowsPerEndStatement).
+std::string EndRowsSql(size_t rows) {
+  std::string sql = "UPDATE decisions SET ended_at_ms = e.column2 FROM (VALUES ";
+  for (size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?)" : ",(?,?)";
+  sql += ") AS e WHERE decisions.gtrid = e.column1 AND decisions.ended_at_ms IS NULL";
+  return sql;
+}
+
 }  // namespace
 
 Result<uint64_t> InitializeLog(SqliteDb* db, bool create_if_missing) {
@@ -480,14 +504,11 @@ Result<std::vector<DecisionRecord>> DecisionReads::ReadAll(SqliteStatement* stmt
 }
 
 Result<std::unique_ptr<DecisionWrites>> DecisionWrites::Prepare(SqliteDb* db) {
-  std::unique_ptr<DecisionWrites> writes(new DecisionWrites);
+  std::unique_ptr<DecisionWrites> writes(new DecisionWrites(db));
   struct {
     std::unique_ptr<SqliteStatement>* stmt;
     const char* sql;
   } statements[] = {
-      {&writes->insert_,
-       "INSERT INTO decisions(gtrid, decision, branches, heuristic, incarnation, decided_at_ms)"
-       " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(gtrid) DO NOTHING"},
       {&writes->existing_, "SELECT decision FROM decisions WHERE gtrid = ?1"},
       {&writes->end_,
        "UPDATE decisions SET ended_at_ms = ?2 WHERE gtrid = ?1 AND ended_at_ms IS NULL"},
@@ -508,34 +529,85 @@ Result<std::unique_ptr<DecisionWrites>> DecisionWrites::Prepare(SqliteDb* db) {
     if (!prepared.ok()) return prepared.TakeStatus();
     *stmt = std::move(prepared).value();
   }
+  writes->insert_rows_.resize(kMaxRowsPerStatement);
+  writes->end_rows_.resize(kMaxRowsPerStatement);
+  // The one-row insert now, as every statement was before batching: a log
+  // whose schema cannot take it fails its open, not a later batch.
+  if (auto one = writes->RowsStatement(&writes->insert_rows_, 1, InsertRowsSql); !one.ok()) {
+    return one.TakeStatus();
+  }
   return writes;
 }
 
-Status DecisionWrites::Insert(const DecisionRecord& record, Status* answer) {
-  if (record.gtrid.empty()) {
-    *answer = Status::InvalidArgument("decision record without gtrid");
-    return Status::OK();
+Result<SqliteStatement*> DecisionWrites::RowsStatement(
+    std::vector<std::unique_ptr<SqliteStatement>>* cache, size_t rows,
+    std::string (*sql)(size_t rows)) {
+  std::unique_ptr<SqliteStatement>& slot = (*cache)[rows - 1];
+  if (slot == nullptr) {
+    auto prepared = db_->Prepare(sql(rows).c_str());
+    if (!prepared.ok()) return prepared.TakeStatus();
+    slot = std::move(prepared).value();
   }
-  auto branches = EncodeBranches(record.branches);
-  if (!branches.ok()) {
-    *answer = branches.TakeStatus();
-    return Status::OK();
+  return slot.get();
+}
+
+Status DecisionWrites::InsertAll(const std::vector<Insertion>& insertions) {
+  // Records that cannot be stored are answered here and left out of the
+  // statements: they fail on their own, as a conflicting one does.
+  valid_.clear();
+  encoded_.clear();
+  for (const Insertion& insertion : insertions) {
+    if (insertion.record->gtrid.empty()) {
+      *insertion.answer = Status::InvalidArgument("decision record without gtrid");
+      continue;
+    }
+    auto branches = EncodeBranches(insertion.record->branches);
+    if (!branches.ok()) {
+      *insertion.answer = branches.TakeStatus();
+      continue;
+    }
+    encoded_.push_back(std::move(branches).value());
+    valid_.push_back(insertion);
   }
-  {
-    ScopedReset reset(insert_.get());
-    insert_->BindText(1, record.gtrid);
-    insert_->BindText(2, DecisionName(record.decision));
-    insert_->BindText(3, *branches);
-    insert_->BindInt64(4, record.heuristic ? 1 : 0);
-    insert_->BindInt64(5, static_cast<int64_t>(record.incarnation));
-    insert_->BindInt64(6, record.decided_at_ms);
-    Status s = insert_->Run();
-    if (!s.ok()) return s;
-    if (insert_->Changes() == 1) {
-      *answer = Status::OK();
-      return Status::OK();
+  for (size_t first = 0; first < valid_.size(); first += kMaxRowsPerStatement) {
+    size_t rows = std::min(kMaxRowsPerStatement, valid_.size() - first);
+    auto stmt = RowsStatement(&insert_rows_, rows, InsertRowsSql);
+    if (!stmt.ok()) return stmt.TakeStatus();
+    int64_t inserted = 0;
+    {
+      ScopedReset reset(*stmt);
+      int param = 1;
+      for (size_t i = first; i < first + rows; ++i) {
+        const DecisionRecord& record = *valid_[i].record;
+        (*stmt)->BindText(param++, record.gtrid);
+        (*stmt)->BindText(param++, DecisionName(record.decision));
+        (*stmt)->BindText(param++, encoded_[i]);
+        (*stmt)->BindInt64(param++, record.heuristic ? 1 : 0);
+        (*stmt)->BindInt64(param++, static_cast<int64_t>(record.incarnation));
+        (*stmt)->BindInt64(param++, record.decided_at_ms);
+      }
+      Status s = (*stmt)->Run();
+      if (!s.ok()) return s;
+      inserted = (*stmt)->Changes();
+    }
+    // SQLite inserts the rows of one statement in order, each seeing those
+    // before it, so a row left out met a decision for its gtrid: from an
+    // earlier batch, or from an earlier record of this one. The count does
+    // not say which rows those were; the stored decision does, and for a row
+    // that was inserted it is the row's own.
+    bool all_inserted = inserted == static_cast<int64_t>(rows);
+    for (size_t i = first; i < first + rows; ++i) {
+      if (all_inserted) {
+        *valid_[i].answer = Status::OK();
+      } else if (Status s = AnswerFromStored(*valid_[i].record, valid_[i].answer); !s.ok()) {
+        return s;
+      }
     }
   }
+  return Status::OK();
+}
+
+Status DecisionWrites::AnswerFromStored(const DecisionRecord& record, Status* answer) {
   // Fencing (docs/protocol.md, "Decide"): the first decision for a gtrid stands, so a late
   // COMMIT cannot overturn the ABORT that recovery wrote, nor the reverse.
   ScopedReset reset(existing_.get());
@@ -553,11 +625,29 @@ Status DecisionWrites::Insert(const DecisionRecord& record, Status* answer) {
   return Status::OK();
 }
 
-Status DecisionWrites::MarkEnded(const std::string& gtrid, int64_t now_ms) {
-  ScopedReset reset(end_.get());
-  end_->BindText(1, gtrid);
-  end_->BindInt64(2, now_ms);
-  return end_->Run();
+Status DecisionWrites::MarkAllEnded(const std::vector<Ending>& endings) {
+  for (size_t first = 0; first < endings.size(); first += kMaxRowsPerStatement) {
+    size_t rows = std::min(kMaxRowsPerStatement, endings.size() - first);
+    if (rows < kMinRowsPerEndStatement) {
+      for (size_t i = first; i < first + rows; ++i) {
+        ScopedReset reset(end_.get());
+        end_->BindText(1, endings[i].gtrid);
+        end_->BindInt64(2, endings[i].now_ms);
+        if (Status s = end_->Run(); !s.ok()) return s;
+      }
+      continue;
+    }
+    auto stmt = RowsStatement(&end_rows_, rows, EndRowsSql);
+    if (!stmt.ok()) return stmt.TakeStatus();
+    ScopedReset reset(*stmt);
+    int param = 1;
+    for (size_t i = first; i < first + rows; ++i) {
+      (*stmt)->BindText(param++, endings[i].gtrid);
+      (*stmt)->BindInt64(param++, endings[i].now_ms);
+    }
+    if (Status s = (*stmt)->Run(); !s.ok()) return s;
+  }
+  return Status::OK();
 }
 
 Result<uint64_t> DecisionWrites::DeleteEnded(uint64_t live_incarnation) {

@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/sqlite_db.h"
@@ -76,16 +77,44 @@ class DecisionWrites {
  public:
   static Result<std::unique_ptr<DecisionWrites>> Prepare(SqliteDb* db);
 
-  // Inserts `record` (its incarnation and decided_at_ms as given) unless the
-  // log already holds a decision for its gtrid. Returns non-OK when SQLite
-  // failed (the caller's transaction is lost). Otherwise sets `*answer`, this
-  // record's own outcome: OK (inserted, or the same decision was already
-  // there), Conflict (a different decision is there: first decision wins), or
-  // InvalidArgument (the record cannot be stored).
-  Status Insert(const DecisionRecord& record, Status* answer);
+  // One COMMIT/ABORT record to insert, and where its own outcome goes.
+  struct Insertion {
+    const DecisionRecord* record;
+    Status* answer;
+  };
 
-  // Sets ended_at_ms unless it is already set.
-  Status MarkEnded(const std::string& gtrid, int64_t now_ms);
+  // Inserts each record (its incarnation and decided_at_ms as given), in
+  // order, unless the log already holds a decision for its gtrid -- also one
+  // inserted by an earlier record of `insertions`. Returns non-OK when
+  // SQLite failed (the caller's transaction is lost). Otherwise sets every
+  // `*answer`, that record's own outcome: OK (inserted, or the same decision
+  // was already there), Conflict (a different decision is there: first
+  // decision wins), or InvalidArgument (the record cannot be stored). One
+  // multi-row statement per kMaxRowsPerStatement records: the log writer is
+  // the one serial section of the commit path (docs/benchmarks.md, "Profile:
+  // where the time goes").
+  Status InsertAll(const std::vector<Insertion>& insertions);
+
+  // One END record: set ended_at_ms of `gtrid` to `now_ms` unless set.
+  struct Ending {
+    std::string_view gtrid;
+    int64_t now_ms;
+  };
+
+  // Applies each ending: kMinRowsPerEndStatement or more in one statement
+  // per kMaxRowsPerStatement, fewer with a statement each.
+  // REQUIRES: no gtrid twice (one statement cannot say which would be
+  // first; the caller keeps the first, which is what running them in order
+  // would leave).
+  Status MarkAllEnded(const std::vector<Ending>& endings);
+
+  // Rows per multi-row statement; longer lists take several.
+  static constexpr size_t kMaxRowsPerStatement = 64;
+  // Fewer ENDs than this are written a statement each: the multi-row form
+  // materializes its rows first, a fixed cost that makes it dearer per END
+  // than a statement each below about a dozen rows, twice as dear for one
+  // (docs/benchmarks.md, "Batched log statements").
+  static constexpr size_t kMinRowsPerEndStatement = 16;
 
   // Deletes ended records; returns how many. Heuristic records stay: they
   // are the audit trail of what operators forced. ABORT records written by
@@ -102,11 +131,25 @@ class DecisionWrites {
   Result<uint64_t> ForgetHeuristics(const std::string& key, int64_t now_ms);
 
  private:
-  DecisionWrites() = default;
+  explicit DecisionWrites(SqliteDb* db) : db_(db) {}
 
-  std::unique_ptr<SqliteStatement> insert_;
+  // The statement of `rows` rows in `*cache`, prepared at its first use: a
+  // group-commit batch has any size up to the writer's max_batch, and one
+  // statement per size that occurs costs less than preparing each batch's.
+  Result<SqliteStatement*> RowsStatement(std::vector<std::unique_ptr<SqliteStatement>>* cache,
+                                         size_t rows, std::string (*sql)(size_t rows));
+  // Sets *answer from the decision stored for `record`'s gtrid after an
+  // insert that did not write every row.
+  Status AnswerFromStored(const DecisionRecord& record, Status* answer);
+
+  SqliteDb* db_;
+  std::vector<std::unique_ptr<SqliteStatement>> insert_rows_;  // [rows - 1]
+  // [rows - 1], used from kMinRowsPerEndStatement rows on.
+  std::vector<std::unique_ptr<SqliteStatement>> end_rows_;
+  std::vector<std::string> encoded_;  // InsertAll's branch lists, reused
+  std::vector<Insertion> valid_;      // InsertAll's storable records, reused
   std::unique_ptr<SqliteStatement> existing_;
-  std::unique_ptr<SqliteStatement> end_;
+  std::unique_ptr<SqliteStatement> end_;  // one END, below kMinRowsPerEndStatement
   std::unique_ptr<SqliteStatement> delete_ended_;
   std::unique_ptr<SqliteStatement> insert_heuristic_;
   std::unique_ptr<SqliteStatement> forget_heuristics_;

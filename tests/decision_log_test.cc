@@ -22,15 +22,20 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "decision_log/decision_writer.h"
 #include "decision_log/sqlite_decision_log.h"
+#include "decision_log/sqlite_decision_table.h"
+#include "storage/sqlite_db.h"
 #include "tests/support/fault_vfs.h"
 #include "twopc/gid.h"
 
@@ -260,6 +265,180 @@ TEST_F(DecisionLogTest, ConflictFailsOnlyItsOwnRecordInABatch) {
   auto g1 = log->Lookup("g1");
   ASSERT_TRUE(g1.ok() && g1->has_value());
   EXPECT_EQ((*g1)->decision, Decision::kCommit);
+}
+
+// --- Batched statements ---------------------------------------------------------
+//
+// The writer thread writes a group-commit batch's COMMIT/ABORT records with
+// one multi-row INSERT and its END records with one UPDATE (per
+// DecisionWrites::kMaxRowsPerStatement rows), not a statement per record
+// (docs/benchmarks.md, "Profile: where the time goes"). These tests drive
+// internal::DecisionWriter directly, on a connection they trace, with a
+// window long enough that everything queued lands in one batch.
+
+// Counts the statements run on a connection that write the decisions table.
+struct StatementCounts {
+  std::atomic<int> inserts{0};
+  std::atomic<int> updates{0};
+};
+
+int CountStatement(unsigned type, void* context, void* stmt, void* /*elapsed_ns*/) {
+  if (type != SQLITE_TRACE_PROFILE) return 0;
+  auto* counts = static_cast<StatementCounts*>(context);
+  std::string_view sql = sqlite3_sql(static_cast<sqlite3_stmt*>(stmt));
+  if (sql.starts_with("INSERT INTO decisions")) ++counts->inserts;
+  if (sql.starts_with("UPDATE decisions")) ++counts->updates;
+  return 0;
+}
+
+class DecisionBatchTest : public DecisionLogTest {
+ protected:
+  // A writer on a new log whose statements are counted in counts_.
+  std::unique_ptr<internal::DecisionWriter> StartWriter() {
+    auto db = internal::SqliteDb::Open(options_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                       nullptr);
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    if (!db.ok()) return nullptr;
+    auto incarnation = internal::InitializeLog(db->get(), /*create_if_missing=*/true);
+    EXPECT_TRUE(incarnation.ok()) << incarnation.status().ToString();
+    sqlite3_trace_v2((*db)->handle(), SQLITE_TRACE_PROFILE, CountStatement, &counts_);
+    auto writer = internal::DecisionWriter::Start(std::move(db).value(), options_);
+    EXPECT_TRUE(writer.ok()) << writer.status().ToString();
+    return writer.ok() ? std::move(writer).value() : nullptr;
+  }
+
+  // Queues `record`; its answer goes to answers_[index].
+  void Decide(internal::DecisionWriter* writer, DecisionRecord record, size_t index) {
+    writer->Decide(std::move(record), [this, index](Status s) {
+      std::lock_guard<std::mutex> lock(mu_);
+      answers_[index] = std::move(s);
+    });
+  }
+
+  Status Answer(size_t index) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return answers_.at(index);
+  }
+
+  // Every record in the log, read after the writer is gone.
+  std::map<std::string, DecisionRecord> ReadBack() {
+    std::map<std::string, DecisionRecord> records;
+    auto db = internal::SqliteDb::Open(options_.path, SQLITE_OPEN_READONLY, nullptr);
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    if (!db.ok()) return records;
+    auto reads = internal::DecisionReads::Prepare(db->get());
+    EXPECT_TRUE(reads.ok()) << reads.status().ToString();
+    if (!reads.ok()) return records;
+    auto all = (*reads)->All();
+    EXPECT_TRUE(all.ok()) << all.status().ToString();
+    if (!all.ok()) return records;
+    for (DecisionRecord& r : *all) records[r.gtrid] = std::move(r);
+    return records;
+  }
+
+  StatementCounts counts_;
+  std::mutex mu_;
+  std::map<size_t, Status> answers_;
+};
+
+DecisionRecord Stamped(const std::string& gtrid, Decision decision = Decision::kCommit) {
+  DecisionRecord r = Record(gtrid, decision);
+  r.incarnation = 1;
+  r.decided_at_ms = 1000;
+  return r;
+}
+
+// 134 decisions and 134 ENDs, interleaved in one batch: three INSERTs (64 +
+// 64 + 6 rows) instead of 134, and two UPDATEs of 64 rows plus one for each
+// of the 6 ENDs left (too few to repay a multi-row statement), every END
+// with its own time. A statement per record was a third of the writer's
+// work in the profile.
+TEST_F(DecisionBatchTest, OneStatementPerKindForAWholeBatch) {
+  constexpr size_t kRecords = 134;
+  static_assert(kRecords == 2 * internal::DecisionWrites::kMaxRowsPerStatement + 6);
+  static_assert(6 < internal::DecisionWrites::kMinRowsPerEndStatement);
+  options_.max_batch = 4096;
+  {
+    auto writer = StartWriter();
+    ASSERT_NE(writer, nullptr);
+    for (size_t i = 0; i < kRecords; ++i) {
+      Decide(writer.get(), Stamped("old" + std::to_string(i)), i);
+    }
+    ASSERT_TRUE(writer->Flush().ok());
+    counts_.inserts = 0;
+    counts_.updates = 0;
+
+    options_.group_commit_window = std::chrono::milliseconds(300);
+    writer.reset();
+    writer = StartWriter();
+    ASSERT_NE(writer, nullptr);
+    for (size_t i = 0; i < kRecords; ++i) {
+      writer->End("old" + std::to_string(i), 5000 + static_cast<int64_t>(i));
+      Decide(writer.get(), Stamped("new" + std::to_string(i)), kRecords + i);
+    }
+    ASSERT_TRUE(writer->Flush().ok());  // queued last: the same batch
+    EXPECT_EQ(writer->stats().forces, 1u);
+    EXPECT_EQ(writer->stats().records_forced, kRecords);
+  }
+  EXPECT_EQ(counts_.inserts, 3);
+  EXPECT_EQ(counts_.updates, 2 + 6);
+  for (size_t i = 0; i < 2 * kRecords; ++i) EXPECT_TRUE(Answer(i).ok()) << i;
+  auto records = ReadBack();
+  ASSERT_EQ(records.size(), 2 * kRecords);
+  for (size_t i = 0; i < kRecords; ++i) {
+    const DecisionRecord& old = records["old" + std::to_string(i)];
+    EXPECT_EQ(old.ended_at_ms, std::optional<int64_t>(5000 + static_cast<int64_t>(i))) << i;
+    const DecisionRecord& fresh = records["new" + std::to_string(i)];
+    EXPECT_EQ(fresh.branches, Stamped("new" + std::to_string(i)).branches) << i;
+    EXPECT_FALSE(fresh.ended_at_ms.has_value()) << i;
+  }
+}
+
+// What one batch stores and answers is what writing its records one by one,
+// in order, did: first decision wins also inside a batch and across the
+// statements' row limit, a refused record fails alone, an END finds the
+// decision queued before it but not one queued after it, and a second END
+// leaves the first one's time.
+TEST_F(DecisionBatchTest, BatchAnswersAndStoresAsRecordByRecord) {
+  options_.group_commit_window = std::chrono::milliseconds(300);
+  options_.max_batch = 4096;
+  constexpr size_t kFs = internal::DecisionWrites::kMaxRowsPerStatement + 10;
+  {
+    auto writer = StartWriter();
+    ASSERT_NE(writer, nullptr);
+    size_t i = 0;
+    Decide(writer.get(), Stamped("a"), i++);                    // 0: inserted
+    Decide(writer.get(), Stamped("a", Decision::kAbort), i++);  // 1: Conflict
+    Decide(writer.get(), Stamped("a"), i++);                    // 2: the same decision: OK
+    Decide(writer.get(), Stamped(""), i++);                     // 3: InvalidArgument
+    writer->End("c", 7);                                        // before c's decision
+    Decide(writer.get(), Stamped("c"), i++);                    // 4: stays unended
+    Decide(writer.get(), Stamped("d"), i++);                    // 5
+    writer->End("d", 8);                                        // after d's decision
+    writer->End("d", 9);                                        // the first END stands
+    writer->End("c", 10);                                       // now c is there
+    for (; i < kFs; ++i) Decide(writer.get(), Stamped("f" + std::to_string(i)), i);
+    // Past the first statement's rows: a conflict with a row of the first.
+    Decide(writer.get(), Stamped("f10", Decision::kAbort), i++);
+    Decide(writer.get(), Stamped("b"), i++);
+    ASSERT_TRUE(writer->Flush().ok());
+    EXPECT_EQ(writer->stats().forces, 1u);
+  }
+  EXPECT_TRUE(Answer(0).ok()) << Answer(0).ToString();
+  EXPECT_TRUE(Answer(1).IsConflict()) << Answer(1).ToString();
+  EXPECT_TRUE(Answer(2).ok()) << Answer(2).ToString();
+  EXPECT_TRUE(Answer(3).IsInvalidArgument()) << Answer(3).ToString();
+  for (size_t i = 4; i < kFs; ++i) EXPECT_TRUE(Answer(i).ok()) << i << Answer(i).ToString();
+  EXPECT_TRUE(Answer(kFs).IsConflict()) << Answer(kFs).ToString();
+  EXPECT_TRUE(Answer(kFs + 1).ok()) << Answer(kFs + 1).ToString();
+
+  auto records = ReadBack();
+  EXPECT_EQ(records.size(), 3 + (kFs - 6) + 1);  // a, c, d, the f's, b
+  EXPECT_EQ(records["a"].decision, Decision::kCommit);
+  EXPECT_EQ(records["f10"].decision, Decision::kCommit);
+  EXPECT_EQ(records["c"].ended_at_ms, std::optional<int64_t>(10));
+  EXPECT_EQ(records["d"].ended_at_ms, std::optional<int64_t>(8));
+  EXPECT_FALSE(records["b"].ended_at_ms.has_value());
 }
 
 // --- One coordinator per log, incarnations ---------------------------------------
