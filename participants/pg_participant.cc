@@ -390,7 +390,7 @@ void PgParticipant::FinishPreparedMany(std::vector<PreparedEnd> ends, Deadline d
     }
     size_t n = ends.size();
     c->AsyncExec(std::move(queries), deadline,
-                 [pool, c, n, done = std::move(done)](Result<std::vector<QueryResult>> r) mutable {
+                 [pool, c, n, done = std::move(done)](const Result<std::vector<QueryResult>>& r) mutable {
                    std::vector<Status> statuses(n);
                    if (!r.ok()) {
                      // An unanswered statement was lost with the connection
