@@ -64,14 +64,14 @@ Result<std::unique_ptr<PgClient>> PgClient::Connect(const std::string& name,
   }
   if (timed_out) {
     PQfinish(conn);
-    return Status::TimedOut("cannot connect to " + name + ": no answer within " +
+    return Status::TimedOut("cannot connect: no answer within " +
                             std::to_string(timeouts.connect.count()) + " ms (connect_timeout_ms)")
         .WithParticipant(name);
   }
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
     std::string msg = conn != nullptr ? Chomp(PQerrorMessage(conn)) : "out of memory";
     PQfinish(conn);
-    return Status::Unavailable("cannot connect to " + name + ": " + msg).WithParticipant(name);
+    return Status::Unavailable("cannot connect: " + msg).WithParticipant(name);
   }
   // Server notices ("table ... does not exist, skipping" from the resets)
   // are not the bench's output.
@@ -86,13 +86,15 @@ PgClient::~PgClient() {
   if (conn_ != nullptr) PQfinish(conn_);
 }
 
+// The participant's name travels in the Status (WithParticipant), which
+// prints it; the messages do not repeat it.
 Status PgClient::Error(const char* what, const void* result) const {
   const auto* r = static_cast<const PGresult*>(result);
   std::string msg = Chomp(r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
   const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   Status s = PQstatus(conn_) == CONNECTION_OK
-                 ? Status::SqlError(name_ + ": " + what + ": " + msg)
-                 : Status::Unavailable(name_ + ": connection lost: " + msg);
+                 ? Status::SqlError(std::string(what) + ": " + msg)
+                 : Status::Unavailable("connection lost: " + msg);
   s.WithParticipant(name_);
   if (state != nullptr) s.WithSqlState(state);
   return s;
@@ -106,7 +108,7 @@ Status PgClient::Await(Clock::time_point deadline) {
       // transaction when it notices.
       PQfinish(conn_);
       conn_ = nullptr;
-      return Status::TimedOut(name_ + ": no answer within " +
+      return Status::TimedOut("no answer within " +
                               std::to_string(statement_timeout_.count()) +
                               " ms (its deadline); connection closed")
           .WithParticipant(name_);
@@ -141,7 +143,7 @@ std::vector<TextRow> PgClient::Collect(const char* what, Status* failure) {
 namespace {
 
 Status Closed(const std::string& name) {
-  return Status::Unavailable(name + ": connection closed after an earlier timeout")
+  return Status::Unavailable("connection closed after an earlier timeout")
       .WithParticipant(name);
 }
 
