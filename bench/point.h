@@ -30,7 +30,9 @@ struct PointSpec {
   // Where the mode's decisions went: the config's store for 2pc and
   // 2pc-early-ack, always SQLite for null, none for the modes that write no
   // decision (local, none, sagas). See DecisionStoreOf.
-  std::optional<LogStore> log_store;
+  // The initializer lets specs be written {mode, ..., run} without
+  // -Wmissing-field-initializers.
+  std::optional<LogStore> log_store = {};
 };
 
 // The decision store a point of `mode` uses with these options.
