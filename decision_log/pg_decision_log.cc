@@ -340,6 +340,7 @@ void PgDecisionLog::FenceMany(Session& s, const std::vector<DecisionRecord>& rec
         auto ins = c.Query(kInsertFencesSql, {TextArrayLiteral(gtrids), std::to_string(incarnation_), label_,
                                               TextArrayLiteral(branches)});
         if (!ins.ok()) return ins.TakeStatus();
+        if (!ins->empty()) fence_statements_++;
         for (const auto& row : *ins) decision_of[row[0].value_or("")] = "fenced";
         std::vector<std::string> rest;
         for (const std::string& g : gtrids) {
@@ -354,14 +355,20 @@ void PgDecisionLog::FenceMany(Session& s, const std::vector<DecisionRecord>& rec
       });
   for (size_t i : which) {
     const DecisionRecord& r = records[i];
+    if (!found.ok() && ConnectionTrouble(found.status())) {
+      // The decider cannot be reached now: one record at a time would only
+      // wait out the same timeout once per record. The pass retries later.
+      (*out)[i] = found.status();
+      continue;
+    }
     const std::string* decision = nullptr;
     if (found.ok()) {
       if (auto it = found->find(r.gtrid); it != found->end()) decision = &it->second;
     }
     if (decision == nullptr) {
-      // The statement failed, or the row that stopped the insert was gone
-      // by the SELECT (a fence whose time was up): the one-record path
-      // answers, retrying.
+      // The statement was refused (e.g. a deadlock with another fencer), or
+      // the row that stopped the insert was gone by the SELECT (a fence whose
+      // time was up): the one-record path answers, retrying.
       (*out)[i] = Fence(r);
     } else if (*decision == "fenced") {
       fences_++;
@@ -400,6 +407,7 @@ Status PgDecisionLog::Fence(const DecisionRecord& record) {
     return Status::Conflict(fmt::format("{} is already decided COMMIT (at {})", record.gtrid, *decider));
   }
   fences_++;
+  fence_statements_++;
   return Status::OK();
 }
 
@@ -710,7 +718,7 @@ Result<std::vector<std::string>> PgDecisionLog::Verify() {
 LogStats PgDecisionLog::stats() const {
   LogStats s;
   s.records_forced = fences_;
-  s.forces = fences_;
+  s.forces = fence_statements_;  // FenceMany: one commit for many fences
   return s;
 }
 

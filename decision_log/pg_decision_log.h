@@ -117,6 +117,7 @@ class PgDecisionLog : public DecisionLog {
   std::string label_;
   std::atomic<bool> registered_{true};
   std::atomic<uint64_t> fences_{0};
+  std::atomic<uint64_t> fence_statements_{0};  // the commits that wrote them
 
   Mutex queue_mutex_;
   CondVar queue_cv_;      // work queued, or stopping

@@ -196,6 +196,7 @@ void PgConnection::WatchSocket(bool for_write, std::function<void()> on_ready) {
 void PgConnection::AsyncExec(std::vector<Query> queries, Deadline deadline, ExecCallback done) {
   auto self = shared_from_this();
   asio::post(strand_, [self, queries = std::move(queries), deadline, done = std::move(done)]() mutable {
+    self->query_statuses_.clear();  // an earlier failure's answers are not this request's
     if (self->conn_ == nullptr) {
       done(Status::Unavailable("connection is closed").WithParticipant(self->participant_));
       return;

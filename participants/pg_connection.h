@@ -80,8 +80,9 @@ class PgConnection : public std::enable_shared_from_this<PgConnection> {
   // After AsyncExec failed: each query's own answer, for requests whose
   // statements stand alone (each followed by a Sync, so one failing does not
   // abort the rest): OK, its SqlError, or nullopt when no answer arrived
-  // (the connection broke first: it may or may not have run). Call at most
-  // once per failure.
+  // (the connection broke first: it may or may not have run; in a segment
+  // that an earlier statement's error aborted it certainly did not, which
+  // cannot happen with a Sync after each). Call at most once per failure.
   std::vector<std::optional<Status>> TakeQueryStatuses() { return std::move(query_statuses_); }
   // Quotes `text` as an SQL literal with libpq's escaping. REQUIRES: !broken().
   std::string QuoteLiteral(const std::string& text) const;

@@ -225,16 +225,18 @@ class Pass {
 
   // Sends every planned COMMIT/ROLLBACK PREPARED: per participant, in
   // pipelines of kPerPipeline statements, kPipelines of them at once (their
-  // WAL flushes share the server's group commit); one at a time and paced
-  // while live transactions run.
+  // WAL flushes share the server's group commit); while live transactions
+  // run, one statement per participant at a time, with a pause between.
   void RunPending() {
     constexpr size_t kPerPipeline = 200;
     constexpr size_t kPipelines = 4;
-    bool pacing = Pacing();
-    size_t per_pipeline = pacing ? 1 : kPerPipeline;
-    size_t pipelines = pacing ? 1 : kPipelines;
     std::map<std::string, size_t> next;  // participant -> first entry not sent
-    for (;;) {
+    for (bool first = true;; first = false) {
+      // Asked every round: transactions that start during a long pass slow
+      // the rest of it down.
+      bool pacing = Pacing();
+      size_t per_pipeline = pacing ? 1 : kPerPipeline;
+      size_t pipelines = pacing ? 1 : kPipelines;
       struct InFlight {
         std::string participant;
         size_t from, to;
@@ -250,6 +252,7 @@ class Pass {
         }
       }
       if (round.empty()) break;
+      if (pacing && !first) std::this_thread::sleep_for(o_.pace);
       for (InFlight& f : round) {
         const auto& entries = pending_.at(f.participant);
         std::vector<PreparedEnd> ends;
@@ -262,7 +265,6 @@ class Pass {
         const auto& entries = pending_.at(f.participant);
         for (size_t i = f.from; i < f.to; ++i) Finished(entries[i], statuses.at(i - f.from));
       }
-      if (pacing) std::this_thread::sleep_for(o_.pace);
     }
     pending_.clear();
   }

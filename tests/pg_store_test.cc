@@ -371,7 +371,12 @@ TEST_F(PgStoreTest, FencesWrittenTogetherAnswerEachAsAlone) {
   commit.decision = Decision::kCommit;
   records.push_back(commit);
 
+  LogStats before = (*fencer)->stats();
   std::vector<Status> s = (*fencer)->DecideMany(records);
+  LogStats after = (*fencer)->stats();
+  // Three new fences (two at a, one at b): two statements forced them.
+  EXPECT_EQ(after.records_forced - before.records_forced, 3u);
+  EXPECT_EQ(after.forces - before.forces, 2u);
   ASSERT_EQ(s.size(), records.size());
   EXPECT_TRUE(s[0].IsConflict()) << s[0].ToString();
   EXPECT_TRUE(s[1].ok()) << s[1].ToString();
