@@ -596,27 +596,33 @@ std::string RedactUriQuery(std::string_view query) {
 }
 
 // "postgresql://user:secret@host/db?password=secret". libpq ends the
-// user:password part at the first '@' before the first '/'; the last such
-// '@' is taken here instead, so that a password with a raw '@' (which libpq
-// misreads, but which is still the user's secret) is hidden whole.
+// user:password part at the first '@' before the first '/'; everything from
+// the ':' to the last such '@' is masked here instead, so that a password
+// with a raw '@' (which libpq misreads, but which is still the user's
+// secret) is hidden whole. The query is looked for where libpq looks: after
+// the masked part, or after the first '@' when there is no password (a '?'
+// inside the user name is part of the user name, one after the '@' starts
+// the query even if a later '@' follows).
 std::string RedactUri(std::string_view uri, size_t authority_begin) {
   size_t slash = uri.find('/', authority_begin);
   std::string_view authority = uri.substr(authority_begin, slash == std::string_view::npos
                                                                ? std::string_view::npos
                                                                : slash - authority_begin);
   std::string out(uri.substr(0, authority_begin));
-  size_t at = authority.rfind('@');
-  size_t rest = authority_begin;
-  if (at != std::string_view::npos) {
-    size_t colon = authority.find(':');
-    if (colon < at) {
+  size_t first_at = authority.find('@');
+  size_t rest = authority_begin;    // what is copied from here on
+  size_t host = authority_begin;    // where libpq's host (then query) begins
+  if (first_at != std::string_view::npos) {
+    host = authority_begin + first_at;
+    size_t colon = authority.substr(0, first_at).find(':');
+    if (colon != std::string_view::npos) {
+      size_t last_at = authority.rfind('@');
       out.append(authority.substr(0, colon + 1));
       out += kMask;
-      rest = authority_begin + at;
+      rest = host = authority_begin + last_at;
     }
   }
-  size_t query = uri.find('?', at == std::string_view::npos ? authority_begin
-                                                            : authority_begin + at);
+  size_t query = uri.find('?', host);
   if (query == std::string_view::npos) {
     out.append(uri.substr(rest));
     return out;

@@ -386,6 +386,19 @@ TEST(RedactConninfoTest, UriPasswordWithRawAtOrQuestionMarkIsHiddenWhole) {
             "postgresql://user:********@host/db");
 }
 
+// Found by fuzz_conninfo in CI: with no ':' before the first '@', libpq
+// reads a query after that '@' even when a later '@' follows; the query was
+// looked for only after the last '@', and its password went out in clear.
+TEST(RedactConninfoTest, UriQueryBetweenTwoAtsIsRedacted) {
+  EXPECT_EQ(RedactConninfo("postgresql://u@h?password=secret@z"),
+            "postgresql://u@h?password=********");
+  EXPECT_EQ(RedactConninfo("postgresql://u@h?password=secret:x@z"),
+            "postgresql://u@h?password=********");
+  // A '?' before the first '@' belongs to the user name, for libpq too.
+  EXPECT_EQ(RedactConninfo("postgresql://u?x@h?password=secret"),
+            "postgresql://u?x@h?password=********");
+}
+
 TEST(RedactConninfoTest, UriWithoutPasswordIsUnchanged) {
   for (const std::string uri :
        {"postgresql://", "postgresql://host", "postgresql://user@host:5432/db",
