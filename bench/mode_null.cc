@@ -44,6 +44,7 @@ class NullBranch : public Branch {
   void CommitOnePhase(std::vector<Query>, Deadline, Done done) override { Answer(std::move(done)); }
   void Rollback(Deadline, Done done) override { Answer(std::move(done)); }
   void CommitPrepared(const std::string&, Deadline, Done done) override { Answer(std::move(done)); }
+  void RollbackPrepared(const std::string&, Deadline, Done done) override { Answer(std::move(done)); }
 
  private:
   void Answer(Done done) {
@@ -59,7 +60,7 @@ class NullParticipant : public Participant {
   NullParticipant(asio::io_context& io, std::string name) : io_(io), name_(std::move(name)) {}
 
   const std::string& name() const override { return name_; }
-  void Open(const TransactionOptions&, Deadline,
+  void Open(const TransactionOptions&, const std::string&, Deadline,
             std::function<void(Result<std::unique_ptr<Branch>>)> done) override {
     asio::post(io_, [this, done = std::move(done)] {
       done(std::unique_ptr<Branch>(new NullBranch(io_)));

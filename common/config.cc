@@ -33,8 +33,8 @@ constexpr std::array<std::string_view, 7> kTopKeys = {
 constexpr std::array<std::string_view, 4> kLogKeys = {"store", "path", "group_commit_window_us",
                                                       "max_batch"};
 constexpr std::array<std::string_view, 3> kRecoveryKeys = {"interval_ms", "pace_us", "live_grace_s"};
-constexpr std::array<std::string_view, 4> kParticipantKeys = {"name", "conninfo",
-                                                              "max_connections", "session_init"};
+constexpr std::array<std::string_view, 5> kParticipantKeys = {
+    "name", "kind", "conninfo", "max_connections", "session_init"};
 
 struct Range {
   int64_t min;
@@ -343,6 +343,19 @@ Status ConfigReader::ReadParticipant(const toml::table& table,
   if (name == nullptr) return status;
   if (Status s = ReadString(*name, kSection, "name", &participant->name); !s.ok()) return s;
   if (Status s = CheckParticipantName(*name, participant->name); !s.ok()) return s;
+  if (const toml::node* kind = table.get("kind"); kind != nullptr) {
+    std::string value;
+    if (Status s = ReadString(*kind, kSection, "kind", &value); !s.ok()) return s;
+    if (value == "postgres") {
+      participant->kind = ParticipantKind::kPostgres;
+    } else if (value == "mariadb") {
+      participant->kind = ParticipantKind::kMariaDb;
+    } else {
+      return Error(kind->source(), KeyLabel(kSection, "kind") + " of participant '" +
+                                       participant->name + "' is '" + Printable(value) +
+                                       "'; it is \"postgres\" (the default) or \"mariadb\"");
+    }
+  }
   const toml::node* conninfo = Required(table, kSection, "conninfo", &status);
   if (conninfo == nullptr) return status;
   if (Status s = ReadString(*conninfo, kSection, "conninfo", &participant->conninfo); !s.ok()) {

@@ -90,7 +90,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     });
     for (size_t i = 0; i < unopened.size(); ++i) {
       BranchState* b = unopened[i];
-      b->participant->Open(txn_->options, txn_->deadline,
+      b->participant->Open(txn_->options, b->gid, txn_->deadline,
                            [b, i, failures, join](Result<std::unique_ptr<Branch>> r) {
                              if (r.ok()) {
                                b->branch = std::move(r.value());
@@ -590,6 +590,10 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
           }
           b->participant->RollbackPrepared(b->gid, deadline, std::move(warn));
         });
+      } else if (b->branch != nullptr && b->branch->prepared() && b->branch->session() == 0) {
+        // Its own connection still works: MariaDB answers a prepared XA
+        // branch only there while that session lives.
+        b->branch->RollbackPrepared(b->gid, deadline, std::move(warn));
       } else {
         b->participant->RollbackPrepared(b->gid, deadline, std::move(warn));
       }

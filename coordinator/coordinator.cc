@@ -7,6 +7,7 @@
 
 #include "coordinator/transaction_state.h"
 #include "decision_log/decision_rows.h"
+#include "participants/mariadb_participant.h"
 #include "participants/pg_participant.h"
 #include "recovery/incarnation_check.h"
 #include "recovery/recovery_scanner.h"
@@ -19,6 +20,15 @@ namespace internal {
 std::unique_ptr<Participant> MakePgParticipant(boost::asio::io_context& io,
                                                const ParticipantOptions& options,
                                                std::chrono::milliseconds connect_timeout) {
+  return std::make_unique<PgParticipant>(io, options, connect_timeout);
+}
+
+std::unique_ptr<Participant> MakeParticipant(boost::asio::io_context& io,
+                                             const ParticipantOptions& options,
+                                             std::chrono::milliseconds connect_timeout) {
+  if (options.kind == ParticipantKind::kMariaDb) {
+    return std::make_unique<MariaDbParticipant>(io, options, connect_timeout);
+  }
   return std::make_unique<PgParticipant>(io, options, connect_timeout);
 }
 
@@ -347,6 +357,27 @@ Deadline CoordinatorImpl::DeadlineFor(const TransactionOptions& o) const {
 namespace internal {
 namespace {
 
+// A MariaDB branch is named by its xid from XA START on, so its gid must be
+// known before the first statement and fit MariaDB's 64-byte gtrid
+// (docs/gid-format.md, "MariaDB XA").
+Status CheckMariaDbParticipant(const CoordinatorOptions& o, const ParticipantOptions& p) {
+  if (o.log.store == LogStore::kPostgres) {
+    return Status::InvalidArgument(
+        "participant '" + p.name +
+        "' is a MariaDB database, which needs [log] store = \"sqlite\" for now: with the "
+        "postgres store a gid names its decider, chosen at commit, and a MariaDB branch is named "
+        "at XA START (docs/protocol.md, \"MariaDB participants\")");
+  }
+  if (o.node_id.size() > kMaxMariaDbNodeIdLength) {
+    return Status::InvalidArgument(fmt::format(
+        "node_id '{}' is {} characters; with a MariaDB participant ('{}') it is at most {}, so "
+        "that the gtrid tpc1.<node_id>.<incarnation>.<txn> fits MariaDB's 64-byte XA gtrid "
+        "(docs/gid-format.md, \"MariaDB XA\")",
+        o.node_id, o.node_id.size(), p.name, kMaxMariaDbNodeIdLength));
+  }
+  return Status::OK();
+}
+
 Status ValidateOptions(const CoordinatorOptions& o) {
   if (Status s = ValidateNodeId(o.node_id); !s.ok()) return s;
   if (o.participants.empty()) return Status::InvalidArgument("no participants configured");
@@ -358,6 +389,9 @@ Status ValidateOptions(const CoordinatorOptions& o) {
     }
     if (p.max_connections <= 0) {
       return Status::InvalidArgument("participant '" + p.name + "': max_connections must be > 0");
+    }
+    if (p.kind == ParticipantKind::kMariaDb) {
+      if (Status s = CheckMariaDbParticipant(o, p); !s.ok()) return s;
     }
     // Its name goes into gids as the decider (docs/gid-format.md).
     if (o.log.store == LogStore::kPostgres) {
@@ -387,7 +421,7 @@ Coordinator::~Coordinator() = default;
 
 Result<std::unique_ptr<Coordinator>> Coordinator::Open(CoordinatorOptions options,
                                                        std::unique_ptr<DecisionLog> log) {
-  return internal::OpenCoordinator(std::move(options), std::move(log), internal::MakePgParticipant);
+  return internal::OpenCoordinator(std::move(options), std::move(log), internal::MakeParticipant);
 }
 
 Result<std::unique_ptr<Coordinator>> Coordinator::Open(CoordinatorOptions options) {

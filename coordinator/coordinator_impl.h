@@ -34,6 +34,11 @@ std::unique_ptr<Participant> MakePgParticipant(boost::asio::io_context& io,
                                                const ParticipantOptions& options,
                                                std::chrono::milliseconds connect_timeout);
 
+// The participant of options.kind: PostgreSQL or MariaDB.
+std::unique_ptr<Participant> MakeParticipant(boost::asio::io_context& io,
+                                             const ParticipantOptions& options,
+                                             std::chrono::milliseconds connect_timeout);
+
 }  // namespace twopc::internal
 
 namespace twopc {

@@ -153,7 +153,7 @@ void Transaction::ExecuteAsync(std::string_view participant, std::string sql,
   BranchState* b = branch.value();
   Query q{std::move(sql), internal::ToTextParams(params)};
   if (b->branch != nullptr) return RunOnBranch(t, b, std::move(q), std::move(done));
-  b->participant->Open(t->options, t->deadline,
+  b->participant->Open(t->options, b->gid, t->deadline,
                        [t, b, q = std::move(q), done = std::move(done)](
                            Result<std::unique_ptr<internal::Branch>> r) mutable {
                          if (!r.ok()) {

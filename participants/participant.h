@@ -70,6 +70,12 @@ class Branch {
   // COMMIT PREPARED on this branch's own connection (idle after PREPARE),
   // saving a pool round trip. NotFound if no such prepared transaction.
   virtual void CommitPrepared(const std::string& gid, Deadline deadline, Done done) = 0;
+
+  // ROLLBACK PREPARED on this branch's own connection. For an XA resource
+  // manager it is the only way while the connection lives: MariaDB keeps a
+  // prepared branch attached to the session that prepared it, and answers
+  // XAER_NOTA to every other session until that one ends.
+  virtual void RollbackPrepared(const std::string& gid, Deadline deadline, Done done) = 0;
 };
 
 // A prepared transaction as seen in pg_prepared_xacts.
@@ -117,7 +123,11 @@ class Participant {
   virtual const std::string& name() const = 0;
 
   // Starts a branch (takes a connection; BEGIN goes out with the first work).
-  virtual void Open(const TransactionOptions& options, Deadline deadline,
+  // `gid` is the branch's gid when it is known this early (the SQLite log:
+  // always; the postgres store names the decider in it, chosen at commit:
+  // empty). PostgreSQL needs it only at PREPARE; XA resource managers
+  // (MariaDB) need it at XA START, before the first statement.
+  virtual void Open(const TransactionOptions& options, const std::string& gid, Deadline deadline,
                     std::function<void(Result<std::unique_ptr<Branch>>)> done) = 0;
 
   // COMMIT PREPARED / ROLLBACK PREPARED on a pooled connection. NotFound when

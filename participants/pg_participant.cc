@@ -198,10 +198,11 @@ class PgBranch : public Branch {
   }
 
   void CommitPrepared(const std::string& gid, Deadline deadline, Done done) override {
-    Send({{"COMMIT PREPARED " + conn_->QuoteLiteral(gid), {}}}, deadline,
-         [done = std::move(done)](Result<std::vector<QueryResult>> r) {
-           done(MapPreparedResult(r.ok() ? Status::OK() : r.TakeStatus()));
-         });
+    FinishPrepared("COMMIT PREPARED ", gid, deadline, std::move(done));
+  }
+
+  void RollbackPrepared(const std::string& gid, Deadline deadline, Done done) override {
+    FinishPrepared("ROLLBACK PREPARED ", gid, deadline, std::move(done));
   }
 
  private:
@@ -268,6 +269,13 @@ class PgBranch : public Branch {
     conn_->AsyncExec(std::move(queries), deadline, std::move(done));
   }
 
+  void FinishPrepared(const char* verb, const std::string& gid, Deadline deadline, Done done) {
+    Send({{verb + conn_->QuoteLiteral(gid), {}}}, deadline,
+         [done = std::move(done)](Result<std::vector<QueryResult>> r) {
+           done(MapPreparedResult(r.ok() ? Status::OK() : r.TakeStatus()));
+         });
+  }
+
   // The answer of txid_current_if_assigned(): NULL until the branch wrote.
   void NoteTxid(const QueryResult& r) {
     if (r.rows.empty() || !r.rows[0][0].has_value()) return;
@@ -307,7 +315,8 @@ PgParticipant::PgParticipant(boost::asio::io_context& io, ParticipantOptions opt
                              std::chrono::milliseconds connect_timeout)
     : pool_(std::make_shared<PgPool>(io, std::move(options), connect_timeout)) {}
 
-void PgParticipant::Open(const TransactionOptions& options, Deadline deadline,
+void PgParticipant::Open(const TransactionOptions& options, const std::string& /*gid*/,
+                         Deadline deadline,
                          std::function<void(Result<std::unique_ptr<Branch>>)> done) {
   auto pool = pool_;
   pool_->Acquire(deadline, [pool, options, done = std::move(done)](

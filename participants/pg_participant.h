@@ -15,7 +15,7 @@ class PgParticipant : public Participant {
                 std::chrono::milliseconds connect_timeout);
 
   const std::string& name() const override { return pool_->options().name; }
-  void Open(const TransactionOptions& options, Deadline deadline,
+  void Open(const TransactionOptions& options, const std::string& gid, Deadline deadline,
             std::function<void(Result<std::unique_ptr<Branch>>)> done) override;
   // One pooled connection, one pipeline, a Sync after each statement so
   // that every one stands alone (docs/protocol.md, "Recovery of a backlog").

@@ -35,7 +35,7 @@ class RecoveryManagerImpl {
                                     : fmt::format("twopc-view.{}", options.node_id);
     for (auto p : options.participants) {
       p.application_name = name;
-      participants_[p.name] = internal::MakePgParticipant(io_, p, options.connect_timeout);
+      participants_[p.name] = internal::MakeParticipant(io_, p, options.connect_timeout);
     }
     thread_ = std::thread([this] { io_.run(); });
     // A shared store is recovered by whoever can take a gone incarnation's

@@ -28,3 +28,11 @@ add_executable(transaction_phase_test transaction_phase_test.cc)
 target_link_libraries(transaction_phase_test PRIVATE twopc_testing GTest::gtest_main)
 target_include_directories(transaction_phase_test PRIVATE ${PROJECT_SOURCE_DIR})
 gtest_discover_tests(transaction_phase_test DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
+
+# MariaDB XA participants beside PostgreSQL ones: its own servers of both kinds.
+add_executable(mariadb_participant_test mariadb_participant_test.cc)
+target_link_libraries(mariadb_participant_test PRIVATE twopc_testing mariadb_test_support
+  GTest::gtest_main)
+target_include_directories(mariadb_participant_test PRIVATE ${PROJECT_SOURCE_DIR})
+add_test(NAME mariadb_participant_test COMMAND mariadb_participant_test)
+set_tests_properties(mariadb_participant_test PROPERTIES LABELS integration TIMEOUT 600)

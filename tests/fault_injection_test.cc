@@ -99,6 +99,9 @@ class FlakyBranch : public Branch {
     });
   }
   void Rollback(Deadline d, Done done) override { real_->Rollback(d, std::move(done)); }
+  void RollbackPrepared(const std::string& gid, Deadline d, Done done) override {
+    real_->RollbackPrepared(gid, d, std::move(done));
+  }
   void CommitPrepared(const std::string& gid, Deadline d, Done done) override {
     if (f_->commit_prepared_failures.fetch_sub(1) > 0) {
       return done(Status::Unavailable("injected: server restarting"));
@@ -115,10 +118,10 @@ class FlakyParticipant : public Participant {
  public:
   FlakyParticipant(std::unique_ptr<Participant> real, Faults* f) : real_(std::move(real)), f_(f) {}
   const std::string& name() const override { return real_->name(); }
-  void Open(const TransactionOptions& o, Deadline d,
+  void Open(const TransactionOptions& o, const std::string& gid, Deadline d,
             std::function<void(Result<std::unique_ptr<Branch>>)> done) override {
     Faults* f = f_;
-    real_->Open(o, d, [f, done](Result<std::unique_ptr<Branch>> r) {
+    real_->Open(o, gid, d, [f, done](Result<std::unique_ptr<Branch>> r) {
       if (!r.ok()) return done(std::move(r));
       done(std::unique_ptr<Branch>(new FlakyBranch(std::move(r.value()), f)));
     });

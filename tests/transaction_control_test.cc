@@ -162,7 +162,7 @@ class BranchAfterCheckTest : public BankTest {
 
   std::unique_ptr<internal::Branch> OpenBranch() {
     std::promise<Result<std::unique_ptr<internal::Branch>>> p;
-    participant_->Open({}, Soon(), [&p](Result<std::unique_ptr<internal::Branch>> r) {
+    participant_->Open({}, "", Soon(), [&p](Result<std::unique_ptr<internal::Branch>> r) {
       p.set_value(std::move(r));
     });
     auto r = p.get_future().get();

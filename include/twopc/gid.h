@@ -38,6 +38,9 @@ inline constexpr size_t kMaxGidLength = 199;             // PostgreSQL: strlen(g
 inline constexpr size_t kMaxNodeIdLength = 32;
 // A participant name (the config's rule): PostgreSQL's NAMEDATALEN - 1.
 inline constexpr size_t kMaxDeciderLength = 63;
+// With a MariaDB participant: "tpc1." + node id + 2 x (1 + 20 digits) must
+// fit MariaDB's 64-byte XA gtrid (docs/gid-format.md, "MariaDB XA").
+inline constexpr size_t kMaxMariaDbNodeIdLength = 17;
 
 // An XA-style transaction identifier.
 struct Xid {

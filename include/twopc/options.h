@@ -10,10 +10,18 @@ namespace twopc {
 
 // One participant = one PostgreSQL *database*: COMMIT PREPARED must run in the
 // database where the branch was prepared.
+// What kind of database a participant is (docs/configuration.md).
+enum class ParticipantKind {
+  kPostgres,  // PostgreSQL: PREPARE TRANSACTION / COMMIT PREPARED (the default)
+  kMariaDb,   // MariaDB >= 10.5: XA START ... XA PREPARE / XA COMMIT
+};
+
 struct ParticipantOptions {
   // Unique name the application uses to address this participant ("orders").
   std::string name;
-  // libpq connection string. It may hold a password; twopc never logs it
+  // Connection string, libpq's key=value style for both kinds (MariaDB takes
+  // host, port, user, password, dbname, connect_timeout; a host starting
+  // with '/' is its unix socket). It may hold a password; twopc never logs it
   // (see RedactConninfo) -- prefer a ~/.pgpass file or PGPASSFILE anyway.
   std::string conninfo;
   // Upper bound of pooled connections to this participant. A transaction
@@ -37,6 +45,8 @@ struct ParticipantOptions {
   // died (docs/protocol.md, "Sessions of a dead coordinator"); a value set
   // here by the application is overwritten.
   std::string application_name;
+  // PostgreSQL (the default) or MariaDB; config key `kind`.
+  ParticipantKind kind = ParticipantKind::kPostgres;
 };
 
 // Where the coordinator keeps its decisions (docs/protocol.md).

@@ -1,0 +1,248 @@
+// MariaDB XA participants beside PostgreSQL ones, against real servers
+// (scripts/pg-sandbox, scripts/mariadb-sandbox): one global transaction
+// across both kinds commits or aborts as one, and a prepared MariaDB branch
+// left behind is resolved by recovery.
+#include <gtest/gtest.h>
+#include <mysql.h>
+
+#include <filesystem>
+
+#include "testing/mariadb_sandbox.h"
+#include "testing/pg_sandbox.h"
+#include "twopc/config.h"
+#include "twopc/coordinator.h"
+#include "twopc/gid.h"
+#include "twopc/recovery.h"
+
+namespace twopc::testing {
+namespace {
+
+constexpr int64_t kInitial = 1000;
+
+class MariaDbParticipantTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pg_ = PgSandbox::Start({"orders"}).release();
+    ASSERT_NE(pg_, nullptr);
+    maria_ = MariaDbSandbox::Start({"billing"}).release();
+    ASSERT_NE(maria_, nullptr);
+  }
+  static void TearDownTestSuite() {
+    delete maria_;
+    maria_ = nullptr;
+    delete pg_;
+    pg_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(pg_, nullptr);
+    ASSERT_NE(maria_, nullptr);
+    char tmpl[] = "/tmp/twopc-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    log_dir_ = tmpl;
+    pg_->Exec("orders",
+              "DROP TABLE IF EXISTS accounts; CREATE TABLE accounts(id bigint PRIMARY KEY,"
+              " balance bigint NOT NULL CHECK (balance >= 0));"
+              "INSERT INTO accounts SELECT g, 1000 FROM generate_series(1, 10) g");
+    maria_->Exec("billing", "DROP TABLE IF EXISTS accounts");
+    maria_->Exec("billing",
+                 "CREATE TABLE accounts(id BIGINT PRIMARY KEY, balance BIGINT NOT NULL "
+                 "CHECK (balance >= 0), note VARCHAR(200)) ENGINE=InnoDB");
+    maria_->Exec("billing",
+                 "INSERT INTO accounts(id, balance) VALUES (1,1000),(2,1000),(3,1000),(4,1000)");
+    // Nothing prepared is left over from an earlier test.
+    for (const auto& row : maria_->Query("billing", "XA RECOVER")) {
+      maria_->TryExec("billing", "XA ROLLBACK X'" + Hex(row[3].substr(0, std::stoul(row[1]))) + "',X'" +
+                                     Hex(row[3].substr(std::stoul(row[1]))) + "'," + row[0]);
+    }
+  }
+
+  void TearDown() override { std::filesystem::remove_all(log_dir_); }
+
+  static std::string Hex(const std::string& s) {
+    static const char* kDigits = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : s) {
+      out += kDigits[c >> 4];
+      out += kDigits[c & 15];
+    }
+    return out;
+  }
+
+  CoordinatorOptions Options() {
+    auto o = LoadConfigFile(pg_->config_path());
+    EXPECT_TRUE(o.ok()) << o.status().ToString();
+    CoordinatorOptions opts = o.value();
+    opts.log.path = log_dir_ + "/decisions.db";
+    opts.recovery.interval = std::chrono::milliseconds(0);
+    ParticipantOptions billing;
+    billing.name = "billing";
+    billing.kind = ParticipantKind::kMariaDb;
+    billing.conninfo = maria_->conninfo("billing");
+    opts.participants.push_back(billing);
+    return opts;
+  }
+
+  std::unique_ptr<Coordinator> Open(CoordinatorOptions opts) {
+    auto c = Coordinator::Open(std::move(opts));
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? std::move(c.value()) : nullptr;
+  }
+
+  static int64_t PgBalance(int id) {
+    return pg_->QueryInt("orders", "SELECT balance FROM accounts WHERE id = " + std::to_string(id));
+  }
+  static int64_t MariaBalance(int id) {
+    return maria_->QueryInt("billing", "SELECT balance FROM accounts WHERE id = " + std::to_string(id));
+  }
+  static int64_t MariaPrepared() { return static_cast<int64_t>(maria_->Query("billing", "XA RECOVER").size()); }
+
+  static inline PgSandbox* pg_ = nullptr;
+  static inline MariaDbSandbox* maria_ = nullptr;
+  std::string log_dir_;
+};
+
+TEST_F(MariaDbParticipantTest, TransferAcrossBothKindsCommits) {
+  auto coord = Open(Options());
+  ASSERT_NE(coord, nullptr);
+  Transaction tx = coord->Begin();
+  // $n placeholders on both kinds; Execute on MariaDB runs inside XA START.
+  auto r = tx.Execute("billing", "UPDATE accounts SET balance = balance - $1 WHERE id = $2",
+                      {int64_t{30}, int64_t{1}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->affected(), 1u);
+  ASSERT_TRUE(tx.Queue("orders", "UPDATE accounts SET balance = balance + $1 WHERE id = $2",
+                       {int64_t{30}, int64_t{1}}).ok());
+  Status s = tx.Commit();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(MariaBalance(1), kInitial - 30);
+  EXPECT_EQ(PgBalance(1), kInitial + 30);
+  EXPECT_EQ(MariaPrepared(), 0);
+  EXPECT_EQ(pg_->PreparedCount("orders"), 0);
+  EXPECT_EQ(coord->stats().committed, 1u);
+}
+
+TEST_F(MariaDbParticipantTest, SqlErrorInTheMariaDbBranchRollsBackPostgres) {
+  auto coord = Open(Options());
+  ASSERT_NE(coord, nullptr);
+  Transaction tx = coord->Begin();
+  ASSERT_TRUE(tx.Queue("orders", "UPDATE accounts SET balance = balance + 500 WHERE id = 2").ok());
+  // The CHECK fails on MariaDB at PREPARE time (queued statements go with XA PREPARE).
+  ASSERT_TRUE(tx.Queue("billing", "UPDATE accounts SET balance = balance - 5000 WHERE id = 2").ok());
+  Status s = tx.Commit();
+  EXPECT_TRUE(s.IsAborted()) << s.ToString();
+  EXPECT_EQ(s.participant(), "billing") << s.ToString();
+  EXPECT_EQ(PgBalance(2), kInitial);
+  EXPECT_EQ(MariaBalance(2), kInitial);
+  EXPECT_EQ(MariaPrepared(), 0);
+  EXPECT_EQ(pg_->PreparedCount("orders"), 0);
+}
+
+TEST_F(MariaDbParticipantTest, SqlErrorInPostgresRollsBackThePreparedMariaDbBranch) {
+  auto coord = Open(Options());
+  ASSERT_NE(coord, nullptr);
+  Transaction tx = coord->Begin();
+  ASSERT_TRUE(tx.Queue("billing", "UPDATE accounts SET balance = balance + 500 WHERE id = 3").ok());
+  ASSERT_TRUE(tx.Queue("orders", "UPDATE accounts SET balance = balance - 5000 WHERE id = 3").ok());
+  Status s = tx.Commit();
+  EXPECT_TRUE(s.IsAborted()) << s.ToString();
+  EXPECT_EQ(PgBalance(3), kInitial);
+  EXPECT_EQ(MariaBalance(3), kInitial);
+  // Rolled back on the session that prepared it, not left to recovery.
+  EXPECT_EQ(MariaPrepared(), 0);
+}
+
+TEST_F(MariaDbParticipantTest, ParametersAreDataNeverSql) {
+  auto coord = Open(Options());
+  ASSERT_NE(coord, nullptr);
+  const std::string hostile = "x'); DELETE FROM accounts; -- \\' \"$1 é";
+  Transaction tx = coord->Begin();
+  auto r = tx.Execute("billing", "UPDATE accounts SET note = $1 WHERE id = $2", {hostile, int64_t{4}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto read = tx.Execute("billing", "SELECT note, '$1' FROM accounts WHERE id = $1", {int64_t{4}});
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ((*read)[0][0].value_or(""), hostile);
+  EXPECT_EQ((*read)[0][1].value_or(""), "$1");  // inside quotes: not a placeholder
+  ASSERT_TRUE(tx.Commit().ok());
+  EXPECT_EQ(maria_->QueryInt("billing", "SELECT COUNT(*) FROM accounts"), 4);
+}
+
+TEST_F(MariaDbParticipantTest, CommitStatementInsideTheBranchIsRefused) {
+  auto coord = Open(Options());
+  ASSERT_NE(coord, nullptr);
+  Transaction tx = coord->Begin();
+  ASSERT_TRUE(tx.Queue("orders", "UPDATE accounts SET balance = balance + 1 WHERE id = 5").ok());
+  auto r = tx.Execute("billing", "UPDATE accounts SET balance = balance - 1 WHERE id = 1");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // MariaDB itself refuses COMMIT inside an active XA branch (XAER_RMFAIL).
+  auto c = tx.Execute("billing", "COMMIT");
+  EXPECT_FALSE(c.ok());
+  Status s = tx.Commit();
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(MariaBalance(1), kInitial);
+  EXPECT_EQ(PgBalance(5), kInitial);
+  EXPECT_EQ(MariaPrepared(), 0);
+}
+
+TEST_F(MariaDbParticipantTest, ReadOnlyMariaDbBranchCommitsWithoutPrepare) {
+  auto coord = Open(Options());
+  ASSERT_NE(coord, nullptr);
+  Transaction tx = coord->Begin();
+  auto r = tx.Execute("billing", "SELECT balance FROM accounts WHERE id = 1");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(tx.Queue("orders", "UPDATE accounts SET balance = balance + 7 WHERE id = 6").ok());
+  ASSERT_TRUE(tx.Commit().ok());
+  EXPECT_EQ(PgBalance(6), kInitial + 7);
+  // One write branch: committed in one phase, no decision record needed.
+  EXPECT_EQ(coord->stats().committed_one_phase, 1u);
+}
+
+// A coordinator died after XA PREPARE and before any decision: the branch
+// survives its client, and recovery rolls it back (presumed abort).
+TEST_F(MariaDbParticipantTest, PreparedBranchOfADeadCoordinatorIsRolledBackByRecovery) {
+  CoordinatorOptions opts = Options();
+  {
+    auto coord = Open(opts);  // draws incarnation 1, then exits
+    ASSERT_NE(coord, nullptr);
+  }
+  const std::string gid = EncodeGid({opts.node_id, 1, 42, 2});
+  Xid xid = ToXid(*DecodeGid(gid));
+  std::string x = "X'" + Hex(xid.gtrid) + "',X'" + Hex(xid.bqual) + "'," + std::to_string(xid.format_id);
+  MYSQL* m = mysql_init(nullptr);
+  ASSERT_NE(mysql_real_connect(m, "127.0.0.1", MariaDbSandbox::kUser, MariaDbSandbox::kPassword, "billing",
+                               maria_->port(1), nullptr, CLIENT_MULTI_STATEMENTS),
+            nullptr) << mysql_error(m);
+  for (const std::string& sql : {"XA START " + x, std::string("UPDATE accounts SET balance = 1 WHERE id = 2"),
+                                 "XA END " + x, "XA PREPARE " + x}) {
+    ASSERT_EQ(mysql_query(m, sql.c_str()), 0) << sql << ": " << mysql_error(m);
+  }
+  mysql_close(m);  // the client is gone; the prepared branch stays
+  ASSERT_EQ(MariaPrepared(), 1);
+
+  auto manager = RecoveryManager::Open(opts);
+  ASSERT_TRUE(manager.ok()) << manager.status().ToString();
+  RecoveryReport report = (*manager)->RunPass({});
+  EXPECT_EQ(report.resolved, 1);
+  EXPECT_EQ(report.in_doubt_remaining, 0);
+  EXPECT_EQ(MariaPrepared(), 0);
+  EXPECT_EQ(MariaBalance(2), kInitial);
+}
+
+TEST_F(MariaDbParticipantTest, StartUpRefusesWhatCannotWork) {
+  CoordinatorOptions opts = Options();
+  opts.node_id = "a-node-id-of-18ch";
+  opts.node_id += "x";
+  auto c = Coordinator::Open(opts);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("at most 17"), std::string::npos) << c.status().ToString();
+
+  opts = Options();
+  opts.log.store = LogStore::kPostgres;
+  c = Coordinator::Open(opts);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("store = \"sqlite\""), std::string::npos) << c.status().ToString();
+}
+
+}  // namespace
+}  // namespace twopc::testing
