@@ -456,7 +456,14 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   // was rolled back behind the log's back: a mixed outcome, recorded and
   // reported, never counted as done (docs/protocol.md).
   void CheckGone(BranchState* b, std::shared_ptr<Join> join, int attempt, Clock::time_point first_try) {
-    if (b->txid == 0) return Completed(b, join);  // nothing to ask (cannot happen since 0.2)
+    if (b->txid == 0) {
+      // A MariaDB branch: MariaDB keeps no outcome of a finished XA branch,
+      // so a gone one cannot be told committed from rolled back by hand
+      // (docs/protocol.md, "MariaDB participants").
+      twopc::internal::Log().warn("twopc: {} on {} is gone and its server cannot say what became of it; "
+                                  "taking it as committed", b->gid, b->name());
+      return Completed(b, join);
+    }
     auto self = shared_from_this();
     Deadline deadline = Clock::now() + core_->options.default_deadline;
     b->participant->TransactionStatus(

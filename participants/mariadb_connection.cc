@@ -168,7 +168,7 @@ void MariaDbConnection::StartConnect(const MariaDbConnInfo& info) {
   const MariaDbConnInfo& i = *info_;
   auto self = shared_from_this();
   auto ret = std::make_shared<MYSQL*>(nullptr);
-  const unsigned long flags = CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS;
+  const auto flags = CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS;
   int status = mysql_real_connect_start(
       ret.get(), mysql_, i.host.c_str(), i.user.c_str(), i.password.c_str(),
       i.dbname.empty() ? nullptr : i.dbname.c_str(), i.port,
@@ -312,7 +312,7 @@ void MariaDbConnection::StoreResult() {
             MYSQL_FIELD* fields = mysql_fetch_fields(*res);
             for (unsigned c = 0; c < ncols; ++c) out.columns.emplace_back(fields[c].name);
             while (MYSQL_ROW row = mysql_fetch_row(*res)) {
-              unsigned long* lengths = mysql_fetch_lengths(*res);
+              auto* lengths = mysql_fetch_lengths(*res);
               Rows::Row r;
               r.reserve(ncols);
               for (unsigned c = 0; c < ncols; ++c) {

@@ -32,7 +32,8 @@
 #include "participants/query.h"
 #include "twopc/status.h"
 
-typedef struct st_mysql MYSQL;
+struct st_mysql;
+using MYSQL = st_mysql;  // as mysql.h declares it
 
 namespace twopc::internal {
 

@@ -208,7 +208,7 @@ uint64_t CountOf(const QueryResult& r) {
 class MariaDbBranch : public Branch {
  public:
   MariaDbBranch(std::shared_ptr<MariaDbPool> pool, std::shared_ptr<MariaDbConnection> conn,
-                TransactionOptions options, Xid xid)
+                TransactionOptions options, const Xid& xid)
       : pool_(std::move(pool)), conn_(std::move(conn)), options_(options), xid_sql_(MariaDbXidSql(xid)) {}
 
   // The reset rolls back an XA branch that is still active or idle; a
@@ -411,7 +411,7 @@ void MariaDbParticipant::Open(const TransactionOptions& options, const std::stri
   pool_->Acquire(deadline, [pool, options, xid = std::move(*xid), done = std::move(done)](
                                Result<std::shared_ptr<MariaDbConnection>> conn) mutable {
     if (!conn.ok()) return done(conn.TakeStatus());
-    done(std::unique_ptr<Branch>(new MariaDbBranch(pool, std::move(conn.value()), options, std::move(xid))));
+    done(std::unique_ptr<Branch>(new MariaDbBranch(pool, std::move(conn.value()), options, xid)));
   });
 }
 
@@ -538,7 +538,7 @@ void MariaDbParticipant::AwaitGone(std::vector<uint64_t> ids, Deadline deadline,
 void MariaDbParticipant::EndSession(int session, Deadline deadline, std::function<void(Status)> done) {
   if (session <= 0) return done(Status::OK());
   auto* self = this;
-  uint64_t id = static_cast<uint64_t>(session);
+  auto id = static_cast<uint64_t>(session);
   // KILL of a session that is gone already answers ER_NO_SUCH_THREAD (1094).
   RunPooled({{"KILL CONNECTION " + std::to_string(id), {}}}, deadline,
             [self, id, deadline, done = std::move(done)](Result<std::vector<QueryResult>> r) mutable {
@@ -569,6 +569,7 @@ void MariaDbParticipant::EndSessions(const std::string& node_id, IncarnationRang
               }
               if (ids.empty()) return done(EndedSessions{});
               std::vector<Query> kills;
+              kills.reserve(ids.size());
               for (uint64_t id : ids) kills.push_back({"KILL CONNECTION " + std::to_string(id), {}});
               int n = static_cast<int>(ids.size());
               // One KILL per request: one that is gone already must not stop the rest.
@@ -601,7 +602,7 @@ void MariaDbParticipant::Register(const std::string& node_id, uint64_t /*incarna
   std::string lock_name = "twopc.registration." + node_id;
   if (conn != nullptr && !conn->broken()) {
     conn->AsyncExec({{"SELECT 1", {}}}, deadline,
-                    [self, node_id, deadline, done = std::move(done)](Result<std::vector<QueryResult>> r) mutable {
+                    [self, node_id, deadline, done = std::move(done)](const Result<std::vector<QueryResult>>& r) mutable {
                       if (r.ok()) return done(Status::OK());
                       self->Register(node_id, 0, deadline, std::move(done));
                     });
