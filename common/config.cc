@@ -34,7 +34,7 @@ constexpr std::array<std::string_view, 4> kLogKeys = {"store", "path", "group_co
                                                       "max_batch"};
 constexpr std::array<std::string_view, 3> kRecoveryKeys = {"interval_ms", "pace_us", "live_grace_s"};
 constexpr std::array<std::string_view, 5> kParticipantKeys = {
-    "name", "kind", "conninfo", "max_connections", "session_init"};
+    "name", "conninfo", "max_connections", "session_init", "kind"};
 
 struct Range {
   int64_t min;

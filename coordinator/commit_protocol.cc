@@ -12,6 +12,7 @@
 //
 // Each step is one method of CommitOperation; every callback that ends a
 // parallel step goes through a Join so the next step starts exactly once.
+#include <algorithm>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -185,13 +186,26 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   // "Complete and forget"), so a decider that starts late can never commit
   // after recovery rolled the others back. A decider with queued statements
   // only runs them first, with txid_current(): one more round trip.
+  // A transaction with a MariaDB branch has its decider named already (the
+  // branch's gid holds it from XA START on): that PostgreSQL branch decides,
+  // and is made a write branch if it was not one -- it then commits nothing
+  // but the decision row (docs/protocol.md, "MariaDB participants").
   void ChooseDecider() {
-    std::vector<BranchState*> started;
-    for (BranchState* b : writes_) {
-      if (b->branch->txid() != 0) started.push_back(b);
+    if (!txn_->named_decider.empty()) {
+      decider_ = txn_->FindBranch(txn_->named_decider);
+      auto read = std::find(reads_.begin(), reads_.end(), decider_);
+      if (read != reads_.end()) {
+        reads_.erase(read);
+        writes_.push_back(decider_);
+      }
+    } else {
+      std::vector<BranchState*> started;
+      for (BranchState* b : writes_) {
+        if (b->branch->txid() != 0) started.push_back(b);
+      }
+      const auto& pool = started.empty() ? writes_ : started;
+      decider_ = pool[std::hash<std::string>{}(txn_->gtrid) % pool.size()];
     }
-    const auto& pool = started.empty() ? writes_ : started;
-    decider_ = pool[std::hash<std::string>{}(txn_->gtrid) % pool.size()];
     for (BranchState* b : writes_) {
       b->gid = EncodeGid({core_->options.node_id, core_->log->incarnation(), txn_->txn, b->number,
                           decider_->name()});

@@ -338,6 +338,14 @@ Result<TransactionOutcome> CoordinatorImpl::OutcomeOf(const std::string& gtrid) 
   return fenced;
 }
 
+std::string CoordinatorImpl::ChooseNamedDecider(const std::string& gtrid) const {
+  std::vector<const std::string*> postgres;
+  for (const auto& p : options.participants) {
+    if (p.kind == ParticipantKind::kPostgres) postgres.push_back(&p.name);
+  }
+  return *postgres[std::hash<std::string>{}(gtrid) % postgres.size()];
+}
+
 Participant* CoordinatorImpl::FindParticipant(std::string_view name) const {
   auto it = participants_.find(name);
   return it == participants_.end() ? nullptr : it->second.get();
@@ -362,11 +370,26 @@ namespace {
 // (docs/gid-format.md, "MariaDB XA").
 Status CheckMariaDbParticipant(const CoordinatorOptions& o, const ParticipantOptions& p) {
   if (o.log.store == LogStore::kPostgres) {
-    return Status::InvalidArgument(
-        "participant '" + p.name +
-        "' is a MariaDB database, which needs [log] store = \"sqlite\" for now: with the "
-        "postgres store a gid names its decider, chosen at commit, and a MariaDB branch is named "
-        "at XA START (docs/protocol.md, \"MariaDB participants\")");
+    // The decider is a PostgreSQL participant, named in the MariaDB
+    // branch's bqual "<branch>.<decider>": at most 10 + 1 + 53 bytes.
+    bool any_postgres = false;
+    for (const auto& q : o.participants) {
+      if (q.kind != ParticipantKind::kPostgres) continue;
+      any_postgres = true;
+      if (q.name.size() > kMaxMariaDbDeciderLength) {
+        return Status::InvalidArgument(fmt::format(
+            "participant '{}' has a {}-character name; with a MariaDB participant ('{}') and "
+            "store = \"postgres\" a PostgreSQL participant's name is at most {}, so that a MariaDB "
+            "branch qualifier <branch>.<decider> fits 64 bytes (docs/gid-format.md, \"MariaDB XA\")",
+            q.name, q.name.size(), p.name, kMaxMariaDbDeciderLength));
+      }
+    }
+    if (!any_postgres) {
+      return Status::InvalidArgument(
+          "participant '" + p.name +
+          "' is a MariaDB database; store = \"postgres\" keeps the decisions in the PostgreSQL "
+          "participants, and this config has none");
+    }
   }
   if (o.node_id.size() > kMaxMariaDbNodeIdLength) {
     return Status::InvalidArgument(fmt::format(

@@ -108,6 +108,11 @@ class CoordinatorImpl {
   // nullptr if there is no participant of that name.
   Participant* FindParticipant(std::string_view name) const;
 
+  // The decider a transaction with a MariaDB branch names from that branch's
+  // XA START on (postgres store): a PostgreSQL participant, spread by the
+  // gtrid's hash. ValidateOptions made sure there is one.
+  std::string ChooseNamedDecider(const std::string& gtrid) const;
+
   // Waits (at most `limit`) until no OpGuard is held: every phase 2 is over.
   void WaitForCompletions(std::chrono::milliseconds limit) TWOPC_EXCLUDES(mutex_);
 

@@ -26,10 +26,23 @@ BranchState* TxnState::AddBranch(Participant* participant) {
   b->participant = participant;
   b->number = static_cast<uint32_t>(branches.size() + 1);
   // With the decisions inside PostgreSQL the gid names the decider, which is
-  // chosen at commit (commit_protocol.cc): the gids are written then.
-  if (!core->log->shared()) b->gid = EncodeGid({core->options.node_id, core->log->incarnation(), txn, b->number});
+  // chosen at commit (commit_protocol.cc): the gids are written then --
+  // but for a MariaDB branch, named at XA START: the decider is chosen now,
+  // among the PostgreSQL participants, and its branch added (empty) so that
+  // the commit can make it the decider (docs/protocol.md, "MariaDB
+  // participants").
+  if (!core->log->shared()) {
+    b->gid = EncodeGid({core->options.node_id, core->log->incarnation(), txn, b->number});
+  } else if (participant->kind() == ParticipantKind::kMariaDb) {
+    if (named_decider.empty()) named_decider = core->ChooseNamedDecider(gtrid);
+    b->gid = EncodeGid({core->options.node_id, core->log->incarnation(), txn, b->number, named_decider});
+  }
   branches.push_back(std::move(b));
-  return branches.back().get();
+  BranchState* added = branches.back().get();
+  if (!named_decider.empty() && FindBranch(named_decider) == nullptr) {
+    AddBranch(core->FindParticipant(named_decider));
+  }
+  return added;
 }
 
 }  // namespace internal

@@ -61,6 +61,11 @@ struct TxnState {
   // The first statement failure: afterwards the transaction can only abort.
   Status failure;
   std::vector<std::unique_ptr<BranchState>> branches;
+  // With the postgres store, the decider chosen when the first MariaDB
+  // branch was added, whose gid names it from XA START on; empty otherwise
+  // (the decider is then chosen at commit). docs/protocol.md, "MariaDB
+  // participants".
+  std::string named_decider;
 
   BranchState* FindBranch(std::string_view participant);
   BranchState* AddBranch(Participant* participant);

@@ -59,6 +59,15 @@ Result<std::string> DeciderOf(const DecisionRecord& record) {
 Result<std::unique_ptr<PgDecisionLog>> PgDecisionLog::Open(const CoordinatorOptions& options,
                                                             Role role) {
   if (options.participants.empty()) return Status::InvalidArgument("no participants configured");
+  // The decisions live in the PostgreSQL participants; MariaDB ones are
+  // never deciders (docs/protocol.md, "MariaDB participants").
+  bool any_postgres = false;
+  for (const auto& p : options.participants) any_postgres |= p.kind == ParticipantKind::kPostgres;
+  if (!any_postgres) {
+    return Status::InvalidArgument(
+        "[log] store = \"postgres\" keeps the decisions in the PostgreSQL participants, and "
+        "this config has none");
+  }
   std::unique_ptr<PgDecisionLog> log(new PgDecisionLog(options, role));
   if (Status s = log->Start(); !s.ok()) return s;
   return log;
@@ -68,13 +77,17 @@ PgDecisionLog::PgDecisionLog(const CoordinatorOptions& options, Role role)
     : options_(options), role_(role), timeouts_{options.connect_timeout, options.default_deadline} {
   app_name_ = role == Role::kCoordinator ? "twopc-store." + options.node_id : "twopc-operator";
   for (const auto& p : options.participants) {
+    if (p.kind != ParticipantKind::kPostgres) continue;  // no decision table there
     auto s = std::make_unique<Session>();
     s->name = p.name;
     s->conninfo = p.conninfo;
     sessions_.push_back(std::move(s));
   }
-  registration_.name = options.participants.front().name;
-  registration_.conninfo = options.participants.front().conninfo;
+  // The registry: the first PostgreSQL participant (Open checked there is one).
+  if (!sessions_.empty()) {
+    registration_.name = sessions_.front()->name;
+    registration_.conninfo = sessions_.front()->conninfo;
+  }
 }
 
 Status PgDecisionLog::Start() {

@@ -122,6 +122,10 @@ class Participant {
 
   virtual const std::string& name() const = 0;
 
+  // PostgreSQL unless overridden. A MariaDB branch is named (its gid fixed)
+  // at XA START, and is never the decider of the postgres store.
+  virtual ParticipantKind kind() const { return ParticipantKind::kPostgres; }
+
   // Starts a branch (takes a connection; BEGIN goes out with the first work).
   // `gid` is the branch's gid when it is known this early (the SQLite log:
   // always; the postgres store names the decider in it, chosen at commit:

@@ -330,6 +330,25 @@ TEST(ConfigTest, MissingOrUnreadableFileIsInvalidArgument) {
       << directory.status().message();
 }
 
+TEST(ConfigTest, ParticipantKindIsPostgresByDefaultOrMariaDb) {
+  auto options = ParseConfig(
+      "node_id = \"n\"\n"
+      "[[participants]]\nname = \"orders\"\nconninfo = \"dbname=orders\"\n"
+      "[[participants]]\nname = \"billing\"\nkind = \"mariadb\"\n"
+      "conninfo = \"host=127.0.0.1 dbname=billing\"\n",
+      "test.toml");
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_EQ(options->participants[0].kind, ParticipantKind::kPostgres);
+  EXPECT_EQ(options->participants[1].kind, ParticipantKind::kMariaDb);
+
+  auto bad = ParseConfig(
+      "node_id = \"n\"\n[[participants]]\nname = \"x\"\nkind = \"mysql\"\nconninfo = \"a=b\"\n",
+      "test.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("test.toml:4"), std::string::npos) << bad.status().ToString();
+  EXPECT_NE(bad.status().message().find("\"mariadb\""), std::string::npos) << bad.status().ToString();
+}
+
 TEST(RedactConninfoTest, KeywordValueForm) {
   EXPECT_EQ(RedactConninfo("host=db password=secret user=app"),
             "host=db password=******** user=app");

@@ -237,11 +237,61 @@ TEST_F(MariaDbParticipantTest, StartUpRefusesWhatCannotWork) {
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("at most 17"), std::string::npos) << c.status().ToString();
 
+  // The postgres store: the decider's name goes into the MariaDB bqual.
   opts = Options();
   opts.log.store = LogStore::kPostgres;
+  opts.participants[0].name = std::string(kMaxMariaDbDeciderLength + 1, 'o');
   c = Coordinator::Open(opts);
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.status().message().find("store = \"sqlite\""), std::string::npos) << c.status().ToString();
+  EXPECT_NE(c.status().message().find("at most 53"), std::string::npos) << c.status().ToString();
+
+  // ... and needs a PostgreSQL participant to keep the decisions in.
+  opts = Options();
+  opts.log.store = LogStore::kPostgres;
+  opts.participants.erase(opts.participants.begin());
+  c = Coordinator::Open(opts);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("has none"), std::string::npos) << c.status().ToString();
+}
+
+// With the decisions inside PostgreSQL, the MariaDB branch names its decider
+// from XA START on: a PostgreSQL participant, which decides even when the
+// transaction wrote nothing there (it then commits only the decision row).
+TEST_F(MariaDbParticipantTest, PostgresStoreDecidesAtTheNamedPostgresParticipant) {
+  CoordinatorOptions opts = Options();
+  opts.log.store = LogStore::kPostgres;
+  ParticipantOptions ledger;
+  ledger.name = "ledger";
+  ledger.kind = ParticipantKind::kMariaDb;
+  ledger.conninfo = maria_->conninfo("billing");  // a second branch on the same database
+  opts.participants.push_back(ledger);
+  auto coord = Open(opts);
+  ASSERT_NE(coord, nullptr);
+
+  // Two MariaDB writes, none on PostgreSQL: "orders" still decides.
+  Transaction tx = coord->Begin();
+  ASSERT_TRUE(tx.Queue("billing", "UPDATE accounts SET balance = balance - 10 WHERE id = 1").ok());
+  ASSERT_TRUE(tx.Queue("ledger", "UPDATE accounts SET balance = balance + 10 WHERE id = 2").ok());
+  Status s = tx.Commit();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(MariaBalance(1), kInitial - 10);
+  EXPECT_EQ(MariaBalance(2), kInitial + 10);
+
+  // A PostgreSQL write and a MariaDB one; then an abort refused on MariaDB.
+  Transaction tx2 = coord->Begin();
+  ASSERT_TRUE(tx2.Queue("orders", "UPDATE accounts SET balance = balance + 5 WHERE id = 7").ok());
+  ASSERT_TRUE(tx2.Queue("billing", "UPDATE accounts SET balance = balance - 5 WHERE id = 3").ok());
+  ASSERT_TRUE(tx2.Commit().ok());
+  EXPECT_EQ(PgBalance(7), kInitial + 5);
+  EXPECT_EQ(MariaBalance(3), kInitial - 5);
+
+  Transaction tx3 = coord->Begin();
+  ASSERT_TRUE(tx3.Queue("orders", "UPDATE accounts SET balance = balance + 5 WHERE id = 8").ok());
+  ASSERT_TRUE(tx3.Queue("billing", "UPDATE accounts SET balance = balance - 99999 WHERE id = 3").ok());
+  EXPECT_TRUE(tx3.Commit().IsAborted());
+  EXPECT_EQ(PgBalance(8), kInitial);
+  EXPECT_EQ(MariaPrepared(), 0);
+  EXPECT_EQ(pg_->PreparedCount("orders"), 0);
 }
 
 }  // namespace

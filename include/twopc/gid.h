@@ -41,6 +41,8 @@ inline constexpr size_t kMaxDeciderLength = 63;
 // With a MariaDB participant: "tpc1." + node id + 2 x (1 + 20 digits) must
 // fit MariaDB's 64-byte XA gtrid (docs/gid-format.md, "MariaDB XA").
 inline constexpr size_t kMaxMariaDbNodeIdLength = 17;
+// ... and a decider named in a MariaDB branch qualifier "<branch>.<decider>".
+inline constexpr size_t kMaxMariaDbDeciderLength = 53;
 
 // An XA-style transaction identifier.
 struct Xid {
