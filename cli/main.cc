@@ -38,7 +38,7 @@ void RouteLibraryLogsToStderr() {
 int Run(int argc, char** argv) {
   GlobalOptions global;
   int exit_code = kExitOk;
-  CLI::App app("twopc: see and resolve in-doubt two-phase-commit transactions on PostgreSQL",
+  CLI::App app("twopc: see and resolve in-doubt two-phase-commit transactions on PostgreSQL and MariaDB",
                "twopc");
   // --config (and --help) may come after the subcommand too.
   app.fallthrough();

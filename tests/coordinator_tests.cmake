@@ -34,5 +34,8 @@ add_executable(mariadb_participant_test mariadb_participant_test.cc)
 target_link_libraries(mariadb_participant_test PRIVATE twopc_testing mariadb_test_support
   GTest::gtest_main)
 target_include_directories(mariadb_participant_test PRIVATE ${PROJECT_SOURCE_DIR})
+target_link_libraries(mariadb_participant_test PRIVATE nlohmann_json::nlohmann_json)
+target_compile_definitions(mariadb_participant_test PRIVATE TWOPC_CLI_PATH="$<TARGET_FILE:twopc_cli>")
+add_dependencies(mariadb_participant_test twopc_cli)
 add_test(NAME mariadb_participant_test COMMAND mariadb_participant_test)
 set_tests_properties(mariadb_participant_test PROPERTIES LABELS integration TIMEOUT 600)

@@ -6,6 +6,11 @@
 #include <mysql.h>
 
 #include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/cli_fixture.h"
 
 #include "testing/mariadb_sandbox.h"
 #include "testing/pg_sandbox.h"
@@ -59,6 +64,7 @@ class MariaDbParticipantTest : public ::testing::Test {
 
   void TearDown() override { std::filesystem::remove_all(log_dir_); }
 
+  static std::string internal_hex(const std::string& s) { return Hex(s); }
   static std::string Hex(const std::string& s) {
     static const char* kDigits = "0123456789abcdef";
     std::string out;
@@ -96,6 +102,22 @@ class MariaDbParticipantTest : public ::testing::Test {
     return maria_->QueryInt("billing", "SELECT balance FROM accounts WHERE id = " + std::to_string(id));
   }
   static int64_t MariaPrepared() { return static_cast<int64_t>(maria_->Query("billing", "XA RECOVER").size()); }
+
+  // XA PREPAREs a branch by hand, as a dead coordinator would leave it, and
+  // disconnects: the branch stays.
+  static void PrepareByHand(const Xid& xid, int account) {
+    std::string x = "X'" + Hex(xid.gtrid) + "',X'" + Hex(xid.bqual) + "'," + std::to_string(xid.format_id);
+    MYSQL* m = mysql_init(nullptr);
+    ASSERT_NE(mysql_real_connect(m, "127.0.0.1", MariaDbSandbox::kUser, MariaDbSandbox::kPassword,
+                                 "billing", maria_->port(1), nullptr, 0),
+              nullptr) << mysql_error(m);
+    for (const std::string& sql :
+         {"XA START " + x, "UPDATE accounts SET balance = 1 WHERE id = " + std::to_string(account),
+          "XA END " + x, "XA PREPARE " + x}) {
+      ASSERT_EQ(mysql_query(m, sql.c_str()), 0) << sql << ": " << mysql_error(m);
+    }
+    mysql_close(m);
+  }
 
   static inline PgSandbox* pg_ = nullptr;
   static inline MariaDbSandbox* maria_ = nullptr;
@@ -207,17 +229,7 @@ TEST_F(MariaDbParticipantTest, PreparedBranchOfADeadCoordinatorIsRolledBackByRec
     ASSERT_NE(coord, nullptr);
   }
   const std::string gid = EncodeGid({opts.node_id, 1, 42, 2});
-  Xid xid = ToXid(*DecodeGid(gid));
-  std::string x = "X'" + Hex(xid.gtrid) + "',X'" + Hex(xid.bqual) + "'," + std::to_string(xid.format_id);
-  MYSQL* m = mysql_init(nullptr);
-  ASSERT_NE(mysql_real_connect(m, "127.0.0.1", MariaDbSandbox::kUser, MariaDbSandbox::kPassword, "billing",
-                               maria_->port(1), nullptr, CLIENT_MULTI_STATEMENTS),
-            nullptr) << mysql_error(m);
-  for (const std::string& sql : {"XA START " + x, std::string("UPDATE accounts SET balance = 1 WHERE id = 2"),
-                                 "XA END " + x, "XA PREPARE " + x}) {
-    ASSERT_EQ(mysql_query(m, sql.c_str()), 0) << sql << ": " << mysql_error(m);
-  }
-  mysql_close(m);  // the client is gone; the prepared branch stays
+  PrepareByHand(ToXid(*DecodeGid(gid)), 2);  // its client is gone; the branch stays
   ASSERT_EQ(MariaPrepared(), 1);
 
   auto manager = RecoveryManager::Open(opts);
@@ -227,6 +239,54 @@ TEST_F(MariaDbParticipantTest, PreparedBranchOfADeadCoordinatorIsRolledBackByRec
   EXPECT_EQ(report.in_doubt_remaining, 0);
   EXPECT_EQ(MariaPrepared(), 0);
   EXPECT_EQ(MariaBalance(2), kInitial);
+}
+
+// The operator's view: `twopc status` lists MariaDB branches beside
+// PostgreSQL ones under their gid, a foreign xid in its xa:<fmt>:<hex>:<hex>
+// form that `twopc rollback --force` takes back, and `twopc recover`
+// resolves this node's.
+TEST_F(MariaDbParticipantTest, CliListsAndResolvesMariaDbBranches) {
+  CoordinatorOptions opts = Options();
+  {
+    auto coord = Open(opts);  // draws incarnation 1 in the log, then exits
+    ASSERT_NE(coord, nullptr);
+  }
+  const std::string mine = EncodeGid({opts.node_id, 1, 7, 2});
+  PrepareByHand(ToXid(*DecodeGid(mine)), 3);
+  PrepareByHand(Xid{131077, "foreign-gtrid", "b1"}, 4);
+  const std::string foreign = "xa:131077:" + internal_hex("foreign-gtrid") + ":" + internal_hex("b1");
+
+  const std::string config = log_dir_ + "/twopc.toml";
+  {
+    std::ofstream out(config);
+    out << "node_id = \"" << opts.node_id << "\"\n[log]\npath = \"" << opts.log.path << "\"\n";
+    out << "[[participants]]\nname = \"orders\"\nconninfo = \"" << pg_->conninfo("orders") << "\"\n";
+    out << "[[participants]]\nname = \"billing\"\nkind = \"mariadb\"\nconninfo = \""
+        << maria_->conninfo("billing") << "\"\n";
+  }
+  auto twopc = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--config", config});
+    return clitest::RunCli(std::move(args), log_dir_);
+  };
+  clitest::CliResult status = twopc({"status", "--json"});
+  EXPECT_EQ(status.exit_code, 1) << clitest::Show(status);  // in doubt
+  nlohmann::json doc = clitest::ParseJson(status);
+  nlohmann::json listed = nlohmann::json::array();
+  for (const auto& b : doc["prepared"]) {
+    if (b.value("participant", "") == "billing") listed.push_back(b.value("gid", ""));
+  }
+  EXPECT_EQ(listed.size(), 2u) << clitest::Show(status);
+  EXPECT_NE(std::find(listed.begin(), listed.end(), mine), listed.end()) << clitest::Show(status);
+  EXPECT_NE(std::find(listed.begin(), listed.end(), foreign), listed.end()) << clitest::Show(status);
+  EXPECT_EQ(status.out.find(MariaDbSandbox::kPassword + std::string("@")), std::string::npos);
+
+  clitest::CliResult rollback = twopc({"rollback", "--force", foreign});
+  EXPECT_EQ(rollback.exit_code, 0) << clitest::Show(rollback);
+  clitest::CliResult recover = twopc({"recover"});
+  EXPECT_EQ(recover.exit_code, 0) << clitest::Show(recover);
+  EXPECT_EQ(MariaPrepared(), 0);
+  EXPECT_EQ(MariaBalance(3), kInitial);
+  EXPECT_EQ(MariaBalance(4), kInitial);
 }
 
 TEST_F(MariaDbParticipantTest, StartUpRefusesWhatCannotWork) {
