@@ -248,19 +248,15 @@ class MariaDbBranch : public Branch {
     std::vector<Query> all = WithStart(std::move(queued), &skip);
     all.push_back({"XA END " + xid_sql_, {}});
     all.push_back({"XA PREPARE " + xid_sql_, {}});
-    const size_t last = all.size() - 1;
-    Send(std::move(all), deadline, [this, last, done = std::move(done)](Result<std::vector<QueryResult>> r) {
+    Send(std::move(all), deadline, [this, done = std::move(done)](Result<std::vector<QueryResult>> r) {
       if (r.ok()) {
         prepared_ = true;
         return done(Status::OK());
       }
-      // Refused before XA PREPARE ran: nothing is prepared (the reset at
-      // release rolls the branch back). XA PREPARE itself refused
-      // (XA_RB*: rolled back) prepared nothing either.
-      if (r.status().IsSqlError()) {
-        ended_ = conn_->failed_query() >= last - 1;
-        return done(r.TakeStatus());
-      }
+      // Refused: nothing is prepared. The branch may still exist (active, or
+      // rollback-only after a deadlock, where XA END fails too); Rollback
+      // ends it, and an XAER_NOTA there means XA PREPARE's refusal
+      // (XA_RB*) already rolled it back.
       done(r.TakeStatus());
     });
   }
@@ -361,7 +357,7 @@ class MariaDbBranch : public Branch {
   bool begun_ = false;
   bool wrote_ = false;
   bool prepared_ = false;
-  bool ended_ = false;       // XA COMMIT/ROLLBACK done, or refused at XA END/PREPARE
+  bool ended_ = false;       // XA COMMIT/ROLLBACK (ONE PHASE) done
   size_t baseline_at_ = 0;   // index of the baseline count in the first request
   uint64_t baseline_ = 0;
 };

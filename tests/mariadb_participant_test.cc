@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -287,6 +288,38 @@ TEST_F(MariaDbParticipantTest, CliListsAndResolvesMariaDbBranches) {
   EXPECT_EQ(MariaPrepared(), 0);
   EXPECT_EQ(MariaBalance(3), kInitial);
   EXPECT_EQ(MariaBalance(4), kInitial);
+}
+
+// A MariaDB branch whose XA PREPARE waits on a lock past the deadline: its
+// session would run the PREPARE once the lock is free, after the caller
+// heard "aborted". The abort ends that session (KILL) first, so nothing is
+// left prepared when the lock goes.
+TEST_F(MariaDbParticipantTest, TimedOutPrepareBehindALockLeavesNothingPrepared) {
+  auto coord = Open(Options());
+  ASSERT_NE(coord, nullptr);
+  MYSQL* holder = mysql_init(nullptr);
+  ASSERT_NE(mysql_real_connect(holder, "127.0.0.1", MariaDbSandbox::kUser, MariaDbSandbox::kPassword,
+                               "billing", maria_->port(1), nullptr, 0),
+            nullptr) << mysql_error(holder);
+  ASSERT_EQ(mysql_query(holder, "BEGIN"), 0);
+  ASSERT_EQ(mysql_query(holder, "UPDATE accounts SET balance = balance WHERE id = 4"), 0);
+
+  TransactionOptions o;
+  o.deadline = std::chrono::milliseconds(700);
+  Transaction tx = coord->Begin(o);
+  ASSERT_TRUE(tx.Queue("orders", "UPDATE accounts SET balance = balance + 1 WHERE id = 9").ok());
+  ASSERT_TRUE(tx.Queue("billing", "UPDATE accounts SET balance = balance - 1 WHERE id = 4").ok());
+  Status s = tx.Commit();
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(s.IsInDoubt()) << s.ToString();
+
+  ASSERT_EQ(mysql_query(holder, "ROLLBACK"), 0);  // the lock goes
+  mysql_close(holder);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(MariaPrepared(), 0);
+  EXPECT_EQ(MariaBalance(4), kInitial);
+  EXPECT_EQ(PgBalance(9), kInitial);
+  EXPECT_EQ(pg_->PreparedCount("orders"), 0);
 }
 
 TEST_F(MariaDbParticipantTest, StartUpRefusesWhatCannotWork) {
