@@ -353,7 +353,7 @@ Status ConfigReader::ReadParticipant(const toml::table& table,
     } else {
       return Error(kind->source(), KeyLabel(kSection, "kind") + " of participant '" +
                                        participant->name + "' is '" + Printable(value) +
-                                       "'; it is \"postgres\" (the default) or \"mariadb\"");
+                                       R"('; it is "postgres" (the default) or "mariadb")");
     }
   }
   const toml::node* conninfo = Required(table, kSection, "conninfo", &status);
