@@ -73,9 +73,14 @@ nlohmann::json BranchJson(const PreparedBranch& b, bool heuristic, int64_t now_m
                                                    : nlohmann::json(b.classified.manager)},
           {"xid", b.classified.xid ? XidJson(*b.classified.xid) : nlohmann::json(nullptr)},
           {"twopc", PartsJson(b.classified.parts)},
-          {"prepared_at", IsoUtc(b.prepared_at_ms)},
-          {"prepared_at_ms", b.prepared_at_ms},
-          {"age_seconds", std::max<int64_t>(0, (now_ms - b.prepared_at_ms) / 1000)},
+          // null: the server does not keep it (MariaDB)
+          {"prepared_at", b.prepared_at_ms == 0 ? nlohmann::json(nullptr)
+                                                : nlohmann::json(IsoUtc(b.prepared_at_ms))},
+          {"prepared_at_ms",
+           b.prepared_at_ms == 0 ? nlohmann::json(nullptr) : nlohmann::json(b.prepared_at_ms)},
+          {"age_seconds", b.prepared_at_ms == 0
+                              ? nlohmann::json(nullptr)
+                              : nlohmann::json(std::max<int64_t>(0, (now_ms - b.prepared_at_ms) / 1000))},
           {"owner", b.owner_role},
           {"decision", DecisionColumn(b)},
           {"decision_record", DecisionRecordJson(b)},

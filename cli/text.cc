@@ -74,6 +74,7 @@ int64_t NowMs() {
 }
 
 std::string IsoUtc(int64_t unix_ms) {
+  if (unix_ms == 0) return "?";
   std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
   std::tm tm{};
   if (gmtime_r(&seconds, &tm) == nullptr) return "?";
@@ -83,6 +84,7 @@ std::string IsoUtc(int64_t unix_ms) {
 }
 
 std::string Age(int64_t since_ms, int64_t now_ms) {
+  if (since_ms == 0) return "?";
   int64_t s = std::max<int64_t>(0, (now_ms - since_ms) / 1000);
   if (s < 60) return fmt::format("{}s", s);
   if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);

@@ -22,10 +22,12 @@ size_t DisplayWidth(std::string_view text);
 
 int64_t NowMs();
 
-// "2024-05-01T12:34:56Z" (ISO-8601, UTC).
+// "2024-05-01T12:34:56Z" (ISO-8601, UTC); "?" for 0, a time the server
+// does not keep (a MariaDB branch's prepare time).
 std::string IsoUtc(int64_t unix_ms);
 
 // Compact age: "45s", "3m07s", "2h05m", "3d04h". Negative (clock skew): "0s".
+// "?" when `since_ms` is 0 (unknown).
 std::string Age(int64_t since_ms, int64_t now_ms);
 
 // "fmt=131077 gtrid=test bqual=branch" (binary parts escaped).

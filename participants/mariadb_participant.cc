@@ -478,13 +478,9 @@ void MariaDbParticipant::Recover(Deadline deadline,
   RunPooled({{"XA RECOVER", {}}}, deadline,
             [database, done = std::move(done)](Result<std::vector<QueryResult>> r) {
               if (!r.ok()) return done(r.TakeStatus());
-              // MariaDB does not say when a branch was prepared: it is taken
-              // as prepared now, so that a branch of the live coordinator is
-              // never old enough to be fenced by age (recovery_scanner.cc,
-              // MayBeDeciding).
-              int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count();
+              // MariaDB does not say when a branch was prepared:
+              // prepared_at_ms stays 0, "unknown" (never old enough to be
+              // fenced by age: recovery_scanner.cc, MayBeDeciding).
               std::vector<PreparedXact> out;
               for (const auto& row : r.value()[0].rows) {
                 if (row.size() < 4) continue;
@@ -499,7 +495,6 @@ void MariaDbParticipant::Recover(Deadline deadline,
                 PreparedXact x;
                 x.gid = GidOfMariaDbXid(xid);
                 x.database = database;
-                x.prepared_at_ms = now_ms;
                 out.push_back(std::move(x));
               }
               done(std::move(out));

@@ -83,7 +83,7 @@ struct PreparedXact {
   std::string gid;
   std::string database;
   std::string owner;
-  int64_t prepared_at_ms = 0;
+  int64_t prepared_at_ms = 0;  // 0: the server does not say (MariaDB)
   uint64_t transaction = 0;  // 32-bit xid
   uint64_t txid = 0;         // the same, epoch-qualified (txid_status() takes it)
 };

@@ -609,6 +609,12 @@ bool MayBeDeciding(const ScanContext& ctx, const GidParts& parts, const std::str
   // The live incarnation: its registry knows (docs/protocol.md, "Transaction
   // phases"). A process without one runs no transactions.
   if (ctx.live_transactions == nullptr || !ctx.live_transactions->MayBeDeciding(gtrid)) return false;
+  if (prepared_at_ms == 0) {
+    // Its server does not keep the prepare time (MariaDB): never old
+    // enough for the live grace.
+    *why = "its transaction is still in flight in the live coordinator";
+    return true;
+  }
   auto age = std::chrono::milliseconds(
       std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::system_clock::now().time_since_epoch()).count() - prepared_at_ms);

@@ -43,7 +43,7 @@ struct PreparedBranch {
   std::string database;
   std::string gid;
   std::string owner_role;
-  int64_t prepared_at_ms = 0;  // unix ms
+  int64_t prepared_at_ms = 0;  // unix ms; 0 when the server does not keep it (MariaDB)
   ClassifiedGid classified;
   // The log's record for its gtrid (twopc gids of this node only).
   std::optional<DecisionRecord> decision;
