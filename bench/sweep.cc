@@ -127,7 +127,15 @@ std::vector<PointResult> RunSweep(const DriverEnv& env) {
   const BenchFlags& f = *env.flags;
   auto interrupted = [&] { return env.interrupted != nullptr && env.interrupted->load(); };
   std::vector<PointResult> out;
-  for (int participants : f.participants) {
+  // --over: one named participant set per step of the outer loop; else the
+  // first `participants` of the config.
+  std::vector<std::pair<int, std::vector<std::string>>> sets;
+  if (f.over.empty()) {
+    for (int k : f.participants) sets.emplace_back(k, std::vector<std::string>{});
+  } else {
+    for (const auto& names : f.over) sets.emplace_back(static_cast<int>(names.size()), names);
+  }
+  for (const auto& [participants, over] : sets) {
     for (int64_t hot : f.hot_sets) {
       for (double failure : f.failure_rates) {
         for (int clients : f.clients) {
@@ -137,6 +145,7 @@ std::vector<PointResult> RunSweep(const DriverEnv& env) {
             for (size_t m = 0; m < f.modes.size() && !interrupted(); ++m) {
               PointSpec spec{f.modes[m], f.workload, clients, participants, hot, failure, run};
               spec.log_store = DecisionStoreOf(spec.mode, env.options);
+              spec.over = over;
               PointResult r =
                   f.crash_after.count() > 0 ? RunCrashPoint(spec, env) : RunPoint(spec, env);
               PrintSummary(r);
