@@ -38,7 +38,10 @@ class PgDbClient : public DbClient {
 
 // Connector/C's blocking API. Each statement is bounded by the socket's read
 // and write timeouts (whole seconds, set at connect from the statement
-// timeout): a server that stops answering fails the call.
+// timeout): a server that stops answering fails the call. Connector/C takes
+// those timeouts at connect, so set_statement_timeout later (the longer
+// setup deadline) may not reach the open socket: a MariaDB setup statement
+// stays bounded by the config's default_deadline_ms.
 class MariaDbClient : public DbClient {
  public:
   MariaDbClient(std::string name, MYSQL* mysql, std::chrono::milliseconds timeout)
