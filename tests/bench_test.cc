@@ -233,9 +233,21 @@ TEST(BenchReportTest, RowsSayWhichDecisionStoreTheyUsed) {
 
   std::vector<std::string> csv = Lines(ResultsToCsv({none, sqlite, pg}));
   ASSERT_EQ(csv.size(), 4u);
-  EXPECT_EQ(csv[0].substr(csv[0].rfind(',') + 1), "log_store");
-  EXPECT_EQ(csv[2].substr(csv[2].rfind(',') + 1), "sqlite");
-  EXPECT_EQ(csv[3].substr(csv[3].rfind(',') + 1), "postgres");
+  // The last two columns: log_store, then over (--over's participant set).
+  auto column = [](const std::string& line, size_t from_end) {
+    std::vector<std::string> fields;
+    size_t at = 0;
+    for (size_t comma; (comma = line.find(',', at)) != std::string::npos; at = comma + 1) {
+      fields.push_back(line.substr(at, comma - at));
+    }
+    fields.push_back(line.substr(at));
+    return fields[fields.size() - 1 - from_end];
+  };
+  EXPECT_EQ(column(csv[0], 1), "log_store");
+  EXPECT_EQ(column(csv[0], 0), "over");
+  EXPECT_EQ(column(csv[2], 1), "sqlite");
+  EXPECT_EQ(column(csv[3], 1), "postgres");
+  EXPECT_EQ(column(csv[3], 0), "");
 }
 
 // A short real run: 2pc with the decisions inside PostgreSQL on sandbox
