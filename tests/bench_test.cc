@@ -158,6 +158,19 @@ TEST(BenchFlagsTest, LogStorePostgresIsRefusedInNullMode) {
   EXPECT_NE(error.find("SQLite"), std::string::npos) << error;
 }
 
+TEST(BenchFlagsTest, MariaDbAndOverFlags) {
+  BenchFlags f = ParseBench("--sandbox 2 --mariadb 1 --mode none,2pc --over p1,p2 --over p1,m1");
+  EXPECT_EQ(f.mariadb, 1);
+  ASSERT_EQ(f.over.size(), 2u);
+  EXPECT_EQ(f.over[1], (std::vector<std::string>{"p1", "m1"}));
+  EXPECT_NE(ParseError("--config x.toml --mariadb 1").find("--sandbox"), std::string::npos);
+  EXPECT_NE(ParseError("--sandbox 2 --mariadb 1 --log-store postgres").find("SQLite"),
+            std::string::npos);
+  EXPECT_NE(ParseError("--sandbox 2 --over p1").find("two participants"), std::string::npos);
+  EXPECT_NE(ParseError("--sandbox 2 --over p1,,p2").find("empty name"), std::string::npos);
+  EXPECT_NE(ParseError("--sandbox 3 --workload order --over p1,p2,p3"), "");
+}
+
 std::string TempDir() {
   char tmpl[] = "/tmp/twopc-bench-test-XXXXXX";
   return mkdtemp(tmpl) != nullptr ? tmpl : "";
