@@ -11,14 +11,14 @@ Result<std::unique_ptr<AuditorPool>> AuditorPool::Start(const Workload& workload
                                                         std::chrono::milliseconds pause) {
   std::unique_ptr<AuditorPool> pool(new AuditorPool(workload, pause));
   for (int i = 0; i < count; ++i) {
-    std::vector<std::unique_ptr<PgClient>> conns;
+    std::vector<std::unique_ptr<DbClient>> conns;
     for (const auto& name : workload.layout().Participants()) {
       auto it = std::find_if(options.participants.begin(), options.participants.end(),
                              [&](const ParticipantOptions& p) { return p.name == name; });
       if (it == options.participants.end()) {
         return Status::InvalidArgument("auditor: no participant named " + name);
       }
-      auto c = PgClient::Connect(name, it->conninfo, TimeoutsOf(options));
+      auto c = DbClient::Connect(*it, TimeoutsOf(options));
       if (!c.ok()) return c.TakeStatus();
       conns.push_back(std::move(c.value()));
     }
@@ -44,8 +44,8 @@ std::string AuditorPool::first_anomaly() const {
   return first_anomaly_;
 }
 
-void AuditorPool::Loop(std::vector<std::unique_ptr<PgClient>>* conns) {
-  std::vector<PgClient*> clients;
+void AuditorPool::Loop(std::vector<std::unique_ptr<DbClient>>* conns) {
+  std::vector<DbClient*> clients;
   for (auto& c : *conns) clients.push_back(c.get());
   while (!stop_) {
     auto r = ReadInvariant(workload_, clients);

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "bench/pg_client.h"
+#include "bench/db_client.h"
 #include "common/thread_annotations.h"
 #include "bench/workload.h"
 #include "twopc/options.h"
@@ -45,11 +45,11 @@ class AuditorPool {
  private:
   AuditorPool(const Workload& workload, std::chrono::milliseconds pause)
       : workload_(workload), pause_(pause) {}
-  void Loop(std::vector<std::unique_ptr<PgClient>>* clients);
+  void Loop(std::vector<std::unique_ptr<DbClient>>* clients);
 
   const Workload& workload_;
   const std::chrono::milliseconds pause_;
-  std::vector<std::vector<std::unique_ptr<PgClient>>> connections_;
+  std::vector<std::vector<std::unique_ptr<DbClient>>> connections_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> audits_{0}, anomalies_{0}, errors_{0};

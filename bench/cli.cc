@@ -24,6 +24,31 @@ void DefineFlags(CLI::App& app, BenchFlags& f) {
          "--sandbox", f.sandbox,
          "start N throwaway PostgreSQL servers with scripts/pg-sandbox, stop them at the end")
       ->check(CLI::Range(1, 16));
+  app.add_option("--mariadb", f.mariadb,
+                 "with --sandbox: also start N MariaDB databases m1..mN with "
+                 "scripts/mariadb-sandbox (kind = \"mariadb\" participants, stopped at the end)")
+      ->check(CLI::Range(0, 8));
+  app.add_option_function<std::vector<std::string>>(
+         "--over",
+         [&f](const std::vector<std::string>& sets) {
+           f.over.clear();
+           for (const auto& set : sets) {
+             std::vector<std::string> names;
+             size_t at = 0;
+             while (at <= set.size()) {
+               size_t comma = set.find(',', at);
+               if (comma == std::string::npos) comma = set.size();
+               std::string name = set.substr(at, comma - at);
+               if (name.empty()) throw CLI::ValidationError("--over", "empty name in '" + set + "'");
+               names.push_back(name);
+               at = comma + 1;
+             }
+             f.over.push_back(std::move(names));
+           }
+         },
+         "participant names in shard order, e.g. --over p1,p2 --over p1,m1 (repeatable: each set "
+         "is one more sweep dimension, side by side in the same run); replaces --participants")
+      ->type_name("NAMES");
   app.add_option_function<std::string>(
          "--sandbox-fsync", [&f](const std::string& v) { f.sandbox_fsync = v == "on"; },
          "fsync of the sandbox servers (default on)")
@@ -162,6 +187,25 @@ void ValidateFlags(BenchFlags& f) {
   }
   if (f.recovery_backlog > 0 && f.sandbox == 0 && f.config.empty()) {
     throw CLI::ValidationError("--recovery-backlog", "give --config FILE or --sandbox N");
+  }
+  if (f.mariadb > 0 && f.sandbox == 0) {
+    throw CLI::ValidationError("--mariadb", "needs --sandbox N (the MariaDB servers are its)");
+  }
+  if (f.mariadb > 0 && f.log_store == LogStore::kPostgres) {
+    throw CLI::ValidationError("--mariadb",
+                               "MariaDB participants need the SQLite decision log (docs/protocol.md, "
+                               "\"MariaDB participants\", rule 1), not --log-store postgres");
+  }
+  if (!f.over.empty()) {
+    if (f.workload == WorkloadKind::kOrder) {
+      throw CLI::ValidationError("--over", "applies to the transfer workload");
+    }
+    if (f.crash_after.count() > 0 || f.recovery_backlog > 0) {
+      throw CLI::ValidationError("--over", "not with --crash-after or --recovery-backlog");
+    }
+    for (const auto& set : f.over) {
+      if (set.size() < 2) throw CLI::ValidationError("--over", "a transfer needs two participants");
+    }
   }
   if (f.sandbox > 0 && !f.config.empty()) {
     throw CLI::ValidationError("--sandbox", "--config and --sandbox exclude each other");

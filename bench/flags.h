@@ -50,6 +50,13 @@ struct BenchFlags {
   std::string config;  // twopc TOML config; empty with --sandbox
   int sandbox = 0;     // servers to start with scripts/pg-sandbox (0: use --config)
   bool sandbox_fsync = true;
+  // --mariadb N: with --sandbox, also N MariaDB databases m1..mN (one server
+  // each, scripts/mariadb-sandbox), appended to the generated config as
+  // kind = "mariadb" participants.
+  int mariadb = 0;
+  // --over p1,m1 (repeatable): the participant sets to sweep, by name, in
+  // shard order, instead of the first --participants of the config.
+  std::vector<std::vector<std::string>> over;
   // --log-store: with --sandbox written into the generated config, with
   // --config it overrides the config's [log] store. Unset: the config's.
   std::optional<LogStore> log_store;

@@ -82,6 +82,7 @@ SandboxSpec MakeSandboxSpec(const BenchFlags& f) {
   s.servers = f.sandbox;
   s.fsync = f.sandbox_fsync;
   s.log_store = f.log_store;
+  s.mariadb = f.mariadb;
   int dbs = std::max(f.sandbox, *std::max_element(f.participants.begin(), f.participants.end()));
   if (f.workload == WorkloadKind::kOrder) dbs = std::max(dbs, 3);
   for (int i = 1; i <= dbs; ++i) s.databases.push_back("p" + std::to_string(i));
@@ -126,7 +127,9 @@ int RunDriver(BenchFlags& flags, const std::string& command_line) {
 
   std::unique_ptr<Sandbox> sandbox;
   if (flags.sandbox > 0) {
-    fmt::print(stderr, "twopc-bench: starting {} PostgreSQL servers (fsync {})...\n", flags.sandbox,
+    fmt::print(stderr, "twopc-bench: starting {} PostgreSQL servers{} (fsync {})...\n",
+               flags.sandbox,
+               flags.mariadb > 0 ? fmt::format(" and {} MariaDB servers", flags.mariadb) : "",
                flags.sandbox_fsync ? "on" : "off");
     auto sb = Sandbox::Start(MakeSandboxSpec(flags));
     if (!sb.ok()) {

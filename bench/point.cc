@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "saga/applied_table.h"
+
 namespace twopc::bench {
 namespace {
 
@@ -21,12 +23,29 @@ BEGIN
   IF to_regclass('twopc_inbox') IS NOT NULL THEN TRUNCATE twopc_inbox; END IF;
 END $$)";
 
+// The same on MariaDB, which has no DO blocks: truncate what exists. The
+// saga keys' table is created here: twopc cannot create it inside an XA
+// branch (docs/sagas.md, "Idempotency keys").
+Status ResetMariaDbLibraryTables(DbClient& c) {
+  if (Status s = c.Exec(internal::kCreateSagaAppliedMariaDb); !s.ok()) return s;
+  auto rows = c.Query(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+      " AND table_name IN ('twopc_saga_applied', 'twopc_inbox')");
+  if (!rows.ok()) return rows.TakeStatus();
+  for (const auto& row : *rows) {
+    if (!row.empty() && row[0]) {
+      if (Status s = c.Exec("TRUNCATE TABLE " + *row[0]); !s.ok()) return s;
+    }
+  }
+  return Status::OK();
+}
+
 constexpr std::chrono::milliseconds kSetupTimeout = std::chrono::minutes(30);
 
 }  // namespace
 
-std::vector<PgClient*> PointFixture::client_ptrs() const {
-  std::vector<PgClient*> out;
+std::vector<DbClient*> PointFixture::client_ptrs() const {
+  std::vector<DbClient*> out;
   for (const auto& c : clients) out.push_back(c.get());
   return out;
 }
@@ -46,9 +65,15 @@ std::string ModeLabel(const PointSpec& spec) {
 std::string PointLabel(const PointSpec& s) {
   std::string label = fmt::format("{} {} clients={} participants={}", ModeLabel(s),
                                   WorkloadName(s.workload), s.clients, s.participants);
+  if (!s.over.empty()) label += " over=" + ParticipantsLabel(s);
   if (s.hot_set > 0) label += fmt::format(" hot-set={}", s.hot_set);
   if (s.failure_rate > 0) label += fmt::format(" failure-rate={}", s.failure_rate);
   return label;
+}
+
+std::string ParticipantsLabel(const PointSpec& s) {
+  if (s.over.empty()) return std::to_string(s.participants);
+  return fmt::format("{}", fmt::join(s.over, "+"));
 }
 
 CoordinatorOptions PointOptions(const PointSpec& spec, const DriverEnv& env) {
@@ -69,6 +94,7 @@ RunnerContext MakeRunnerContext(const PointSpec& spec, const DriverEnv& env,
   ctx.point_tag =
       fmt::format("{}-c{}-k{}-h{}-f{}-r{}", ModeName(spec.mode), spec.clients, spec.participants,
                   spec.hot_set, static_cast<int>(spec.failure_rate * 10000), spec.run);
+  if (!spec.over.empty()) ctx.point_tag += "-" + fmt::format("{}", fmt::join(spec.over, "_"));
   ctx.txn.lock_timeout = env.flags->lock_timeout;
   ctx.null_participants = static_cast<int>(fixture.layout.shard_participant.size());
   ctx.outbox_relays = env.flags->outbox_relays;
@@ -80,8 +106,26 @@ Result<PointFixture> PreparePoint(const PointSpec& spec, const DriverEnv& env, b
   PointFixture f;
   int shards = ShardsOf(spec);
   std::vector<std::string> names;
-  if (UsesDatabases(spec.mode)) {
-    for (const auto& p : env.options.participants) names.push_back(p.name);
+  std::vector<ParticipantKind> kinds;
+  if (UsesDatabases(spec.mode) && !spec.over.empty()) {
+    for (const auto& name : spec.over) {
+      auto it = std::find_if(env.options.participants.begin(), env.options.participants.end(),
+                             [&](const ParticipantOptions& p) { return p.name == name; });
+      if (it == env.options.participants.end()) {
+        return Status::InvalidArgument("--over: the config names no participant " + name);
+      }
+      names.push_back(name);
+      kinds.push_back(it->kind);
+    }
+    if (static_cast<int>(names.size()) < shards) {
+      return Status::InvalidArgument(fmt::format("{} needs {} participants, --over names {}",
+                                                 PointLabel(spec), shards, names.size()));
+    }
+  } else if (UsesDatabases(spec.mode)) {
+    for (const auto& p : env.options.participants) {
+      names.push_back(p.name);
+      kinds.push_back(p.kind);
+    }
     if (static_cast<int>(names.size()) < shards) {
       return Status::InvalidArgument(fmt::format("{} needs {} participants, the config names {}",
                                                  PointLabel(spec), shards, names.size()));
@@ -90,7 +134,7 @@ Result<PointFixture> PreparePoint(const PointSpec& spec, const DriverEnv& env, b
     for (int i = 0; i < shards; ++i) names.push_back("null-" + std::to_string(i));
   }
   f.node_id = env.options.node_id;
-  f.layout = MakeLayout(names, shards, spec.mode == Mode::kLocal);
+  f.layout = MakeLayout(names, shards, spec.mode == Mode::kLocal, kinds);
   WorkloadParams wp;
   wp.kind = spec.workload;
   wp.shards = shards;
@@ -104,7 +148,7 @@ Result<PointFixture> PreparePoint(const PointSpec& spec, const DriverEnv& env, b
   for (const auto& name : f.layout.Participants()) {
     auto it = std::find_if(env.options.participants.begin(), env.options.participants.end(),
                            [&](const ParticipantOptions& p) { return p.name == name; });
-    auto c = PgClient::Connect(name, it->conninfo, TimeoutsOf(env.options));
+    auto c = DbClient::Connect(*it, TimeoutsOf(env.options));
     if (!c.ok()) return c.TakeStatus();
     f.clients.push_back(std::move(c.value()));
   }
@@ -115,6 +159,11 @@ Result<PointFixture> PreparePoint(const PointSpec& spec, const DriverEnv& env, b
   for (auto& c : f.clients) c->set_statement_timeout(std::max(read_timeout, kSetupTimeout));
   if (Status s = f.workload->Reset(f.client_ptrs()); !s.ok()) return s;
   for (auto& c : f.clients) {
+    if (c->is_mariadb()) {
+      if (Status s = ResetMariaDbLibraryTables(*c); !s.ok()) return s;
+      c->set_statement_timeout(read_timeout);
+      continue;  // no CHECKPOINT: InnoDB flushes on its own
+    }
     if (Status s = c->Exec(kResetLibraryTables); !s.ok()) return s;
     // Every point starts right after a checkpoint, so that no mode pays for
     // the dirty pages another one left (a superuser-only command: skipped
@@ -129,13 +178,9 @@ int64_t CountPrepared(const PointFixture& f) {
   int64_t n = 0;
   // Only this coordinator's gids (docs/gid-format.md): the servers of a
   // user's config may hold other managers' prepared transactions.
-  std::string pattern = "tpc1." + f.node_id + ".%";
   for (const auto& c : f.clients) {
-    auto rows = c->Query(
-        "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()"
-        " AND gid LIKE $1",
-        {pattern});
-    if (rows.ok() && !rows->empty() && rows->front()[0]) n += std::stoll(*rows->front()[0]);
+    auto count = c->CountPrepared(f.node_id);
+    if (count.ok()) n += *count;
   }
   return n;
 }

@@ -12,7 +12,7 @@
 
 #include "bench/flags.h"
 #include "bench/mode.h"
-#include "bench/pg_client.h"
+#include "bench/db_client.h"
 #include "bench/stats.h"
 #include "bench/workload.h"
 #include "twopc/options.h"
@@ -33,6 +33,9 @@ struct PointSpec {
   // The initializer lets specs be written {mode, ..., run} without
   // -Wmissing-field-initializers.
   std::optional<LogStore> log_store = {};
+  // --over: the participants by name, in shard order (e.g. {"p1", "m1"});
+  // empty: the first `participants` of the config.
+  std::vector<std::string> over = {};
 };
 
 // The decision store a point of `mode` uses with these options.
@@ -99,10 +102,10 @@ struct DriverEnv {
 struct PointFixture {
   Layout layout;
   std::unique_ptr<Workload> workload;
-  std::vector<std::unique_ptr<PgClient>> clients;
+  std::vector<std::unique_ptr<DbClient>> clients;
   std::string node_id;  // the coordinator's, to recognize its gids
 
-  std::vector<PgClient*> client_ptrs() const;
+  std::vector<DbClient*> client_ptrs() const;
 };
 
 // Builds the fixture of `spec`; with `reset` (the driver) drops and recreates
@@ -125,5 +128,7 @@ void CheckFinalState(const PointFixture& fixture, PointResult* r);
 void CheckAccounting(PointResult* r);
 
 std::string PointLabel(const PointSpec& spec);
+// The K column of the reports: "p1+m1" with --over, else the number.
+std::string ParticipantsLabel(const PointSpec& spec);
 
 }  // namespace twopc::bench

@@ -35,6 +35,7 @@ json PointJson(const PointResult& r, bool with_runs) {
       {"workload", WorkloadName(r.spec.workload)},
       {"clients", r.spec.clients},
       {"participants", r.spec.participants},
+      {"over", r.spec.over},
       {"hot_set", r.spec.hot_set},
       {"failure_rate", r.spec.failure_rate},
       {"duration_s", r.duration_s},
@@ -115,7 +116,7 @@ std::string ReadFirstMatch(const char* path, const std::string& key) {
 
 // A point's key without the mode, to line modes of one point up.
 std::string PointKey(const PointSpec& s) {
-  return fmt::format("{}/{}/{}/{}/{}", WorkloadName(s.workload), s.clients, s.participants,
+  return fmt::format("{}/{}/{}/{}/{}", WorkloadName(s.workload), s.clients, ParticipantsLabel(s),
                      s.hot_set, s.failure_rate);
 }
 
@@ -183,7 +184,9 @@ json ResultsToJson(const ReportMeta& meta, const std::vector<PointResult>& point
       {"io_threads", f.io_threads},
       {"crash_after_s", f.crash_after.count() / 1000.0},
       {"seed", f.seed},
-      {"log_store_flag", f.log_store ? json(LogStoreName(*f.log_store)) : json(nullptr)}};
+      {"log_store_flag", f.log_store ? json(LogStoreName(*f.log_store)) : json(nullptr)},
+      {"mariadb", f.mariadb},
+      {"over", f.over}};
   json arr = json::array();
   for (const auto& p : points) arr.push_back(PointJson(p, true));
   j["points"] = arr;
@@ -196,7 +199,7 @@ std::string ResultsToCsv(const std::vector<PointResult>& points) {
          "aborted_business,in_doubt,committed_per_s,aborted_per_s,committed_per_s_median_sample,"
          "p50_ms,p95_ms,p99_ms,max_ms,mean_ms,compensations,retries,audits,anomalies,"
          "final_violations,prepared_left,quiesce_ms,cpu_us_per_tx,records_per_force,"
-         "crash_lost,crash_in_flight,crash_recovery_ms,flush_probe_us,error,log_store\n";
+         "crash_lost,crash_in_flight,crash_recovery_ms,flush_probe_us,error,log_store,over\n";
   for (const auto& r : points) {
     std::string error = r.error;
     for (char& c : error) {
@@ -204,7 +207,7 @@ std::string ResultsToCsv(const std::vector<PointResult>& points) {
     }
     out << fmt::format(
         "{},{},{},{},{},{},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},"
-        "{},{},{},{},{},{},{:.1f},{:.1f},{:.2f},{},{},{},{:.0f},{},{}\n",
+        "{},{},{},{},{},{},{:.1f},{:.1f},{:.2f},{},{},{},{:.0f},{},{},{}\n",
         ModeName(r.spec.mode), WorkloadName(r.spec.workload), r.spec.clients, r.spec.participants,
         r.spec.hot_set, r.spec.failure_rate, r.attempted, r.committed, r.aborted,
         r.aborted_business, r.in_doubt, r.committed_per_s, r.aborted_per_s,
@@ -214,7 +217,8 @@ std::string ResultsToCsv(const std::vector<PointResult>& points) {
         r.crash ? std::to_string(r.crash->lost) : "",
         r.crash ? std::to_string(r.crash->in_flight) : "",
         r.crash ? Fmt(r.crash->recovery_ms, 0) : "", r.flush_probe_us, error,
-        r.spec.log_store ? LogStoreName(*r.spec.log_store) : "");
+        r.spec.log_store ? LogStoreName(*r.spec.log_store) : "",
+        r.spec.over.empty() ? "" : ParticipantsLabel(r.spec));
   }
   return out.str();
 }
@@ -256,15 +260,15 @@ std::string ResultsToMarkdown(const ReportMeta& meta, const std::vector<PointRes
   for (const auto& r : points) {
     if (!r.error.empty() && r.attempted == 0) {
       out << fmt::format("| {} | {} | {} | {} | {} | error: {} |\n", ModeLabel(r.spec),
-                         r.spec.clients, r.spec.participants, r.spec.hot_set, r.spec.failure_rate,
+                         r.spec.clients, ParticipantsLabel(r.spec), r.spec.hot_set, r.spec.failure_rate,
                          MarkdownCell(r.error));
       continue;
     }
     out << fmt::format(
         "| {} | {} | {} | {} | {} | {:.0f} | {:.0f} | {:.2f} | {:.2f} | {:.2f} | {:.1f} | {} | {} "
         "| {}/{} | {} | {:.0f} | {} | {} |",
-        ModeLabel(r.spec), r.spec.clients, r.spec.participants, r.spec.hot_set, r.spec.failure_rate,
-        r.committed_per_s, r.aborted_per_s, r.latency.p50, r.latency.p95, r.latency.p99,
+        ModeLabel(r.spec), r.spec.clients, ParticipantsLabel(r.spec), r.spec.hot_set,
+        r.spec.failure_rate, r.committed_per_s, r.aborted_per_s, r.latency.p50, r.latency.p95, r.latency.p99,
         r.latency.max, r.compensations, r.retries, r.anomalies, r.audits, r.final_violations,
         r.cpu_us_per_tx, r.counters.forces > 0 ? Fmt(RecordsPerForce(r.counters), 1) : "-",
         r.flush_probe_us >= 0 ? Fmt(r.flush_probe_us, 0) : "-");
@@ -282,7 +286,7 @@ std::string ResultsToMarkdown(const ReportMeta& meta, const std::vector<PointRes
     for (const auto& r : points) {
       if (r.spec.mode == Mode::kNone || PointKey(r.spec) != PointKey(base.spec)) continue;
       ratios << fmt::format("| {} | {} | {} | {} | {} | {:.2f} | {} |\n", ModeLabel(r.spec),
-                            r.spec.clients, r.spec.participants, r.spec.hot_set,
+                            r.spec.clients, ParticipantsLabel(r.spec), r.spec.hot_set,
                             r.spec.failure_rate, r.committed_per_s / base.committed_per_s,
                             base.latency.p50 > 0 ? Fmt(r.latency.p50 / base.latency.p50, 2) : "-");
     }

@@ -12,10 +12,16 @@ bool IsStrict(const std::string& mode) {
 }
 
 std::string Label(const nlohmann::json& p) {
-  return fmt::format("{} {} clients={} participants={} hot-set={} failure-rate={}",
-                     p.value("mode", "?"), p.value("workload", "?"), p.value("clients", 0),
-                     p.value("participants", 0), p.value("hot_set", 0),
-                     p.value("failure_rate", 0.0));
+  std::string label = fmt::format("{} {} clients={} participants={} hot-set={} failure-rate={}",
+                                  p.value("mode", "?"), p.value("workload", "?"),
+                                  p.value("clients", 0), p.value("participants", 0),
+                                  p.value("hot_set", 0), p.value("failure_rate", 0.0));
+  if (p.contains("over") && p["over"].is_array() && !p["over"].empty()) {
+    std::string over;
+    for (const auto& n : p["over"]) over += (over.empty() ? "" : "+") + n.get<std::string>();
+    label += " over=" + over;
+  }
+  return label;
 }
 
 }  // namespace

@@ -93,6 +93,13 @@ std::string SandboxScriptPath() {
   return std::string(TWOPC_SOURCE_DIR) + "/scripts/pg-sandbox";
 }
 
+std::string MariaDbSandboxScriptPath() {
+  if (const char* env = std::getenv("TWOPC_MARIADB_SANDBOX"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return std::string(TWOPC_SOURCE_DIR) + "/scripts/mariadb-sandbox";
+}
+
 Result<int> RunProgram(const std::vector<std::string>& argv, const std::string& output_path) {
   int out = open(output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (out < 0) return Status::IOError(output_path + ": " + std::strerror(errno));
@@ -154,16 +161,66 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec) {
   if (spec.log_store) {
     if (Status st = WriteConfigLogStore(sb->config_path(), *spec.log_store); !st.ok()) return st;
   }
+  if (spec.mariadb > 0) {
+    if (Status st = sb->StartMariaDb(spec); !st.ok()) return st;
+  }
   return sb;
 }
 
+Status Sandbox::StartMariaDb(const SandboxSpec& spec) {
+  std::string dbs;
+  for (int i = 1; i <= spec.mariadb; ++i) dbs += (i == 1 ? "m" : " m") + std::to_string(i);
+  std::vector<std::string> argv = {"/bin/bash",     MariaDbSandboxScriptPath(),
+                                   "start",         dir_ + "/mariadb",
+                                   "--databases",   dbs,
+                                   "--servers",     std::to_string(spec.mariadb),
+                                   "--max-connections", std::to_string(spec.max_connections),
+                                   "--quiet"};
+  // The same durability as the PostgreSQL servers: with fsync on, InnoDB
+  // flushes its log at every commit (innodb_flush_log_at_trx_commit=1).
+  if (spec.fsync) argv.push_back("--durable");
+  mariadb_ = true;  // a failed start may have left servers: the destructor stops them
+  std::string log = dir_ + "/mariadb-sandbox.out";
+  auto rc = RunProgram(argv, log);
+  if (!rc.ok()) return rc.TakeStatus();
+  if (rc.value() != 0) {
+    return Status::Unavailable(fmt::format("scripts/mariadb-sandbox start failed (exit {}):\n{}",
+                                           rc.value(), Tail(log, 4000)));
+  }
+  std::ifstream in(dir_ + "/mariadb/mariadb-participants.toml");
+  if (!in) return Status::IOError("cannot read " + dir_ + "/mariadb/mariadb-participants.toml");
+  std::stringstream participants;
+  participants << in.rdbuf();
+  std::ofstream out(config_path(), std::ios::app);
+  out << "\n" << participants.str();
+  out.close();
+  if (!out) return Status::IOError("cannot append to " + config_path());
+  return Status::OK();
+}
+
 Sandbox::~Sandbox() {
+  bool kept = false;
+  if (mariadb_) {
+    std::string mlog = dir_ + "/mariadb-sandbox.out";
+    auto mrc = RunProgram(
+        {"/bin/bash", MariaDbSandboxScriptPath(), "stop", dir_ + "/mariadb", "--quiet"}, mlog);
+    if (!mrc.ok() || mrc.value() != 0) {
+      fmt::print(stderr, "twopc-bench: stopping the MariaDB sandbox servers failed\n{}\n",
+                 Tail(mlog, 2000));
+      kept = true;
+    }
+  }
   std::string log = dir_ + "/pg-sandbox.out";
   auto rc = RunProgram({"/bin/bash", SandboxScriptPath(), "stop", dir_, "--quiet"}, log);
   if (!rc.ok() || rc.value() != 0) {
     // Keep the directory: the servers may still run from it.
     fmt::print(stderr, "twopc-bench: stopping the sandbox servers failed; left {} in place\n{}\n",
                dir_, Tail(log, 2000));
+    return;
+  }
+  if (kept) {
+    fmt::print(stderr, "twopc-bench: left {} in place (MariaDB servers may still run from it)\n",
+               dir_);
     return;
   }
   std::error_code ec;

@@ -21,6 +21,10 @@ struct SandboxSpec {
   // Written into the generated config's [log] section (--log-store); unset:
   // the script's default (the SQLite log next to the config).
   std::optional<LogStore> log_store;
+  // MariaDB databases m1..mN, one server each (scripts/mariadb-sandbox in
+  // DIR/mariadb), appended to DIR/twopc.toml as kind = "mariadb"
+  // participants; durable (--durable) when `fsync` is on.
+  int mariadb = 0;
 };
 
 // Sets `store = "..."` in the [log] section of the TOML config at `path` (a
@@ -45,12 +49,17 @@ class Sandbox {
 
  private:
   explicit Sandbox(std::string dir) : dir_(std::move(dir)) {}
+  // Starts the MariaDB servers and appends their participants to the config.
+  Status StartMariaDb(const SandboxSpec& spec);
   std::string dir_;
+  bool mariadb_ = false;  // DIR/mariadb holds servers to stop
 };
 
 // scripts/pg-sandbox of the source tree this bench was built from, or
 // $TWOPC_PG_SANDBOX when set (an installed bench run from elsewhere).
 std::string SandboxScriptPath();
+// scripts/mariadb-sandbox, or $TWOPC_MARIADB_SANDBOX when set.
+std::string MariaDbSandboxScriptPath();
 
 // Runs `argv` (argv[0] a path) with stdin from /dev/null and stdout+stderr
 // appended to `output_path` -- a file, not a pipe: a postmaster inheriting a

@@ -127,20 +127,39 @@ std::vector<PointResult> RunSweep(const DriverEnv& env) {
   const BenchFlags& f = *env.flags;
   auto interrupted = [&] { return env.interrupted != nullptr && env.interrupted->load(); };
   std::vector<PointResult> out;
-  for (int participants : f.participants) {
+  // The participant sets: the first K of the config for each --participants
+  // K, one after the other; or the --over sets, all in ONE group whose runs
+  // interleave (run 1 of every set and mode, then run 2...), so that the sets
+  // are compared side by side like the modes are.
+  using Set = std::pair<int, std::vector<std::string>>;
+  std::vector<std::vector<Set>> groups;
+  if (f.over.empty()) {
+    for (int k : f.participants) groups.push_back({Set{k, {}}});
+  } else {
+    groups.emplace_back();
+    for (const auto& names : f.over) {
+      groups.back().emplace_back(static_cast<int>(names.size()), names);
+    }
+  }
+  for (const auto& sets : groups) {
     for (int64_t hot : f.hot_sets) {
       for (double failure : f.failure_rates) {
         for (int clients : f.clients) {
           if (interrupted()) return out;
-          std::vector<std::vector<PointResult>> runs(f.modes.size());
+          const size_t modes = f.modes.size();
+          std::vector<std::vector<PointResult>> runs(sets.size() * modes);
           for (int run = 0; run < f.repeat && !interrupted(); ++run) {
-            for (size_t m = 0; m < f.modes.size() && !interrupted(); ++m) {
-              PointSpec spec{f.modes[m], f.workload, clients, participants, hot, failure, run};
-              spec.log_store = DecisionStoreOf(spec.mode, env.options);
-              PointResult r =
-                  f.crash_after.count() > 0 ? RunCrashPoint(spec, env) : RunPoint(spec, env);
-              PrintSummary(r);
-              runs[m].push_back(std::move(r));
+            for (size_t set = 0; set < sets.size() && !interrupted(); ++set) {
+              const auto& [participants, over] = sets[set];
+              for (size_t m = 0; m < modes && !interrupted(); ++m) {
+                PointSpec spec{f.modes[m], f.workload, clients, participants, hot, failure, run};
+                spec.log_store = DecisionStoreOf(spec.mode, env.options);
+                spec.over = over;
+                PointResult r =
+                    f.crash_after.count() > 0 ? RunCrashPoint(spec, env) : RunPoint(spec, env);
+                PrintSummary(r);
+                runs[set * modes + m].push_back(std::move(r));
+              }
             }
           }
           // What ran of an interrupted point is still reported (marked).

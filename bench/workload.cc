@@ -22,10 +22,15 @@ std::vector<std::string> Layout::Participants() const {
   return out;
 }
 
-Layout MakeLayout(const std::vector<std::string>& participants, int shards, bool colocated) {
+Layout MakeLayout(const std::vector<std::string>& participants, int shards, bool colocated,
+                  const std::vector<ParticipantKind>& kinds) {
   Layout l;
   l.colocated = colocated;
-  for (int i = 0; i < shards; ++i) l.shard_participant.push_back(participants[colocated ? 0 : i]);
+  for (int i = 0; i < shards; ++i) {
+    int p = colocated ? 0 : i;
+    l.shard_participant.push_back(participants[p]);
+    l.shard_kind.push_back(kinds.empty() ? ParticipantKind::kPostgres : kinds[p]);
+  }
   return l;
 }
 
@@ -43,7 +48,11 @@ int64_t Workload::PickId(std::mt19937_64& rng, int64_t n) const {
 void Workload::AddJournal(uint64_t op, int step_index, Step& step) const {
   if (!params_.journal) return;
   std::string table = layout_.Table(kJournalTable, step.shard);
-  Stmt insert{fmt::format("INSERT INTO {}(op, step) VALUES ($1, $2)", table),
+  // MariaDB takes each parameter as a string literal (docs/protocol.md,
+  // "MariaDB participants", rule 6): cast to integers there.
+  const char* values = layout_.mariadb(step.shard) ? "CAST($1 AS SIGNED), CAST($2 AS SIGNED)"
+                                                   : "$1, $2";
+  Stmt insert{fmt::format("INSERT INTO {}(op, step) VALUES ({})", table, values),
               {static_cast<int64_t>(op), step_index}};
   step.action.push_back(insert);
   step.guarded.push_back(insert);
@@ -55,11 +64,11 @@ std::string Workload::JournalDdl(int shard) const {
   std::string t = layout_.Table(kJournalTable, shard);
   return fmt::format(
       "DROP TABLE IF EXISTS {0}; CREATE TABLE {0}(op bigint NOT NULL, step int NOT NULL,"
-      " PRIMARY KEY (op, step));",
-      t);
+      " PRIMARY KEY (op, step)){1};",
+      t, layout_.mariadb(shard) ? " ENGINE=InnoDB" : "");
 }
 
-PgClient* Workload::ClientOf(const std::vector<PgClient*>& clients, int shard) const {
+DbClient* Workload::ClientOf(const std::vector<DbClient*>& clients, int shard) const {
   auto participants = layout_.Participants();
   auto it = std::find(participants.begin(), participants.end(), layout_.participant(shard));
   return clients[it - participants.begin()];
@@ -70,7 +79,7 @@ std::unique_ptr<Workload> MakeWorkload(const WorkloadParams& params, Layout layo
   return MakeTransferWorkload(params, std::move(layout));
 }
 
-Result<InvariantCheck> ReadInvariant(const Workload& w, const std::vector<PgClient*>& clients) {
+Result<InvariantCheck> ReadInvariant(const Workload& w, const std::vector<DbClient*>& clients) {
   const Layout& layout = w.layout();
   auto participants = layout.Participants();
   int shards = static_cast<int>(layout.shard_participant.size());

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "bench/flags.h"
-#include "bench/pg_client.h"
+#include "bench/db_client.h"
 #include "twopc/coordinator.h"
 
 namespace twopc::bench {
@@ -23,6 +23,14 @@ namespace twopc::bench {
 struct Layout {
   std::vector<std::string> shard_participant;  // shard -> participant name
   bool colocated = false;                      // every shard in one database
+  // shard -> the kind of its participant: the SQL that differs between
+  // PostgreSQL and MariaDB (setup, casts) branches on it.
+  std::vector<ParticipantKind> shard_kind;
+
+  bool mariadb(int shard) const {
+    return shard < static_cast<int>(shard_kind.size()) &&
+           shard_kind[shard] == ParticipantKind::kMariaDb;
+  }
 
   const std::string& participant(int shard) const { return shard_participant[shard]; }
   // Table `base` of `shard`: colocated shards get a suffix so they stay apart.
@@ -33,7 +41,9 @@ struct Layout {
 
 // The distributed layout for `shards` shards over `participants`, or the
 // colocated one on participants[0].
-Layout MakeLayout(const std::vector<std::string>& participants, int shards, bool colocated);
+// `kinds` (same size as `participants`, or empty: all PostgreSQL).
+Layout MakeLayout(const std::vector<std::string>& participants, int shards, bool colocated,
+                  const std::vector<ParticipantKind>& kinds = {});
 
 struct Stmt {
   std::string sql;
@@ -89,7 +99,7 @@ class Workload {
   // Drops and recreates the workload's tables (and the journal tables) with
   // their initial contents. `clients` has one connection per participant of
   // layout().Participants(), in that order.
-  virtual Status Reset(const std::vector<PgClient*>& clients) const = 0;
+  virtual Status Reset(const std::vector<DbClient*>& clients) const = 0;
 
   // A new operation; thread-safe (uses only `rng`).
   virtual Operation Next(std::mt19937_64& rng, uint64_t id) const = 0;
@@ -112,7 +122,7 @@ class Workload {
   // DROP/CREATE of the journal table of `shard`.
   std::string JournalDdl(int shard) const;
   // The connection of the participant holding `shard`.
-  PgClient* ClientOf(const std::vector<PgClient*>& clients, int shard) const;
+  DbClient* ClientOf(const std::vector<DbClient*>& clients, int shard) const;
 
   WorkloadParams params_;
   Layout layout_;
@@ -126,7 +136,7 @@ std::unique_ptr<Workload> MakeWorkload(const WorkloadParams& params, Layout layo
 // (all shards of a participant in the same statement), sent to all databases
 // at once. `clients` has one connection per participant of
 // w.layout().Participants(), in that order.
-Result<InvariantCheck> ReadInvariant(const Workload& w, const std::vector<PgClient*>& clients);
+Result<InvariantCheck> ReadInvariant(const Workload& w, const std::vector<DbClient*>& clients);
 
 // Journal table name (crash mode) of `shard`.
 inline constexpr char kJournalTable[] = "bench_journal";

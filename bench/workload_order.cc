@@ -24,7 +24,14 @@ class OrderWorkload : public Workload {
   OrderWorkload(const WorkloadParams& params, Layout layout)
       : Workload(params, std::move(layout)) {}
 
-  Status Reset(const std::vector<PgClient*>& clients) const override {
+  Status Reset(const std::vector<DbClient*>& clients) const override {
+    for (int s = 0; s < params_.shards; ++s) {
+      if (layout_.mariadb(s)) {
+        return Status::InvalidArgument(
+            "the order workload runs on PostgreSQL participants only (" + layout_.participant(s) +
+            " is MariaDB)");
+      }
+    }
     const int64_t n = params_.accounts;
     std::string orders = fmt::format(
         "DROP TABLE IF EXISTS {0}; CREATE TABLE {0}(id bigint PRIMARY KEY, customer bigint NOT"

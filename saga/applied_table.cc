@@ -24,7 +24,18 @@ constexpr const char* kTableExists = "SELECT to_regclass('twopc_saga_applied') I
 // created it", and one more try finds it there.
 constexpr int kCreateAttempts = 3;
 
+constexpr const char* kTableExistsMariaDb =
+    "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+    " AND TABLE_NAME = 'twopc_saga_applied'";
+
 }  // namespace
+
+bool IsMariaDbParticipant(const Coordinator& coordinator, const std::string& name) {
+  for (const auto& p : coordinator.options().participants) {
+    if (p.name == name) return p.kind == ParticipantKind::kMariaDb;
+  }
+  return false;
+}
 
 Status AppliedTables::Ensure(const std::string& participant, std::chrono::milliseconds deadline) {
   Entry& entry = EntryFor(participant);
@@ -50,6 +61,16 @@ Status AppliedTables::Create(const std::string& participant, std::chrono::millis
   TransactionOptions options;
   options.deadline = deadline;
   Transaction tx = coordinator_.Begin(options);
+  if (IsMariaDbParticipant(coordinator_, participant)) {
+    auto exists = tx.Execute(participant, kTableExistsMariaDb);
+    if (!exists.ok()) return exists.TakeStatus();
+    if (exists->size() == 1 && (*exists)[0][0].value_or("0") != "0") return tx.Commit();
+    tx.Rollback().ok();
+    return Status::InvalidArgument(
+               "twopc_saga_applied is missing on MariaDB participant " + participant +
+               "; MariaDB refuses DDL inside an XA branch, so create it beforehand (saga.h)")
+        .WithParticipant(participant);
+  }
   // Look first: CREATE TABLE IF NOT EXISTS checks the CREATE privilege on
   // the schema before it finds the table there, and since PostgreSQL 15 an
   // application role often lacks it. A table a DBA created is enough.

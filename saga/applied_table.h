@@ -25,9 +25,28 @@ inline constexpr const char* kSagaDirectionCompensate = "compensate";
 inline constexpr const char* kInsertSagaKey =
     "INSERT INTO twopc_saga_applied(saga_id, step, direction) VALUES ($1, $2, $3) "
     "ON CONFLICT DO NOTHING";
+// The same on MariaDB (no ON CONFLICT; a $n is a string literal there). An
+// update that changes nothing counts 0 affected rows (twopc's connections do
+// not set CLIENT_FOUND_ROWS), so a key that was there reads as affected() == 0.
+inline constexpr const char* kInsertSagaKeyMariaDb =
+    "INSERT INTO twopc_saga_applied(saga_id, step, direction) VALUES ($1, CAST($2 AS SIGNED), $3) "
+    "ON DUPLICATE KEY UPDATE saga_id = saga_id";
+// MariaDB refuses DDL inside an XA branch (docs/protocol.md, "MariaDB
+// participants", rule 5), and every statement twopc sends it runs in one:
+// on a MariaDB participant the table must be created beforehand, with this.
+inline constexpr const char* kCreateSagaAppliedMariaDb =
+    "CREATE TABLE IF NOT EXISTS twopc_saga_applied("
+    " saga_id varchar(255) NOT NULL,"
+    " step int NOT NULL,"
+    " direction varchar(16) NOT NULL,"
+    " applied_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+    " PRIMARY KEY (saga_id, step, direction)) ENGINE=InnoDB";
+
+// True when the coordinator's participant `name` is of kind "mariadb".
+bool IsMariaDbParticipant(const Coordinator& coordinator, const std::string& name);
 
 // Creates the table on each participant the first time this process runs a
-// step there. Thread-safe; concurrent first steps on one participant wait
+// step there (on MariaDB only checks that it exists: kCreateSagaAppliedMariaDb). Thread-safe; concurrent first steps on one participant wait
 // for one creation.
 class AppliedTables {
  public:

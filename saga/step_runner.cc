@@ -73,7 +73,10 @@ StepAttempt StepRunner::Compensate(const std::string& saga_id, int index, const 
 Status StepRunner::InsertKey(Transaction& tx, const std::string& participant,
                              const std::string& saga_id, int index, const char* direction,
                              bool* inserted) {
-  auto r = tx.Execute(participant, kInsertSagaKey, {saga_id, index, direction});
+  auto r = tx.Execute(participant,
+                      IsMariaDbParticipant(coordinator_, participant) ? kInsertSagaKeyMariaDb
+                                                                      : kInsertSagaKey,
+                      {saga_id, index, direction});
   if (!r.ok()) return r.TakeStatus();
   *inserted = r->affected() > 0;
   return Status::OK();

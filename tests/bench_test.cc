@@ -158,6 +158,19 @@ TEST(BenchFlagsTest, LogStorePostgresIsRefusedInNullMode) {
   EXPECT_NE(error.find("SQLite"), std::string::npos) << error;
 }
 
+TEST(BenchFlagsTest, MariaDbAndOverFlags) {
+  BenchFlags f = ParseBench("--sandbox 2 --mariadb 1 --mode none,2pc --over p1,p2 --over p1,m1");
+  EXPECT_EQ(f.mariadb, 1);
+  ASSERT_EQ(f.over.size(), 2u);
+  EXPECT_EQ(f.over[1], (std::vector<std::string>{"p1", "m1"}));
+  EXPECT_NE(ParseError("--config x.toml --mariadb 1").find("--sandbox"), std::string::npos);
+  EXPECT_NE(ParseError("--sandbox 2 --mariadb 1 --log-store postgres").find("SQLite"),
+            std::string::npos);
+  EXPECT_NE(ParseError("--sandbox 2 --over p1").find("two participants"), std::string::npos);
+  EXPECT_NE(ParseError("--sandbox 2 --over p1,,p2").find("empty name"), std::string::npos);
+  EXPECT_NE(ParseError("--sandbox 3 --workload order --over p1,p2,p3"), "");
+}
+
 std::string TempDir() {
   char tmpl[] = "/tmp/twopc-bench-test-XXXXXX";
   return mkdtemp(tmpl) != nullptr ? tmpl : "";
@@ -233,9 +246,21 @@ TEST(BenchReportTest, RowsSayWhichDecisionStoreTheyUsed) {
 
   std::vector<std::string> csv = Lines(ResultsToCsv({none, sqlite, pg}));
   ASSERT_EQ(csv.size(), 4u);
-  EXPECT_EQ(csv[0].substr(csv[0].rfind(',') + 1), "log_store");
-  EXPECT_EQ(csv[2].substr(csv[2].rfind(',') + 1), "sqlite");
-  EXPECT_EQ(csv[3].substr(csv[3].rfind(',') + 1), "postgres");
+  // The last two columns: log_store, then over (--over's participant set).
+  auto column = [](const std::string& line, size_t from_end) {
+    std::vector<std::string> fields;
+    size_t at = 0;
+    for (size_t comma; (comma = line.find(',', at)) != std::string::npos; at = comma + 1) {
+      fields.push_back(line.substr(at, comma - at));
+    }
+    fields.push_back(line.substr(at));
+    return fields[fields.size() - 1 - from_end];
+  };
+  EXPECT_EQ(column(csv[0], 1), "log_store");
+  EXPECT_EQ(column(csv[0], 0), "over");
+  EXPECT_EQ(column(csv[2], 1), "sqlite");
+  EXPECT_EQ(column(csv[3], 1), "postgres");
+  EXPECT_EQ(column(csv[3], 0), "");
 }
 
 // A short real run: 2pc with the decisions inside PostgreSQL on sandbox

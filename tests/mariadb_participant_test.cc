@@ -145,6 +145,31 @@ TEST_F(MariaDbParticipantTest, TransferAcrossBothKindsCommits) {
   EXPECT_EQ(coord->stats().committed, 1u);
 }
 
+// lock_timeout and statement_timeout become session variables at XA START;
+// MariaDB refuses a string there (error 1232), so they must not go out as
+// $n parameters (which are string literals on MariaDB).
+TEST_F(MariaDbParticipantTest, LockAndStatementTimeoutsAreSetOnTheBranch) {
+  auto coord = Open(Options());
+  ASSERT_NE(coord, nullptr);
+  TransactionOptions options;
+  options.lock_timeout = std::chrono::milliseconds(1500);
+  options.statement_timeout = std::chrono::milliseconds(2500);
+  Transaction tx = coord->Begin(options);
+  auto r = tx.Execute("billing",
+                      "SELECT @@innodb_lock_wait_timeout, @@max_statement_time");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->Int(0, 0), 2);  // whole seconds, rounded up
+  EXPECT_EQ((*r)[0][1].value_or(""), "2.500000");
+  ASSERT_TRUE(tx.Queue("billing", "UPDATE accounts SET balance = balance - $1 WHERE id = $2",
+                       {int64_t{5}, int64_t{2}}).ok());
+  ASSERT_TRUE(tx.Queue("orders", "UPDATE accounts SET balance = balance + $1 WHERE id = $2",
+                       {int64_t{5}, int64_t{2}}).ok());
+  Status s = tx.Commit();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(MariaBalance(2), kInitial - 5);
+  EXPECT_EQ(PgBalance(2), kInitial + 5);
+}
+
 TEST_F(MariaDbParticipantTest, SqlErrorInTheMariaDbBranchRollsBackPostgres) {
   auto coord = Open(Options());
   ASSERT_NE(coord, nullptr);

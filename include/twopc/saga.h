@@ -24,7 +24,8 @@
 // (saga id, step, direction) into the participant's table
 // twopc_saga_applied(saga_id text, step int, direction text, primary key(...)),
 // created on first use. A step retried after a crash (or a lost answer) finds
-// its key and is not applied twice.
+// its key and is not applied twice. On a MariaDB participant the table must
+// exist beforehand (MariaDB refuses DDL inside an XA branch; docs/sagas.md).
 #pragma once
 
 #include <chrono>
