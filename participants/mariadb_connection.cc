@@ -129,6 +129,10 @@ Status MariaDbConnection::ErrorStatus(const char* what) const {
   unsigned err = mysql_errno(mysql_);
   std::string message = fmt::format("{} ({})", mysql_error(mysql_), err);
   std::string sqlstate = mysql_sqlstate(mysql_);
+  // Lock wait timeout: MariaDB's SQLSTATE is the generic HY000; PostgreSQL's
+  // lock_not_available says what happened, and retry.h reruns on it (a
+  // deadlock across two databases ends this way). The message keeps 1205.
+  if (err == ER_LOCK_WAIT_TIMEOUT) sqlstate = "55P03";
   if (err == 0 || IsConnectionLoss(err)) {
     return Status::Unavailable(std::string(what) + ": " + message).WithParticipant(participant_);
   }

@@ -19,6 +19,7 @@
 #include "twopc/coordinator.h"
 #include "twopc/gid.h"
 #include "twopc/recovery.h"
+#include "twopc/retry.h"
 
 namespace twopc::testing {
 namespace {
@@ -348,6 +349,46 @@ TEST_F(MariaDbParticipantTest, TimedOutPrepareBehindALockLeavesNothingPrepared) 
   EXPECT_EQ(MariaBalance(4), kInitial);
   EXPECT_EQ(PgBalance(9), kInitial);
   EXPECT_EQ(pg_->PreparedCount("orders"), 0);
+}
+
+// MariaDB's lock wait timeout (1205, SQLSTATE HY000) reads as PostgreSQL's
+// lock_not_available, so RunTransaction reruns the transaction as it does
+// for a PostgreSQL lock_timeout.
+TEST_F(MariaDbParticipantTest, LockWaitTimeoutIsRetriedLikePostgres) {
+  auto coord = Open(Options());
+  ASSERT_NE(coord, nullptr);
+  MYSQL* holder = mysql_init(nullptr);
+  ASSERT_NE(mysql_real_connect(holder, "127.0.0.1", MariaDbSandbox::kUser, MariaDbSandbox::kPassword,
+                               "billing", maria_->port(1), nullptr, 0),
+            nullptr) << mysql_error(holder);
+  ASSERT_EQ(mysql_query(holder, "BEGIN"), 0);
+  ASSERT_EQ(mysql_query(holder, "UPDATE accounts SET balance = balance WHERE id = 1"), 0);
+  std::thread release([holder] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    mysql_query(holder, "ROLLBACK");
+  });
+
+  TransactionOptions o;
+  o.lock_timeout = std::chrono::milliseconds(1000);
+  int attempts = 0;
+  std::string first_sqlstate;
+  Status s = RunTransaction(
+      *coord,
+      [&](Transaction& tx) -> Status {
+        ++attempts;
+        auto r = tx.Execute("billing", "UPDATE accounts SET balance = balance - 1 WHERE id = 1");
+        if (!r.ok() && first_sqlstate.empty()) first_sqlstate = r.status().sqlstate();
+        if (!r.ok()) return r.TakeStatus();
+        return tx.Queue("orders", "UPDATE accounts SET balance = balance + 1 WHERE id = 10");
+      },
+      o);
+  release.join();
+  mysql_close(holder);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_GE(attempts, 2);
+  EXPECT_EQ(first_sqlstate, "55P03");
+  EXPECT_EQ(MariaBalance(1), kInitial - 1);
+  EXPECT_EQ(PgBalance(10), kInitial + 1);
 }
 
 TEST_F(MariaDbParticipantTest, StartUpRefusesWhatCannotWork) {

@@ -31,6 +31,8 @@ struct RetryOptions {
   // Also rerun on lock_not_available (55P03). With a lock_timeout set, that
   // is how a distributed deadlock shows up: two transactions each waiting on
   // the other in *different* databases, which no single server can detect.
+  // A MariaDB lock wait timeout (error 1205) is reported with that SQLSTATE
+  // too (its own is the generic HY000).
   bool retry_lock_timeout = true;
 };
 
