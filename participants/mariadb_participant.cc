@@ -71,6 +71,15 @@ class MariaDbPool : public std::enable_shared_from_this<MariaDbPool> {
     Connect(deadline, std::move(done));
   }
 
+  // Closes a connection instead of returning it: its session ends (COM_QUIT),
+  // which detaches a prepared XA branch from it so that any session can
+  // finish the branch.
+  void Discard(std::shared_ptr<MariaDbConnection> conn) TWOPC_EXCLUDES(mutex_) {
+    if (conn == nullptr) return;
+    conn.reset();
+    Drop();
+  }
+
   // `used`: the connection ran a branch's statements and must be reset.
   void Release(std::shared_ptr<MariaDbConnection> conn, bool used) TWOPC_EXCLUDES(mutex_) {
     if (conn == nullptr) return;
@@ -211,9 +220,19 @@ class MariaDbBranch : public Branch {
                 TransactionOptions options, const Xid& xid)
       : pool_(std::move(pool)), conn_(std::move(conn)), options_(options), xid_sql_(MariaDbXidSql(xid)) {}
 
-  // The reset rolls back an XA branch that is still active or idle; a
-  // prepared one is the server's now and survives it.
-  ~MariaDbBranch() override { pool_->Release(std::move(conn_), begun_); }
+  // The reset rolls back an XA branch that is still active or idle. A
+  // session whose branch is still prepared is closed instead: MariaDB 10.11
+  // breaks a prepared branch on COM_RESET_CONNECTION -- another session's
+  // XA COMMIT then answers OK and commits nothing, while the branch keeps its
+  // locks (docs/mariadb-notes.md, "COM_RESET_CONNECTION and a prepared
+  // branch"). Closing detaches it whole, for recovery to finish.
+  ~MariaDbBranch() override {
+    if (prepared_ && !ended_) {
+      pool_->Discard(std::move(conn_));
+    } else {
+      pool_->Release(std::move(conn_), begun_);
+    }
+  }
 
   bool wrote() const override { return wrote_; }
   uint64_t txid() const override { return 0; }  // MariaDB has no txid_status()

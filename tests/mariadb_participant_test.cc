@@ -20,6 +20,12 @@
 #include "twopc/gid.h"
 #include "twopc/recovery.h"
 #include "twopc/retry.h"
+#include "coordinator/coordinator_impl.h"
+#include "participants/participant.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <future>
 
 namespace twopc::testing {
 namespace {
@@ -389,6 +395,50 @@ TEST_F(MariaDbParticipantTest, LockWaitTimeoutIsRetriedLikePostgres) {
   EXPECT_EQ(first_sqlstate, "55P03");
   EXPECT_EQ(MariaBalance(1), kInitial - 1);
   EXPECT_EQ(PgBalance(10), kInitial + 1);
+}
+
+// A branch that ends while still prepared (in doubt, or phase 2 left to a
+// retry) gives its connection back. MariaDB 10.11 breaks a prepared branch
+// on COM_RESET_CONNECTION: another session's XA COMMIT then says OK and
+// commits nothing. The session is closed instead, which detaches the branch
+// whole (docs/mariadb-notes.md).
+TEST_F(MariaDbParticipantTest, APreparedBranchLeftOnItsSessionIsDetachedWhole) {
+  using namespace std::chrono_literals;
+  CoordinatorOptions opts = Options();
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::thread thread([&io] { io.run(); });
+  std::unique_ptr<internal::Participant> billing =
+      internal::MakeParticipant(io, opts.participants.back(), 5s);
+  const std::string gid = EncodeGid({opts.node_id, 9, 1, 1});
+  auto soon = [] { return internal::Clock::now() + 10s; };
+
+  std::promise<Result<std::unique_ptr<internal::Branch>>> opened;
+  billing->Open({}, gid, soon(), [&](Result<std::unique_ptr<internal::Branch>> r) { opened.set_value(std::move(r)); });
+  auto branch = opened.get_future().get();
+  ASSERT_TRUE(branch.ok()) << branch.status().ToString();
+  std::promise<Status> prepared;
+  (*branch)->Prepare({{"UPDATE accounts SET balance = balance + 100 WHERE id = 4", {}}}, gid, soon(),
+                     [&](Status s) { prepared.set_value(std::move(s)); });
+  Status p = prepared.get_future().get();
+  ASSERT_TRUE(p.ok()) << p.ToString();
+  branch->reset();  // its connection goes back to the pool, the branch still prepared
+
+  // The next user of the pool, or any other session, finishes it.
+  Status committed;
+  for (int i = 0; i < 50; ++i) {
+    std::promise<Status> done;
+    billing->CommitPrepared(gid, soon(), [&](Status s) { done.set_value(std::move(s)); });
+    committed = done.get_future().get();
+    if (!committed.IsUnavailable()) break;  // "still attached": the close is on its way
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(committed.ok()) << committed.ToString();
+  EXPECT_EQ(MariaBalance(4), kInitial + 100);
+  EXPECT_EQ(MariaPrepared(), 0);
+  work.reset();
+  thread.join();
+  billing.reset();
 }
 
 TEST_F(MariaDbParticipantTest, StartUpRefusesWhatCannotWork) {
