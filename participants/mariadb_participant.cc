@@ -308,15 +308,19 @@ class MariaDbBranch : public Branch {
     std::vector<Query> all;
     all.reserve(queries.size() + 5);
     all.push_back({IsolationSql(options_.isolation), {}});
-    // Session settings: the reset at release puts them back.
+    // Session settings: the reset at release puts them back. The numbers go
+    // into the SQL as numeric literals, not as $n: a bound parameter is a
+    // string literal, which SET refuses for a numeric variable (1232).
     if (options_.statement_timeout.count() > 0) {
-      all.push_back({"SET SESSION max_statement_time = $1",
-                     {fmt::format("{:.3f}", options_.statement_timeout.count() / 1000.0)}});
+      all.push_back({fmt::format("SET SESSION max_statement_time = {:.3f}",
+                                 static_cast<double>(options_.statement_timeout.count()) / 1000.0),
+                     {}});
     }
     if (options_.lock_timeout.count() > 0) {
       // Whole seconds only; rounded up so that a limit never becomes "no wait".
-      all.push_back({"SET SESSION innodb_lock_wait_timeout = $1",
-                     {std::to_string((options_.lock_timeout.count() + 999) / 1000)}});
+      all.push_back({fmt::format("SET SESSION innodb_lock_wait_timeout = {}",
+                                 (options_.lock_timeout.count() + 999) / 1000),
+                     {}});
     }
     all.push_back({"XA START " + xid_sql_, {}});
     baseline_at_ = all.size();
