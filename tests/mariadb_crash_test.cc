@@ -205,10 +205,49 @@ class MariaDbCrashTestBase : public ::testing::Test {
                       << ::testing::PrintToString(g_maria->Query(
                              kMaria, "SELECT ID, COMMAND, STATE, INFO FROM information_schema.PROCESSLIST "
                                      "WHERE ID <> CONNECTION_ID()"));
+        // Reported once: ended here, so that the next tests start clean
+        // instead of each waiting for them again.
+        KillMariaSessions();
         break;
       }
       std::this_thread::sleep_for(20ms);
     }
+  }
+
+  // After an in-process coordinator was destroyed: no session of it is
+  // left on m (they would hold server threads, and a prepared branch
+  // attached to one could not be finished from elsewhere). Ends any left,
+  // so that the next tests start clean.
+  // `strict` false: only reported on stdout (ADestroyedCoordinatorLeavesNoMariaDbSession
+  // is the test that fails for it).
+  static void ExpectNoMariaSessionsLeft(const std::string& what, bool strict = true) {
+    const auto deadline = Clock::now() + 5s;
+    while (MariaSessions() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    if (!strict) {
+      if (const int64_t n = MariaSessions(); n > 0) {
+        std::cout << what << ": " << n << " sessions left on m 5 s after the coordinator was destroyed\n";
+      }
+      return KillMariaSessions();
+    }
+    EXPECT_EQ(MariaSessions(), 0)
+        << what << ": sessions left on m 5 s after the coordinator was destroyed: "
+        << ::testing::PrintToString(g_maria->Query(kMaria,
+                                                   "SELECT ID, COMMAND, TIME, INFO FROM information_schema.PROCESSLIST "
+                                                   "WHERE ID <> CONNECTION_ID()"))
+        << "; registration lock held by session "
+        << ::testing::PrintToString(g_maria->Query(kMaria, "SELECT IS_USED_LOCK('twopc.registration.mcrash')"));
+    KillMariaSessions();
+  }
+
+  static void KillMariaSessions() {
+    for (const auto& row : g_maria->Query(kMaria,
+                                          "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> "
+                                          "CONNECTION_ID() AND USER = 'twopc'")) {
+      g_maria->TryExec(kMaria, "KILL CONNECTION " + row[0]);
+    }
+    // KILL returns before the session is gone.
+    const auto deadline = Clock::now() + 5s;
+    while (MariaSessions() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
   }
 
   static int64_t MariaSessions() {
@@ -775,6 +814,47 @@ TEST_F(MariaDbCrashTestBase, TransactionLimitsAreAcceptedOnTheMariaDbBranch) {
     EXPECT_TRUE(s.ok()) << (limit == 0 ? "lock_timeout" : "statement_timeout") << ": " << s.ToString();
   }
   coord.value().reset();
+  ExpectNoMariaSessionsLeft("after two transactions with limits", /*strict=*/false);
+  EXPECT_EQ(Total(ReadBalances()), 2 * kMatrixAccounts * kInitialBalance);
+  ExpectNothingPrepared();
+}
+
+// A coordinator that ran transactions on m and was destroyed leaves no
+// session behind on the MariaDB server (PostgreSQL's are gone at once). The
+// destruction follows the last commit at once, while the branches'
+// connections are still being reset for the pool.
+TEST_F(MariaDbCrashTestBase, ADestroyedCoordinatorLeavesNoMariaDbSession) {
+  const std::string config = WriteConfig(kBoth, 0);
+  ResetBank(kMatrixAccounts);
+  for (int round = 0; round < 3; ++round) {
+    {
+      auto coord = Coordinator::Open(LoadOptions(config));
+      ASSERT_TRUE(coord.ok()) << coord.status().ToString();
+      std::vector<std::thread> threads;
+      std::atomic<int> failed{0};
+      for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&, t] {
+          for (int i = 0; i < 3; ++i) {
+            Transaction tx = (*coord)->Begin();
+            const int64_t id = 1 + t;  // one row per thread: no waits
+            if (!tx.Queue(kPg, "UPDATE accounts SET balance = balance - 1 WHERE id = $1", {id}).ok() ||
+                !tx.Queue(kMaria, "UPDATE accounts SET balance = balance + 1 WHERE id = $1", {id}).ok() ||
+                !tx.Commit().ok()) {
+              ++failed;
+            }
+          }
+        });
+      }
+      for (auto& th : threads) th.join();
+      EXPECT_EQ(failed.load(), 0);
+    }
+    EXPECT_EQ(g_pg->QueryInt(kPg,
+                             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                             "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"),
+              0)
+        << "round " << round;
+    ExpectNoMariaSessionsLeft("round " + std::to_string(round));
+  }
   EXPECT_EQ(Total(ReadBalances()), 2 * kMatrixAccounts * kInitialBalance);
   ExpectNothingPrepared();
 }
@@ -843,6 +923,7 @@ TEST_F(MariaDbCrashTestBase, SixteenThreadsOfMixedTransfersConserveMoney) {
   const auto elapsed = Clock::now() - started;
   const CoordinatorStats stats = (*coord)->stats();
   coord.value().reset();  // waits for background completions
+  ExpectNoMariaSessionsLeft("after the 16-thread run", /*strict=*/false);
 
   size_t ok = 0, aborted = 0, in_doubt = 0, other = 0;
   Balances expected = initial;
