@@ -967,5 +967,76 @@ TEST_F(MariaDbCrashTestBase, SixteenThreadsOfMixedTransfersConserveMoney) {
   for (const auto& [reason, n] : reasons) std::cout << "  " << n << " x " << reason << "\n";
 }
 
+// ---------------------------------------------------------------------------
+// Chaos: crash_coordinator's loop (4 threads, random transfers a <-> m, with
+// lock_timeout) killed at random moments, three times; then recovery at Open.
+// The reports must agree: nothing half applied, every ACK applied, no ABORT
+// applied, money conserved, nothing prepared.
+
+TEST_F(MariaDbCrashTestBase, KilledBusyCoordinatorLosesNoAcknowledgedTransfer) {
+  const std::string config = WriteConfig(kBoth, /*recovery_interval_ms=*/500);
+  ResetBank(kMatrixAccounts);
+  const Balances initial = ReadBalances();
+  std::mt19937 rng(20261201);
+  std::vector<std::string> lines;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::string> args = {"--config", config, "--mode", "loop", "--threads", "4",
+                                     "--accounts", std::to_string(kMatrixAccounts), "--seed",
+                                     std::to_string(500 + round)};
+    if (round == 1) args.push_back("--early-ack");
+    auto child = SpawnChild(args, "");
+    ASSERT_NE(child, nullptr);
+    const auto kill_at = Clock::now() + std::chrono::milliseconds(600 + static_cast<int>(rng() % 900));
+    while (auto line = child->ReadLine(kill_at)) lines.push_back(std::move(*line));
+    ASSERT_FALSE(child->eof()) << "round " << round << ": crash_coordinator ended before the kill\n"
+                               << ReadFile(StderrPath());
+    child->Kill();
+    auto exit = child->Wait(Clock::now() + 10s);
+    for (auto& l : child->ReadRemainingLines(Clock::now() + 10s)) lines.push_back(std::move(l));
+    ASSERT_TRUE(exit.has_value() && exit->KilledBySigkill()) << "round " << round;
+  }
+  WaitForDeadSessions();
+  {
+    auto coord = Coordinator::Open(LoadOptions(config));
+    ASSERT_TRUE(coord.ok()) << coord.status().ToString();
+    ExpectNoUnendedRecords((*coord)->log());
+  }
+
+  std::map<std::string, Report> begun;
+  std::set<std::string> acked, aborted;
+  for (const std::string& line : lines) {
+    auto r = ParseReport(line);
+    ASSERT_TRUE(r.has_value()) << "unparsable report line: " << line;
+    if (r->kind == "BEGIN") {
+      begun[r->gtrid] = *r;
+    } else if (r->kind == "ACK") {
+      acked.insert(r->gtrid);
+    } else if (r->kind == "ABORT") {
+      aborted.insert(r->gtrid);
+    }
+  }
+  EXPECT_GT(acked.size(), 0u) << lines.size() << " report lines";
+  const std::set<std::string> pg_ids = TransferIds(kPg), maria_ids = TransferIds(kMaria);
+  for (const auto& id : pg_ids) EXPECT_EQ(begun.count(id), 1u) << "applied transfer " << id << " never begun";
+  for (const auto& id : maria_ids) EXPECT_EQ(begun.count(id), 1u) << "applied transfer " << id << " never begun";
+  Balances expected = initial;
+  int applied = 0;
+  for (const auto& [gtrid, r] : begun) {
+    const bool on_pg = pg_ids.count(gtrid) > 0, on_maria = maria_ids.count(gtrid) > 0;
+    EXPECT_EQ(on_pg, on_maria) << gtrid << " half applied";
+    if (acked.count(gtrid) > 0) EXPECT_TRUE(on_pg && on_maria) << "ACKed " << gtrid << " lost";
+    if (aborted.count(gtrid) > 0) EXPECT_FALSE(on_pg || on_maria) << "ABORTed " << gtrid << " applied";
+    if (!(on_pg && on_maria)) continue;
+    ++applied;
+    for (const auto& [key, amount] : r.deltas) expected[key] += amount;
+  }
+  const Balances final_balances = ReadBalances();
+  EXPECT_EQ(Total(final_balances), Total(initial));
+  EXPECT_EQ(final_balances, expected);
+  ExpectNothingPrepared();
+  std::cout << "chaos: " << begun.size() << " attempts, " << applied << " applied, " << acked.size() << " acked, "
+            << aborted.size() << " aborted\n";
+}
+
 }  // namespace
 }  // namespace twopc::testing
