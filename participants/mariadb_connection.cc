@@ -257,8 +257,11 @@ void MariaDbConnection::AsyncExec(std::vector<Query> queries, Deadline deadline,
     auto req = std::make_unique<Request>();
     req->results.resize(queries.size());
     // The tag comment names this process in the processlist for as long as
-    // the request runs.
-    if (!self->tag_.empty()) req->sql = "/* " + self->tag_ + " */ ";
+    // the request runs. It opens every statement, not only the first: the
+    // server shows a multi-statement query's later statements from their own
+    // start (INFO of a waiting "UPDATE ..." without the tag otherwise), and
+    // EndSessions finds a dead coordinator's sessions by the tag.
+    const std::string tag = self->tag_.empty() ? "" : "/* " + self->tag_ + " */ ";
     for (size_t i = 0; i < queries.size(); ++i) {
       Result<std::string> bound = BindMariaDbParams(queries[i].sql, queries[i].params);
       if (!bound.ok()) {
@@ -267,7 +270,7 @@ void MariaDbConnection::AsyncExec(std::vector<Query> queries, Deadline deadline,
       }
       req->results[i].command = CommandOf(*bound);
       if (i > 0) req->sql += ";\n";
-      req->sql += *bound;
+      req->sql += tag + *bound;
     }
     req->exec_done = std::move(done);
     self->request_ = std::move(req);

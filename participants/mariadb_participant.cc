@@ -323,13 +323,12 @@ class MariaDbBranch : public Branch {
     std::vector<Query> all;
     all.reserve(queries.size() + 5);
     all.push_back({IsolationSql(options_.isolation), {}});
-    // Session settings: the reset at release puts them back.
-    // The numbers go into the SQL text, not as $n: a parameter becomes a
-    // string literal (BindMariaDbParams), and MariaDB refuses a string for a
-    // numeric system variable (error 1232, "Incorrect argument type").
+    // Session settings: the reset at release puts them back. The numbers go
+    // into the SQL as numeric literals, not as $n: a bound parameter is a
+    // string literal, which SET refuses for a numeric variable (1232).
     if (options_.statement_timeout.count() > 0) {
       all.push_back({fmt::format("SET SESSION max_statement_time = {:.3f}",
-                                 options_.statement_timeout.count() / 1000.0),
+                                 static_cast<double>(options_.statement_timeout.count()) / 1000.0),
                      {}});
     }
     if (options_.lock_timeout.count() > 0) {

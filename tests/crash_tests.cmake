@@ -20,3 +20,15 @@ add_dependencies(crash_test crash_coordinator)
 # One ctest entry: every test of the binary shares one set of servers.
 add_test(NAME crash_test COMMAND crash_test)
 set_tests_properties(crash_test PROPERTIES LABELS "integration;crash" TIMEOUT 900)
+
+# The crash matrix, a MariaDB server crash and a 16-thread run for a mixed
+# pair: one PostgreSQL and one MariaDB XA participant, servers of both kinds.
+add_executable(mariadb_crash_test mariadb_crash_test.cc)
+target_link_libraries(mariadb_crash_test PRIVATE twopc_testing mariadb_test_support twopc_child_process
+  GTest::gtest_main nlohmann_json::nlohmann_json)
+target_include_directories(mariadb_crash_test PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_definitions(mariadb_crash_test PRIVATE
+  CRASH_COORDINATOR_PATH="$<TARGET_FILE:crash_coordinator>")
+add_dependencies(mariadb_crash_test crash_coordinator)
+add_test(NAME mariadb_crash_test COMMAND mariadb_crash_test)
+set_tests_properties(mariadb_crash_test PROPERTIES LABELS "integration;crash" TIMEOUT 600)
