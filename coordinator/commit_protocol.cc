@@ -452,7 +452,10 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       self->RetryComplete(b, join, attempt, first_try, s);
     };
     Deadline deadline = Clock::now() + core_->options.default_deadline;
-    if (attempt == 0 && b->branch != nullptr) {
+    // On the branch's own connection while it works: it saves a pool round
+    // trip, and MariaDB answers a prepared branch only there while that
+    // session lives (docs/protocol.md, "MariaDB participants").
+    if (b->branch != nullptr && b->branch->session() == 0) {
       b->branch->CommitPrepared(b->gid, deadline, std::move(on_done));
     } else {
       b->participant->CommitPrepared(b->gid, deadline, std::move(on_done));
@@ -600,9 +603,10 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
                             (b->branch != nullptr && b->branch->prepared());
       if (!maybe_prepared) {
         b->branch->Rollback(deadline, std::move(warn));
-      } else if (b->vote == BranchVote::kUnknown && b->branch != nullptr && b->branch->session() > 0) {
+      } else if (b->branch != nullptr && b->branch->session() > 0) {
         // Timed out or cut off: its session may still run the PREPARE it
-        // was sent. The branch is not gone until that session is.
+        // was sent. The branch is not gone until that session is -- and a
+        // prepared MariaDB branch stays attached to it until then.
         int session = b->branch->session();
         b->participant->EndSession(session, deadline, [b, deadline, warn = std::move(warn)](const Status& s) mutable {
           if (!s.ok()) {

@@ -19,6 +19,7 @@ namespace twopc::internal {
 namespace asio = boost::asio;
 
 struct MariaDbConnection::Request {
+  uint64_t seq = 0;  // tells a request from the next one (the deadline timer)
   std::vector<QueryResult> results;
   size_t index = 0;  // the statement whose answer is read next
   std::string sql;
@@ -56,12 +57,20 @@ Result<MariaDbConnInfo> ParseMariaDbConnInfo(const std::string& conninfo) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
   if (options == nullptr) {
-    // libpq's message quotes keywords, never values ("invalid connection
-    // option", "missing \"=\" after ...").
-    std::string why = error != nullptr ? error : "malformed";
+    // libpq's message may quote a word of the text, and a malformed
+    // password ("password=a b") makes that word part of the password: say
+    // only what kind of mistake it is.
+    std::string why = error != nullptr ? error : "";
     if (error != nullptr) PQfreemem(error);
-    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-    return Status::InvalidArgument("MariaDB conninfo: " + why);
+    std::string kind = why.find("invalid connection option") != std::string::npos
+                           ? "an unknown keyword"
+                       : why.find("missing \"=\"") != std::string::npos ? "a word without \"=\""
+                       : why.find("unterminated") != std::string::npos   ? "an unterminated quote"
+                                                                          : "a syntax error";
+    return Status::InvalidArgument(
+        "MariaDB conninfo has " + kind +
+        " (key=value pairs: host, port, user, password, dbname, connect_timeout; quote a value "
+        "with spaces as 'a b')");
   }
   MariaDbConnInfo info;
   Status status;
@@ -156,10 +165,13 @@ void MariaDbConnection::AsyncConnect(asio::io_context& io, std::string participa
       mysql_options(self->mysql_, MYSQL_OPT_CONNECT_TIMEOUT, &info.connect_timeout_s);
     }
     self->request_ = std::make_unique<Request>();
+    self->request_->seq = ++self->requests_;
     self->request_->connect_done = std::move(done);
     self->deadline_timer_.expires_at(deadline);
-    self->deadline_timer_.async_wait([self](const boost::system::error_code& ec) {
-      if (ec || self->request_ == nullptr) return;
+    self->deadline_timer_.async_wait([self, seq = self->request_->seq](const boost::system::error_code& ec) {
+      // A timer that fired as its request finished may run behind the next
+      // request: only its own request is broken.
+      if (ec || self->request_ == nullptr || self->request_->seq != seq) return;
       self->Break(Status::TimedOut("connect timed out").WithParticipant(self->participant_));
     });
     self->StartConnect(info);
@@ -273,10 +285,13 @@ void MariaDbConnection::AsyncExec(std::vector<Query> queries, Deadline deadline,
       req->sql += tag + *bound;
     }
     req->exec_done = std::move(done);
+    req->seq = ++self->requests_;
     self->request_ = std::move(req);
     self->deadline_timer_.expires_at(deadline);
-    self->deadline_timer_.async_wait([self](const boost::system::error_code& ec) {
-      if (ec || self->request_ == nullptr) return;
+    self->deadline_timer_.async_wait([self, seq = self->request_->seq](const boost::system::error_code& ec) {
+      // A timer that fired as its request finished may run behind the next
+      // request: only its own request is broken.
+      if (ec || self->request_ == nullptr || self->request_->seq != seq) return;
       self->Break(Status::TimedOut("deadline passed").WithParticipant(self->participant_));
     });
     self->StartQuery();
@@ -372,10 +387,13 @@ void MariaDbConnection::AsyncReset(Deadline deadline, DoneCallback done) {
       return;
     }
     self->request_ = std::make_unique<Request>();
+    self->request_->seq = ++self->requests_;
     self->request_->reset_done = std::move(done);
     self->deadline_timer_.expires_at(deadline);
-    self->deadline_timer_.async_wait([self](const boost::system::error_code& ec) {
-      if (ec || self->request_ == nullptr) return;
+    self->deadline_timer_.async_wait([self, seq = self->request_->seq](const boost::system::error_code& ec) {
+      // A timer that fired as its request finished may run behind the next
+      // request: only its own request is broken.
+      if (ec || self->request_ == nullptr || self->request_->seq != seq) return;
       self->Break(Status::TimedOut("reset timed out").WithParticipant(self->participant_));
     });
     auto err = std::make_shared<int>(0);

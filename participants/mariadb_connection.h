@@ -86,6 +86,13 @@ class MariaDbConnection : public std::enable_shared_from_this<MariaDbConnection>
   // on its own). REQUIRES: no other request in flight.
   void AsyncExec(std::vector<Query> queries, Deadline deadline, ExecCallback done);
 
+  // Closes the connection now, answering a request in flight with
+  // Unavailable. For shutdown: REQUIRES that no handler of this connection
+  // can run concurrently (its io_context is stopped). A request's callback
+  // may hold the connection itself (a reset in flight at release), which
+  // nothing else would ever break once the event loop is gone.
+  void Close() { Break(Status::Unavailable("closed").WithParticipant(participant_)); }
+
   // COM_RESET_CONNECTION: ends what the session holds (an open transaction,
   // user variables, temporary tables, locks), as DISCARD ALL does.
   void AsyncReset(Deadline deadline, DoneCallback done);
@@ -120,6 +127,7 @@ class MariaDbConnection : public std::enable_shared_from_this<MariaDbConnection>
   boost::asio::steady_timer deadline_timer_;
   boost::asio::steady_timer wait_timer_;  // Connector/C's own timeouts
   uint64_t step_ = 0;                     // stale wake-ups carry an older step
+  uint64_t requests_ = 0;                 // requests made, numbering each
   std::string participant_;
   std::string tag_;
   MYSQL* mysql_ = nullptr;

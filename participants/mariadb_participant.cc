@@ -97,11 +97,25 @@ class MariaDbPool : public std::enable_shared_from_this<MariaDbPool> {
     });
   }
 
-  void Clear() TWOPC_EXCLUDES(mutex_) {
-    std::deque<std::shared_ptr<MariaDbConnection>> closing;
-    MutexLock lock(mutex_);
-    open_ -= static_cast<int>(idle_.size());
-    closing.swap(idle_);
+  // Closes every connection this pool made, idle or busy, and refuses
+  // further work. REQUIRES: the io_context is stopped (its threads joined):
+  // a connection busy then (a reset after release, an answer never read)
+  // would otherwise keep itself alive through its own pending callback,
+  // and its session open on the server.
+  void Shutdown() TWOPC_EXCLUDES(mutex_) {
+    std::vector<std::weak_ptr<MariaDbConnection>> made;
+    std::deque<std::shared_ptr<MariaDbConnection>> idle;
+    std::list<std::shared_ptr<Waiter>> waiters;
+    {
+      MutexLock lock(mutex_);
+      closed_ = true;
+      made.swap(made_);
+      idle.swap(idle_);
+      waiters.swap(waiters_);
+    }
+    for (auto& weak : made) {
+      if (auto conn = weak.lock()) conn->Close();
+    }
   }
 
  private:
@@ -120,6 +134,7 @@ class MariaDbPool : public std::enable_shared_from_this<MariaDbPool> {
             self->Drop(/*serve_waiter=*/false);
             return done(c.TakeStatus());
           }
+          self->Remember(c.value());
           self->InitSession(std::move(c.value()), deadline,
                             [self, done = std::move(done)](Result<std::shared_ptr<MariaDbConnection>> r) {
                               if (!r.ok()) self->Drop(/*serve_waiter=*/false);
@@ -148,10 +163,21 @@ class MariaDbPool : public std::enable_shared_from_this<MariaDbPool> {
                  });
   }
 
+  void Remember(const std::shared_ptr<MariaDbConnection>& conn) TWOPC_EXCLUDES(mutex_) {
+    MutexLock lock(mutex_);
+    // Forget the closed ones now and then, so the list stays as long as the pool.
+    if (made_.size() >= 2 * static_cast<size_t>(options_.max_connections) + 8) {
+      made_.erase(std::remove_if(made_.begin(), made_.end(), [](const auto& w) { return w.expired(); }),
+                  made_.end());
+    }
+    made_.push_back(conn);
+  }
+
   void Hand(std::shared_ptr<MariaDbConnection> conn) TWOPC_EXCLUDES(mutex_) {
     std::shared_ptr<Waiter> waiter;
     {
       MutexLock lock(mutex_);
+      if (closed_) return;
       if (waiters_.empty()) {
         idle_.push_back(std::move(conn));
         return;
@@ -185,7 +211,9 @@ class MariaDbPool : public std::enable_shared_from_this<MariaDbPool> {
   Mutex mutex_;
   std::deque<std::shared_ptr<MariaDbConnection>> idle_ TWOPC_GUARDED_BY(mutex_);
   std::list<std::shared_ptr<Waiter>> waiters_ TWOPC_GUARDED_BY(mutex_);
+  std::vector<std::weak_ptr<MariaDbConnection>> made_ TWOPC_GUARDED_BY(mutex_);
   int open_ TWOPC_GUARDED_BY(mutex_) = 0;
+  bool closed_ TWOPC_GUARDED_BY(mutex_) = false;
 };
 
 namespace {
@@ -415,7 +443,17 @@ MariaDbParticipant::MariaDbParticipant(asio::io_context& io, ParticipantOptions 
   pool_ = std::make_shared<MariaDbPool>(io, std::move(options), connect_timeout, std::move(info));
 }
 
-MariaDbParticipant::~MariaDbParticipant() = default;
+// Its owner stopped the I/O threads first (CoordinatorImpl,
+// RecoveryManagerImpl): every session this participant opened ends now.
+MariaDbParticipant::~MariaDbParticipant() {
+  pool_->Shutdown();
+  std::shared_ptr<MariaDbConnection> registry;
+  {
+    MutexLock lock(registry_mutex_);
+    registry = std::move(registry_);
+  }
+  if (registry != nullptr) registry->Close();  // frees the registration lock now
+}
 
 const std::string& MariaDbParticipant::name() const { return pool_->options().name; }
 

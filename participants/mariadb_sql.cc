@@ -85,6 +85,11 @@ Result<std::string> BindMariaDbParams(std::string_view sql,
                              std::iscntrl(static_cast<unsigned char>(sql[i + 2])) != 0))) {
       next = sql.find('\n', i);
       next = next == std::string_view::npos ? sql.size() : next + 1;
+    } else if (c == '/' && i + 2 < sql.size() && sql[i + 1] == '*' &&
+               (sql[i + 2] == '!' || (sql[i + 2] == 'M' && i + 3 < sql.size() && sql[i + 3] == '!'))) {
+      // An executable comment (/*! ... */, /*M! ... */) is SQL that MariaDB
+      // runs: scanned like the rest; its closing "*/" passes as text.
+      next = i + (sql[i + 2] == '!' ? 3 : 4);
     } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
       next = sql.find("*/", i + 2);
       next = next == std::string_view::npos ? sql.size() : next + 2;

@@ -25,6 +25,9 @@ TEST(MariaDbSqlTest, PlaceholdersInQuotesCommentsAndNamesAreLeftAlone) {
             "SELECT '$1', \"$1\", `$1`, a$1 -- $1\n, _utf8mb4 X'76'");
   EXPECT_EQ(*BindMariaDbParams("SELECT /* $1 */ 'it''s $1', 'a\\'$1' # $1", one),
             "SELECT /* $1 */ 'it''s $1', 'a\\'$1' # $1");
+  // An executable comment is SQL: its $n is bound, its ';' refused.
+  EXPECT_EQ(*BindMariaDbParams("SELECT 1 /*! + $1 */", one), "SELECT 1 /*! + _utf8mb4 X'76' */");
+  EXPECT_FALSE(BindMariaDbParams("SELECT 1 /*M!100000 ; DROP TABLE t */", {}).ok());
   // "--" is a comment only when a space follows; "5--$1" is 5 minus minus $1.
   EXPECT_EQ(*BindMariaDbParams("SELECT 5--$1", one), "SELECT 5--_utf8mb4 X'76'");
 }
@@ -90,6 +93,10 @@ TEST(MariaDbConnInfoTest, TakesTheLibpqStyleAndNamesWhatItRefuses) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("sslmode"), std::string::npos);
   EXPECT_EQ(bad.status().message().find("hunter2"), std::string::npos);
+  // A malformed password is never quoted back.
+  auto split = ParseMariaDbConnInfo("host=db password=hunter2 secretword");
+  ASSERT_FALSE(split.ok());
+  EXPECT_EQ(split.status().message().find("secretword"), std::string::npos) << split.status().ToString();
   auto port = ParseMariaDbConnInfo("port=abc password=hunter2");
   ASSERT_FALSE(port.ok());
   EXPECT_EQ(port.status().message().find("hunter2"), std::string::npos);
