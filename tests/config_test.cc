@@ -418,6 +418,14 @@ TEST(RedactConninfoTest, UriQueryBetweenTwoAtsIsRedacted) {
             "postgresql://u?x@h?password=********");
 }
 
+// Found by fuzz_conninfo: masking the query values took away the '/' that
+// ended the authority, and the '@' after it then made "u:<text>@" a
+// password libpq reads from the redacted text.
+TEST(RedactConninfoTest, MaskingThatChangesTheStructureIsRedactedAgain) {
+  std::string redacted = RedactConninfo("postgresql://u:secret?a=1&password=/x&b=2@h");
+  EXPECT_EQ(redacted.find("secret"), std::string::npos) << redacted;
+}
+
 TEST(RedactConninfoTest, UriWithoutPasswordIsUnchanged) {
   for (const std::string uri :
        {"postgresql://", "postgresql://host", "postgresql://user@host:5432/db",
