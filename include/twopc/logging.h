@@ -26,6 +26,12 @@ namespace twopc {
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError, kOff };
 
+// How the default stderr output writes a message: kText, one human line
+// ("[time] [twopc] [warn] message"); kJson, one JSON object per line with
+// the message's structured fields (gtrid, gid, participant, sqlstate, phase,
+// duration). docs/operations.md, "Logs".
+enum class LogFormat { kText, kJson };
+
 using LogSink = std::function<void(LogLevel level, std::string_view message)>;
 
 // Sends every message at or above the log level to `sink` instead of stderr.

@@ -3,10 +3,20 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "twopc/logging.h"
+
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
 namespace twopc {
+
+class Tracer;  // twopc/tracing.h
 
 // One participant = one PostgreSQL *database*: COMMIT PREPARED must run in the
 // database where the branch was prepared.
@@ -101,6 +111,28 @@ struct RecoveryOptions {
   std::chrono::seconds live_grace{0};
 };
 
+// Prometheus metrics (docs/operations.md, "Metrics"). Off by default: with
+// neither field set, the coordinator still counts (a Coordinator::metrics()
+// registry the application may expose itself) but opens no port.
+struct MetricsOptions {
+  // "host:port" where GET /metrics is served, e.g. "127.0.0.1:9464"; port 0
+  // picks a free one (Coordinator::metrics_endpoint() says which). Empty:
+  // no endpoint. Config: [metrics] listen.
+  std::string listen;
+  // The application's own registry: twopc adds its metric families to it
+  // instead of to a registry of its own, so that they are served by the
+  // application's existing exposer. Not from the config file.
+  std::shared_ptr<prometheus::Registry> registry;
+};
+
+// twopc's log output, process-wide (twopc/logging.h). Applied when a
+// Coordinator opens; unset fields leave the current setting alone.
+// Config: [logging] format = "text" | "json", level = "debug" | ... | "off".
+struct LoggingOptions {
+  std::optional<LogFormat> format;
+  std::optional<LogLevel> level;
+};
+
 struct CoordinatorOptions {
   // Stable identity of this coordinator; part of every gid it generates.
   // 1-32 characters of [A-Za-z0-9-]. Two coordinators must never share one.
@@ -126,6 +158,11 @@ struct CoordinatorOptions {
   std::chrono::milliseconds complete_retry_for{60000};
   // Refuse to open when a participant has max_prepared_transactions = 0.
   bool check_max_prepared_transactions = true;
+  MetricsOptions metrics;
+  LoggingOptions logging;
+  // Called at the start and end of every protocol phase (twopc/tracing.h),
+  // e.g. to bridge to OpenTelemetry. Null: no tracing.
+  std::shared_ptr<Tracer> tracer;
 };
 
 enum class IsolationLevel { kReadCommitted, kRepeatableRead, kSerializable };
