@@ -25,6 +25,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/thread_annotations.h"
+#include "coordinator/phase_trace.h"
 #include "coordinator/transaction_state.h"
 #include "decision_log/decision_rows.h"
 #include "testing/sync_point.h"
@@ -67,16 +68,36 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       : txn_(std::move(txn)), core_(txn_->core), done_(std::move(done)), report_timer_(core_->io) {}
 
   void Start() {
+    commit_span_ = PhaseSpan(core_->tracer(), TracePhase::kCommit, txn_->gtrid);
+    size_t writes = 0;
+    for (auto& b : txn_->branches) writes += b->is_write() ? 1 : 0;
+    path_ = writes >= 2 ? CommitPath::kTwoPhase : writes == 1 ? CommitPath::kOnePhase : CommitPath::kReadOnly;
     if (!txn_->failure.ok()) {
       Abort(Status::Aborted("an earlier statement failed: " + txn_->failure.ToString())
                 .WithParticipant(txn_->failure.participant())
                 .WithSqlState(txn_->failure.sqlstate()));
       return;
     }
+    // Work and PREPARE go out together: the step starts with the queued
+    // branches' connections.
+    StartStep(TracePhase::kPrepare);
     OpenQueuedBranches();
   }
 
  private:
+  // The step of the whole transaction now running (the tracer's span
+  // without a participant, and the phase histograms). Steps follow one
+  // another; the joins order them across I/O threads.
+  void StartStep(TracePhase phase, const std::string& participant = {}) {
+    step_phase_ = phase;
+    step_ = PhaseSpan(core_->tracer(), phase, txn_->gtrid, participant);
+  }
+  void EndStep(const Status& s) {
+    if (!step_.running()) return;
+    auto took = step_.End(s);
+    if (step_phase_ != TracePhase::kAbort) core_->metrics.PhaseTook(step_phase_, took);
+  }
+
   // Branches that only have queued statements get their connection now.
   void OpenQueuedBranches() {
     std::vector<BranchState*> unopened;
@@ -105,12 +126,16 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
 
   void Classify() {
     for (auto& b : txn_->branches) (b->is_write() ? writes_ : reads_).push_back(b.get());
+    path_ = writes_.size() >= 2   ? CommitPath::kTwoPhase
+            : writes_.size() == 1 ? CommitPath::kOnePhase
+                                  : CommitPath::kReadOnly;
     if (writes_.size() >= 2 && core_->log->shared()) return ChooseDecider();
     to_complete_ = writes_;
     if (writes_.size() >= 2) return Prepare();
     if (writes_.size() == 1) return VoteReadOnly([self = shared_from_this()] { self->CommitOnePhase(); });
     VoteReadOnly([self = shared_from_this()] {
       self->core_->committed_read_only++;
+      self->EndStep(Status::OK());
       self->Committed();
     });
   }
@@ -124,7 +149,9 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       then();
     });
     for (BranchState* b : reads_) {
-      b->branch->CommitOnePhase({}, txn_->deadline, [self, b, join](const Status& s) {
+      PhaseSpan span(core_->tracer(), TracePhase::kPrepare, txn_->gtrid, b->name(), b->gid);
+      b->branch->CommitOnePhase({}, txn_->deadline, [self, b, join, span](const Status& s) mutable {
+        span.End(s);
         self->RecordVote(b, s, BranchVote::kReadOnly, "commit");
         join->Arrive();
       });
@@ -134,13 +161,17 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   // A single write branch: its own COMMIT is the decision, no log record.
   void CommitOnePhase() {
     Advance(txn_->phase.BeginDecide(), "BeginDecide");
+    EndStep(Status::OK());
     BranchState* b = writes_.front();
+    StartStep(TracePhase::kDecide, b->name());
     auto self = shared_from_this();
     b->branch->CommitOnePhase(std::move(b->queued), txn_->deadline, [self, b](const Status& s) {
       if (s.ok()) {
         self->core_->committed_one_phase++;
+        self->EndStep(s);
         return self->Committed();
       }
+      self->core_->metrics.ParticipantError(b->name(), s);
       if (OutcomeUnknown(s)) return self->SettleOnePhase(b, s);
       b->vote = BranchVote::kRefused;
       self->Abort(AbortCause(*b, s, "commit"));
@@ -162,6 +193,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       b->participant->TransactionStatus(txid, deadline, [self, b, lost](Result<TxidOutcome> r) {
         if (r.ok() && *r == TxidOutcome::kCommitted) {
           self->core_->committed_one_phase++;
+          self->EndStep(Status::OK());
           return self->Committed();
         }
         if (r.ok() && *r == TxidOutcome::kAborted) {
@@ -221,6 +253,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
                                 BranchState* d = self->decider_;
                                 if (!r.ok() || d->branch->txid() == 0) {
                                   Status s = r.ok() ? Status::Internal("no transaction id") : r.status();
+                                  self->core_->metrics.ParticipantError(d->name(), s);
                                   d->vote = OutcomeUnknown(s) ? BranchVote::kUnknown : BranchVote::kRefused;
                                   return self->Abort(AbortCause(*d, s, "run its statements"));
                                 }
@@ -233,18 +266,24 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     auto self = shared_from_this();
     auto join = std::make_shared<Join>(to_complete_.size() + reads_.size(), [self] {
       if (Status cause = self->FirstFailure(); !cause.ok()) return self->Abort(std::move(cause));
+      self->EndStep(Status::OK());
       if (self->decider_ != nullptr) return self->DecideAtDecider();
       self->Decide();
     });
     for (BranchState* b : to_complete_) {
-      b->branch->Prepare(std::move(b->queued), b->gid, txn_->deadline, [self, b, join](const Status& s) {
+      PhaseSpan span(core_->tracer(), TracePhase::kPrepare, txn_->gtrid, b->name(), b->gid);
+      b->branch->Prepare(std::move(b->queued), b->gid, txn_->deadline,
+                         [self, b, join, span](const Status& s) mutable {
+        span.End(s);
         self->RecordVote(b, s, BranchVote::kPrepared, "prepare");
         if (s.ok()) TWOPC_SYNC_POINT("after_prepare", ++self->prepared_);
         join->Arrive();
       });
     }
     for (BranchState* b : reads_) {
-      b->branch->CommitOnePhase({}, txn_->deadline, [self, b, join](const Status& s) {
+      PhaseSpan span(core_->tracer(), TracePhase::kPrepare, txn_->gtrid, b->name(), b->gid);
+      b->branch->CommitOnePhase({}, txn_->deadline, [self, b, join, span](const Status& s) mutable {
+        span.End(s);
         self->RecordVote(b, s, BranchVote::kReadOnly, "commit");
         join->Arrive();
       });
@@ -257,6 +296,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       return;
     }
     b->vote = OutcomeUnknown(s) ? BranchVote::kUnknown : BranchVote::kRefused;
+    core_->metrics.ParticipantError(b->name(), s);
     MutexLock lock(mutex_);
     if (first_failure_.ok()) first_failure_ = AbortCause(*b, s, step);
   }
@@ -284,6 +324,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   // which recovery rolls back (presumed abort).
   void Decide() {
     Advance(txn_->phase.BeginDecide(), "BeginDecide");
+    StartStep(TracePhase::kDecide);
     TWOPC_SYNC_POINT("before_decision", 0);
     auto self = shared_from_this();
     core_->log->DecideAsync(Record(Decision::kCommit), [self](Status s) {
@@ -294,6 +335,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
 
   void OnDecided(Status s) {
     if (s.ok()) {
+      EndStep(s);
       EnterCompleting();
       TWOPC_SYNC_POINT("after_decision_forced", 0);
       return Complete();
@@ -321,6 +363,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
                                               found.status().message()));
     }
     if (found.value().has_value() && found.value()->decision == Decision::kCommit) {
+      EndStep(Status::OK());
       EnterCompleting();
       return Complete();
     }
@@ -335,6 +378,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   // wins").
   void DecideAtDecider() {
     Advance(txn_->phase.BeginDecide(), "BeginDecide");
+    StartStep(TracePhase::kDecide, decider_->name());
     TWOPC_SYNC_POINT("before_decision", 0);
     if (!core_->log->registered()) {
       return Abort(Status::Aborted(
@@ -349,10 +393,12 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       BranchState* d = self->decider_;
       if (s.ok()) {
         d->completed = true;
+        self->EndStep(s);
         self->EnterCompleting();
         TWOPC_SYNC_POINT("after_decision_forced", 0);
         return self->Complete();
       }
+      self->core_->metrics.ParticipantError(d->name(), s);
       if (OutcomeUnknown(s)) return self->SettleAtDecider(s);
       d->vote = BranchVote::kRefused;
       if (s.sqlstate() == "23505") {
@@ -388,6 +434,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     BranchState* d = decider_;
     if (fenced.IsConflict()) {  // the COMMIT row is there: committed
       d->completed = true;
+      EndStep(Status::OK());
       EnterCompleting();
       return Complete();
     }
@@ -423,6 +470,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
 
   void Complete() {
     core_->committed++;
+    StartStep(TracePhase::kComplete);
     if (txn_->options.early_ack) {
       Report(Status::OK());
     } else {
@@ -444,7 +492,9 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   void CompleteBranch(BranchState* b, std::shared_ptr<Join> join, int attempt,
                       Clock::time_point first_try) {
     auto self = shared_from_this();
-    auto on_done = [self, b, join, attempt, first_try](const Status& s) {
+    PhaseSpan span(core_->tracer(), TracePhase::kComplete, txn_->gtrid, b->name(), b->gid, attempt);
+    auto on_done = [self, b, join, attempt, first_try, span](const Status& s) mutable {
+      span.End(s);
       if (s.ok()) return self->Completed(b, join);
       // Gone: committed by an earlier try whose answer was lost -- or rolled
       // back by hand. Only PostgreSQL can tell which.
@@ -519,6 +569,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     // Blocks this I/O thread for one forced write; it happens only when an
     // operator or another tool broke the transaction.
     Status s = core_->log->RecordHeuristic(h);
+    core_->metrics.HeuristicOutcome();
     twopc::internal::Log().error("twopc: {} on {} was rolled back behind the coordinator's back although {} "
                   "is committed: mixed outcome{}", b->gid, b->name(), txn_->gtrid,
                   s.ok() ? " (recorded in the decision log)" : ", NOT recorded: " + s.ToString());
@@ -530,6 +581,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   void RetryComplete(BranchState* b, std::shared_ptr<Join> join, int attempt,
                      Clock::time_point first_try, const Status& s) {
     const auto& o = core_->options;
+    core_->metrics.ParticipantError(b->name(), s);
     if (Clock::now() - first_try >= o.complete_retry_for) {
       twopc::internal::Log().error("twopc: COMMIT PREPARED of {} on {} still failing after {} tries ({}); "
                     "leaving it to recovery", b->gid, b->name(), attempt + 1, s.ToString());
@@ -537,6 +589,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     }
     twopc::internal::Log().warn("twopc: COMMIT PREPARED of {} on {} failed ({}); retrying", b->gid, b->name(),
                  s.ToString());
+    core_->metrics.Phase2Retry(b->name());
     // Full jitter: every branch on a restarting server fails at once, and a
     // fixed schedule would bring them all back at the same instant.
     auto backoff = internal::Backoff({o.complete_retry_initial, o.complete_retry_max}, attempt + 1);
@@ -562,6 +615,9 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       MutexLock lock(mutex_);
       mixed = mixed_;
     }
+    // Phase 2 ends OK when every branch completed; what recovery is left
+    // with is Unavailable.
+    EndStep(all ? Status::OK() : Status::Unavailable("phase 2 left to recovery"));
     if (mixed.empty()) {
       Report(Status::OK());
     } else {
@@ -578,18 +634,22 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   // Nothing is written to the log: presumed abort.
   void Abort(Status cause) {
     Advance(txn_->phase.BeginAbort(), "BeginAbort");
+    EndStep(cause);
+    StartStep(TracePhase::kAbort);
     auto self = shared_from_this();
     std::vector<BranchState*> to_undo;
     for (auto& b : txn_->branches) if (b->branch != nullptr || b->vote == BranchVote::kUnknown) to_undo.push_back(b.get());
     auto join = std::make_shared<Join>(to_undo.size(), [self, cause] {
+      self->EndStep(Status::OK());
       self->core_->aborted++;
       self->Advance(self->txn_->phase.Finish(), "Finish");
       self->ReleaseBranches();
       self->Report(cause);
     });
     for (BranchState* b : to_undo) {
-      auto warn = [b, join](const Status& s) {
+      auto warn = [self, b, join](const Status& s) {
         if (!s.ok() && !s.IsNotFound()) {
+          self->core_->metrics.ParticipantError(b->name(), s);
           twopc::internal::Log().warn("twopc: rolling back {} on {} failed ({}); recovery will resolve it",
                        b->gid, b->name(), s.ToString());
         }
@@ -629,6 +689,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   // log cannot be written (b == nullptr): the outcome is not ours to know.
   void InDoubt(BranchState* b, const Status& s) {
     core_->in_doubt++;
+    EndStep(s);
     // What Coordinator::OutcomeOf needs to settle it later.
     CoordinatorImpl::InDoubtTxn remembered;
     remembered.fence = Record(Decision::kAbort);
@@ -663,7 +724,12 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       done = std::move(done_);
       done_ = nullptr;
     }
-    if (done) done(std::move(s));
+    if (!done) return;  // answered already (phase 2 outlasted the deadline)
+    TxnOutcome outcome = s.ok() || s.IsHeuristicMixed() ? TxnOutcome::kCommitted
+                         : s.IsInDoubt()                  ? TxnOutcome::kInDoubt
+                                                          : TxnOutcome::kAborted;
+    core_->metrics.TransactionEnded(outcome, path_, commit_span_.End(s));
+    done(std::move(s));
   }
 
   std::shared_ptr<TxnState> txn_;
@@ -680,6 +746,11 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   std::vector<std::string> mixed_ TWOPC_GUARDED_BY(mutex_);  // branches found rolled back
   std::atomic<int> prepared_{0}, completed_{0};
   std::unique_ptr<CoordinatorImpl::OpGuard> guard_;
+  // Written before Report's lock is released by the one caller that got `done`.
+  PhaseSpan commit_span_;
+  PhaseSpan step_;
+  TracePhase step_phase_ = TracePhase::kPrepare;
+  CommitPath path_ = CommitPath::kReadOnly;
 };
 
 }  // namespace
@@ -693,7 +764,9 @@ void RunRollback(std::shared_ptr<TxnState> txn, std::function<void(Status)> done
   for (auto& b : txn->branches) if (b->branch != nullptr) open.push_back(b.get());
   auto first_error = std::make_shared<Status>();
   auto mutex = std::make_shared<std::mutex>();
-  auto join = std::make_shared<Join>(open.size(), [txn, first_error, done = std::move(done)] {
+  auto span = std::make_shared<PhaseSpan>(txn->core->tracer(), TracePhase::kAbort, txn->gtrid);
+  auto join = std::make_shared<Join>(open.size(), [txn, first_error, span, done = std::move(done)] {
+    span->End(*first_error);
     ExpectTransition(txn->phase.Finish(), txn->phase.Get(), "Finish");
     for (auto& b : txn->branches) b->branch.reset();
     done(*first_error);

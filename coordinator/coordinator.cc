@@ -66,16 +66,35 @@ CoordinatorImpl::OpGuard::~OpGuard() {
   if (--core->ops_in_flight_ == 0) core->idle_cv_.SignalAll();
 }
 
+namespace {
+
+std::vector<std::string> ParticipantNames(const CoordinatorOptions& options) {
+  std::vector<std::string> names;
+  for (const auto& p : options.participants) names.push_back(p.name);
+  return names;
+}
+
+}  // namespace
+
 CoordinatorImpl::CoordinatorImpl(CoordinatorOptions opts, std::unique_ptr<DecisionLog> l)
     : options(std::move(opts)),
       log(std::move(l)),
-      work_(boost::asio::make_work_guard(io)) {}
+      metrics(options.metrics.registry != nullptr ? options.metrics.registry
+                                                  : std::make_shared<prometheus::Registry>(),
+              ParticipantNames(options)),
+      work_(boost::asio::make_work_guard(io)) {
+  log->SetFlushObserver([this](size_t records, std::chrono::nanoseconds took) {
+    metrics.DecisionLogFlush(records, took);
+  });
+}
 
 CoordinatorImpl::~CoordinatorImpl() {
   // Transactions may outlive the coordinator (a caller's mistake, but not a
   // reason to read freed memory): calls in progress finish, later ones are
   // refused, and what is still active is rolled back while the I/O threads
   // and connections still exist.
+  // No scrape reads the pools once teardown starts.
+  endpoint_.reset();
   link->Close();
   RollBackOrphans();
   WaitForCompletions(options.complete_retry_for);
@@ -86,6 +105,10 @@ CoordinatorImpl::~CoordinatorImpl() {
   stop_cv_.SignalAll();
   if (recovery_thread_.joinable()) recovery_thread_.join();
   slow_path.join();
+  {
+    internal::MutexLock lock(mutex_);
+    if (pool_timer_ != nullptr) pool_timer_->cancel();
+  }
   work_.reset();
   // Connections still pooled keep no handlers pending, so run() returns once
   // the last operation is done; stop() covers a participant that never
@@ -106,8 +129,16 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
     p.application_name = application_name;
     participants_[p.name] = factory(io, p, options.connect_timeout);
   }
+  if (!options.metrics.listen.empty()) {
+    auto endpoint = internal::MetricsEndpoint::Start(options.metrics.listen, metrics.registry(),
+                                                     [this] { RefreshPoolGauges(); });
+    if (!endpoint.ok()) return endpoint.TakeStatus();
+    endpoint_ = std::move(endpoint.value());
+    twopc::internal::Log().info("twopc: metrics at http://{}/metrics", endpoint_->address());
+  }
   int n = std::max(1, options.io_threads);
   for (int i = 0; i < n; ++i) threads_.emplace_back([this] { io.run(); });
+  SchedulePoolRefresh();
 
   // Every participant is checked in parallel. An unreachable one is only a
   // warning -- refusing to start would also stop recovery of the others.
@@ -210,6 +241,7 @@ RecoveryReport CoordinatorImpl::RunRecovery(const RecoveryPassOptions& pass_opti
   ctx.live_transactions = &txns;
   ctx.timeout = options.connect_timeout + std::chrono::seconds(5);
   RecoveryReport r = internal::RunRecoveryPass(ctx, pass_options);
+  if (!pass_options.dry_run) metrics.RecoveryPassDone(r);
   for (const auto& a : r.actions) {
     if (a.kind == RecoveryActionKind::kSkipForeign || a.kind == RecoveryActionKind::kSkipLive) continue;
     twopc::internal::Log().info("twopc recovery: {} {} {} {}{}", RecoveryActionName(a.kind), a.participant,
@@ -235,6 +267,24 @@ void CoordinatorImpl::BackgroundRecovery() {
     ReRegister();
     RunRecovery(pass);
   }
+}
+
+void CoordinatorImpl::RefreshPoolGauges() {
+  std::vector<std::pair<std::string, internal::PoolStats>> pools;
+  for (const auto& [name, p] : participants_) pools.emplace_back(name, p->pool_stats());
+  metrics.PoolsNow(pools);
+}
+
+void CoordinatorImpl::SchedulePoolRefresh() {
+  internal::MutexLock lock(mutex_);
+  if (stopping_) return;
+  if (pool_timer_ == nullptr) pool_timer_ = std::make_unique<boost::asio::steady_timer>(io);
+  pool_timer_->expires_after(std::chrono::seconds(1));
+  pool_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: the coordinator is closing
+    RefreshPoolGauges();
+    SchedulePoolRefresh();
+  });
 }
 
 void CoordinatorImpl::RollBackOrphans() {
@@ -466,6 +516,8 @@ Transaction Coordinator::Begin(TransactionOptions options) {
 }
 
 const CoordinatorOptions& Coordinator::options() const { return impl_->options; }
+std::shared_ptr<prometheus::Registry> Coordinator::metrics() const { return impl_->metrics.registry(); }
+std::string Coordinator::metrics_endpoint() const { return impl_->metrics_endpoint(); }
 uint64_t Coordinator::incarnation() const { return impl_->log->incarnation(); }
 DecisionLog& Coordinator::log() { return *impl_->log; }
 Result<TransactionOutcome> Coordinator::OutcomeOf(const std::string& gtrid) { return impl_->OutcomeOf(gtrid); }

@@ -17,6 +17,8 @@
 
 #include "common/thread_annotations.h"
 #include "coordinator/txn_registry.h"
+#include "metrics/coordinator_metrics.h"
+#include "metrics/metrics_endpoint.h"
 #include "participants/participant.h"
 #include "twopc/coordinator.h"
 
@@ -153,6 +155,13 @@ class CoordinatorImpl {
 
   const CoordinatorOptions options;
   std::unique_ptr<DecisionLog> log;
+  // Counted always; served when options.metrics.listen is set (docs/operations.md, "Metrics").
+  internal::CoordinatorMetrics metrics;
+  Tracer* tracer() const { return options.tracer.get(); }
+  // "host:port" of the /metrics endpoint; empty without one.
+  std::string metrics_endpoint() const { return endpoint_ != nullptr ? endpoint_->address() : ""; }
+  // The pool gauges, now.
+  void RefreshPoolGauges();
   boost::asio::io_context io;
   // Blocking work the protocol must not do on an I/O thread (the fence that
   // settles a decider's lost COMMIT). Joined before the I/O threads stop.
@@ -174,6 +183,9 @@ class CoordinatorImpl {
 
  private:
   void BackgroundRecovery() TWOPC_EXCLUDES(mutex_);
+  // Every second on an I/O thread: an application that serves
+  // Coordinator::metrics() itself scrapes without asking twopc first.
+  void SchedulePoolRefresh();
   // Rolls back (and marks orphaned) every transaction still active. Runs
   // once the link is closed, so no Transaction call can touch them any more.
   void RollBackOrphans();
@@ -182,6 +194,8 @@ class CoordinatorImpl {
   std::vector<std::thread> threads_;
   std::map<std::string, std::unique_ptr<Participant>, std::less<>> participants_;
   std::thread recovery_thread_;
+  std::unique_ptr<internal::MetricsEndpoint> endpoint_;
+  std::unique_ptr<boost::asio::steady_timer> pool_timer_;
 
   internal::Mutex register_mutex_;  // held through Register()
   mutable internal::Mutex mutex_;

@@ -113,6 +113,7 @@ void RunOnBranch(std::shared_ptr<TxnState> t, BranchState* b, Query q,
       // Any failed statement dooms the transaction: the server has aborted
       // the branch (or lost it), so committing the rest would not be atomic.
       if (t->failure.ok()) t->failure = r.status();
+      t->core->metrics.ParticipantError(b->name(), r.status());
       done(r.TakeStatus());
       return;
     }
@@ -171,6 +172,7 @@ void Transaction::ExecuteAsync(std::string_view participant, std::string sql,
                            Result<std::unique_ptr<internal::Branch>> r) mutable {
                          if (!r.ok()) {
                            if (t->failure.ok()) t->failure = r.status();
+                           t->core->metrics.ParticipantError(b->name(), r.status());
                            return done(r.TakeStatus());
                          }
                          b->branch = std::move(r.value());

@@ -65,6 +65,14 @@ class DecisionBatches final : public BatchWrites<DecisionJob> {
     return WritePending();
   }
 
+  void Took(const std::vector<DecisionJob>& batch, bool forced, std::chrono::nanoseconds took) override {
+    size_t decisions = std::count_if(batch.begin(), batch.end(),
+                                     [](const DecisionJob& j) { return j.kind == Kind::kDecide; });
+    if (!forced || decisions == 0) return;
+    MutexLock lock(counters_->observer_mutex);
+    if (counters_->observer) counters_->observer(decisions, took);
+  }
+
   void Answer(std::vector<DecisionJob>& batch, const Status& batch_status) override {
     if (batch_status.ok()) Count(batch);
     for (DecisionJob& job : batch) {
@@ -221,6 +229,11 @@ Result<uint64_t> DecisionWriter::ForgetHeuristic(std::string key, int64_t now_ms
     job.counted = std::move(counted);
     writer_.Enqueue(std::move(job));
   });
+}
+
+void DecisionWriter::SetFlushObserver(DecisionLog::FlushObserver observer) {
+  MutexLock lock(counters_.observer_mutex);
+  counters_.observer = std::move(observer);
 }
 
 LogStats DecisionWriter::stats() const {

@@ -62,10 +62,16 @@ class DecisionWriter {
 
   LogStats stats() const;
 
+  // Called on the writer thread after every forced batch with decisions
+  // (DecisionLog::SetFlushObserver).
+  void SetFlushObserver(DecisionLog::FlushObserver observer);
+
   // Written by the writer thread, read by stats().
   struct Counters {
     std::atomic<uint64_t> records_forced{0};
     std::atomic<uint64_t> forces{0};
+    Mutex observer_mutex;
+    DecisionLog::FlushObserver observer TWOPC_GUARDED_BY(observer_mutex);
   };
 
  private:

@@ -32,6 +32,11 @@ class MariaDbPool : public std::enable_shared_from_this<MariaDbPool> {
   const Result<MariaDbConnInfo>& info() const { return info_; }
   std::chrono::milliseconds connect_timeout() const { return connect_timeout_; }
 
+  PoolStats stats() const TWOPC_EXCLUDES(mutex_) {
+    MutexLock lock(mutex_);
+    return {open_, static_cast<int>(idle_.size()), static_cast<int>(waiters_.size())};
+  }
+
   void Acquire(Deadline deadline, AcquireCallback done) TWOPC_EXCLUDES(mutex_) {
     if (!info_.ok()) return done(Status(info_.status()).WithParticipant(options_.name));
     std::shared_ptr<MariaDbConnection> idle;
@@ -208,7 +213,7 @@ class MariaDbPool : public std::enable_shared_from_this<MariaDbPool> {
   const ParticipantOptions options_;
   const std::chrono::milliseconds connect_timeout_;
   const Result<MariaDbConnInfo> info_;
-  Mutex mutex_;
+  mutable Mutex mutex_;
   std::deque<std::shared_ptr<MariaDbConnection>> idle_ TWOPC_GUARDED_BY(mutex_);
   std::list<std::shared_ptr<Waiter>> waiters_ TWOPC_GUARDED_BY(mutex_);
   std::vector<std::weak_ptr<MariaDbConnection>> made_ TWOPC_GUARDED_BY(mutex_);
@@ -454,6 +459,8 @@ MariaDbParticipant::~MariaDbParticipant() {
   }
   if (registry != nullptr) registry->Close();  // frees the registration lock now
 }
+
+PoolStats MariaDbParticipant::pool_stats() const { return pool_->stats(); }
 
 const std::string& MariaDbParticipant::name() const { return pool_->options().name; }
 

@@ -31,6 +31,7 @@ class MariaDbParticipant : public Participant {
   ~MariaDbParticipant() override;
 
   const std::string& name() const override;
+  PoolStats pool_stats() const override;
   ParticipantKind kind() const override { return ParticipantKind::kMariaDb; }
   void Open(const TransactionOptions& options, const std::string& gid, Deadline deadline,
             std::function<void(Result<std::unique_ptr<Branch>>)> done) override;

@@ -116,11 +116,21 @@ struct IncarnationRange {
   uint64_t below = 0;
 };
 
+// A pool's connections right now, for the metrics gauges.
+struct PoolStats {
+  int open = 0;     // idle + lent out + connecting
+  int idle = 0;     // pooled, ready for the next branch
+  int waiting = 0;  // Acquire calls queued because max_connections are open
+};
+
 class Participant {
  public:
   virtual ~Participant() = default;
 
   virtual const std::string& name() const = 0;
+
+  // Its pool's connections (zero for a participant without one: tests' fakes).
+  virtual PoolStats pool_stats() const { return {}; }
 
   // PostgreSQL unless overridden. A MariaDB branch is named (its gid fixed)
   // at XA START, and is never the decider of the postgres store.

@@ -15,6 +15,7 @@ class PgParticipant : public Participant {
                 std::chrono::milliseconds connect_timeout);
 
   const std::string& name() const override { return pool_->options().name; }
+  PoolStats pool_stats() const override { return pool_->stats(); }
   void Open(const TransactionOptions& options, const std::string& gid, Deadline deadline,
             std::function<void(Result<std::unique_ptr<Branch>>)> done) override;
   // One pooled connection, one pipeline, a Sync after each statement so

@@ -33,9 +33,9 @@ PgPool::PgPool(asio::io_context& io, ParticipantOptions options,
                std::chrono::milliseconds connect_timeout)
     : io_(io), options_(std::move(options)), connect_timeout_(connect_timeout) {}
 
-int PgPool::open_connections() const {
+PoolStats PgPool::stats() const {
   MutexLock lock(mutex_);
-  return open_;
+  return {open_, static_cast<int>(idle_.size()), static_cast<int>(waiters_.size())};
 }
 
 std::shared_ptr<PgConnection> PgPool::TakeIdle() {

@@ -19,6 +19,7 @@
 #include <list>
 #include <memory>
 #include "common/thread_annotations.h"
+#include "participants/participant.h"
 #include "participants/pg_connection.h"
 #include "twopc/options.h"
 
@@ -57,7 +58,7 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
   const ParticipantOptions& options() const { return options_; }
   boost::asio::io_context& io() const { return io_; }
   std::chrono::milliseconds connect_timeout() const { return connect_timeout_; }
-  int open_connections() const TWOPC_EXCLUDES(mutex_);
+  PoolStats stats() const TWOPC_EXCLUDES(mutex_);
 
  private:
   struct Waiter;

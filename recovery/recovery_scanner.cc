@@ -118,6 +118,7 @@ class Pass {
     RunPending();
     FinishJobs();
     CountMixed();
+    SummarizeLeft(rows, row_participants, first);
     // The incarnations claimed as gone are released: the pass is over.
     ctx_.log->ReleaseClaims();
     return report_;
@@ -132,6 +133,25 @@ class Pass {
   };
 
   bool Wanted(const std::string& gtrid) const { return !only_ || *only_ == gtrid; }
+
+  // RecoveryReport::prepared_left: the first scan's rows less what this
+  // pass resolved.
+  void SummarizeLeft(const std::vector<PreparedXact>& rows, const std::vector<std::string>& participants,
+                     const Scan& first) {
+    std::set<std::pair<std::string_view, std::string_view>> resolved;
+    for (const RecoveryAction& a : report_.actions) {
+      bool finished = a.kind == RecoveryActionKind::kCommitPrepared ||
+                      a.kind == RecoveryActionKind::kRollbackPrepared;
+      if (finished && a.status.ok() && !report_.dry_run) resolved.emplace(a.participant, a.gid);
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (resolved.count({participants[i], rows[i].gid}) > 0) continue;
+      report_.prepared_left.push_back({participants[i], rows[i].gid, rows[i].prepared_at_ms});
+    }
+    for (const auto& [name, p] : ctx_.participants) {
+      if (unreachable_.count(name) == 0 && first.count(name) > 0) report_.scanned.push_back(name);
+    }
+  }
 
   // Before anything is concluded about a dead incarnation, its sessions
   // must be gone: one of them may hold a PREPARE queued behind a lock.

@@ -53,6 +53,9 @@ class BatchWrites {
   // batch (the transaction is rolled back); a job refused on its own (a
   // conflict) keeps its refusal in the job for Answer.
   virtual Status Write(std::vector<Job>& batch) = 0;
+  // How long the batch's transaction (write and commit, with its fsync when
+  // forced) took; called before Answer. For the metrics.
+  virtual void Took(const std::vector<Job>& batch, bool forced, std::chrono::nanoseconds took) {}
   // Gives every job its answer: `batch_status` is OK when the batch is
   // durable, otherwise why not (InDoubt when it may be).
   virtual void Answer(std::vector<Job>& batch, const Status& batch_status) = 0;
@@ -130,8 +133,10 @@ class GroupCommitWriter {
     for (;;) {
       TakeBatch(&batch);
       if (batch.empty()) return;
-      Status s = connection_.Transact(writes_->MustForce(batch), batch.size(),
-                                      [&] { return writes_->Write(batch); });
+      bool forced = writes_->MustForce(batch);
+      auto start = std::chrono::steady_clock::now();
+      Status s = connection_.Transact(forced, batch.size(), [&] { return writes_->Write(batch); });
+      if (s.ok()) writes_->Took(batch, forced, std::chrono::steady_clock::now() - start);
       writes_->Answer(batch, s);
       batch.clear();  // keeps its capacity for the queue it is swapped with next
     }

@@ -39,3 +39,12 @@ target_compile_definitions(mariadb_participant_test PRIVATE TWOPC_CLI_PATH="$<TA
 add_dependencies(mariadb_participant_test twopc_cli)
 add_test(NAME mariadb_participant_test COMMAND mariadb_participant_test)
 set_tests_properties(mariadb_participant_test PROPERTIES LABELS integration TIMEOUT 600)
+
+# Metrics and tracing hooks: /metrics scraped over HTTP from a coordinator
+# running against real servers (docs/operations.md, "Metrics").
+add_executable(metrics_test metrics_test.cc)
+target_link_libraries(metrics_test PRIVATE twopc_testing pg_test_support http_test_support
+  GTest::gtest_main prometheus-cpp::core fmt::fmt)
+target_include_directories(metrics_test PRIVATE ${PROJECT_SOURCE_DIR})
+add_test(NAME metrics_test COMMAND metrics_test)
+set_tests_properties(metrics_test PROPERTIES LABELS integration TIMEOUT 300)

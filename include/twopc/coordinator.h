@@ -208,6 +208,15 @@ class Coordinator {
   // Blocking; do not call from an async callback.
   Result<TransactionOutcome> OutcomeOf(const std::string& gtrid);
 
+  // The registry twopc's metrics are counted in (options.metrics.registry
+  // when the application gave one; docs/operations.md, "Metrics"). An
+  // application that serves metrics itself adds it to its own exposer:
+  //   exposer.RegisterCollectable(coordinator->metrics());
+  std::shared_ptr<prometheus::Registry> metrics() const;
+  // "host:port" where GET /metrics is served ([metrics] listen, with the
+  // port picked when it was 0); empty when there is no endpoint.
+  std::string metrics_endpoint() const;
+
   // Runs one recovery pass now (the same pass that runs at Open and every
   // options().recovery.interval). Blocking; do not call from an async
   // callback.

@@ -8,6 +8,7 @@
 // coordinator nodes) can replace the embedded SQLite one.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -142,6 +143,15 @@ class DecisionLog {
   virtual Status Flush() = 0;
 
   virtual LogStats stats() const = 0;
+
+  // Called after every forced batch of decisions with how many it held and
+  // how long its write and fsync took (the metrics
+  // twopc_decision_log_flush_seconds and twopc_decision_log_batch_records),
+  // on the log's writer thread: it must not block. The coordinator sets it
+  // at Open. A log without batches of its own (the postgres store: the
+  // decider's COMMIT is the flush) ignores it.
+  using FlushObserver = std::function<void(size_t records, std::chrono::nanoseconds took)>;
+  virtual void SetFlushObserver(FlushObserver observer) {}
 
   // ---- Stores shared by several coordinator processes (store = "postgres").
   // The SQLite log answers as a store with one owner.

@@ -90,6 +90,20 @@ struct RecoveryReport {
   int unreachable = 0;         // participants that could not be scanned
   int mixed = 0;               // transactions with a heuristic or mixed outcome
 
+  // What the pass left prepared: every prepared transaction its first scan
+  // found (this node's, other nodes', foreign ones), less the branches it
+  // committed or rolled back itself. They hold locks and hold back VACUUM
+  // (the metrics twopc_prepared_branches and
+  // twopc_oldest_prepared_age_seconds). Unreachable participants are absent
+  // from `scanned`; a dry run resolves nothing.
+  struct PreparedLeft {
+    std::string participant;
+    std::string gid;
+    int64_t prepared_at_ms = 0;  // 0: the server does not say (MariaDB)
+  };
+  std::vector<PreparedLeft> prepared_left;
+  std::vector<std::string> scanned;  // participants the first scan reached
+
   // The CLI's exit code: 4 a participant unreachable, 3 heuristic/mixed,
   // 1 in-doubt remains, 0 all resolved.
   int ExitCode() const;
