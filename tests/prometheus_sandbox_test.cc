@@ -1,6 +1,7 @@
 // scripts/prometheus-sandbox and testing/prometheus_sandbox.h: a real
 // Prometheus server scrapes a prometheus-cpp exposer, its query API returns
 // what was scraped, an alert rule fires, and nothing is left behind.
+#include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
@@ -100,6 +101,33 @@ TEST_F(PrometheusSandboxTest, ScrapesAnExposerAndFiresAnAlertWithinThirtySeconds
   EXPECT_TRUE((*quiet)["result"].empty()) << quiet->dump();
 
   EXPECT_LE(Clock::now() - started, std::chrono::seconds(30));
+}
+
+// docs/prometheus/twopc-alerts.yml loads into a real server (not only into
+// promtool) and one of its alerts without `for:` fires from a live scrape.
+TEST_F(PrometheusSandboxTest, ShippedAlertRulesFireOnARealServer) {
+  TestExposer exposer;
+  prometheus::Counter& heuristics = prometheus::BuildCounter()
+                                        .Name("twopc_heuristic_outcomes_total")
+                                        .Help("Heuristic outcomes recorded")
+                                        .Register(*exposer.registry)
+                                        .Add({});
+  auto prom = PrometheusSandbox::Start(
+      {exposer.target()}, std::string(TWOPC_SOURCE_DIR) + "/docs/prometheus/twopc-alerts.yml");
+  ASSERT_NE(prom, nullptr);
+  // increase() needs a sample before the increment to see it.
+  auto before = prom->WaitForValue("twopc_heuristic_outcomes_total", [](double v) { return v == 0; },
+                                   std::chrono::seconds(20));
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  auto quiet = prom->Query(R"(ALERTS{alertname="TwopcHeuristicOutcome"})");
+  ASSERT_TRUE(quiet.ok()) << quiet.status().ToString();
+  EXPECT_TRUE((*quiet)["result"].empty()) << quiet->dump();
+
+  heuristics.Increment();
+  auto firing = prom->WaitForValue(
+      R"(ALERTS{alertname="TwopcHeuristicOutcome",alertstate="firing",job="twopc"})", nullptr,
+      std::chrono::seconds(20));
+  ASSERT_TRUE(firing.ok()) << firing.status().ToString();
 }
 
 TEST_F(PrometheusSandboxTest, UnreachableTargetIsDown) {
