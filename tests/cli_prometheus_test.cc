@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -72,6 +73,13 @@ TEST_F(CliTest, PrometheusShowsABranchLeftByADeadCoordinator) {
       << r.out;
   EXPECT_TRUE(Contains(r.out, "# TYPE twopc_prepared_branches gauge")) << r.out;
   EXPECT_TRUE(r.err.empty()) << Show(r);
+
+  // Prometheus' own parser and linter agree.
+  std::string file = sandbox_->dir() + "/" + name_ + ".prom";
+  std::ofstream(file) << r.out;
+  std::string lint = std::string(TWOPC_PROMTOOL) + " check metrics < " + file + " > " + file +
+                     ".lint 2>&1";
+  EXPECT_EQ(std::system(lint.c_str()), 0) << ReadFile(file + ".lint");
 }
 
 TEST_F(CliTest, PrometheusCountsCommitDecisionsPendingCompletion) {
