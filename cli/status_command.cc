@@ -230,7 +230,8 @@ void AddStatusCommand(CLI::App& app, const GlobalOptions& global, int* exit_code
       "status",
       "Show every prepared transaction, decisions pending completion, heuristic decisions and "
       "unreachable participants");
-  CLI::Option* json = cmd->add_flag("--json", options->json, "Print one JSON document instead of tables");
+  CLI::Option* json =
+      cmd->add_flag("--json", options->json, "Print one JSON document instead of tables");
   CLI::Option* prometheus =
       cmd->add_flag("--prometheus", options->prometheus,
                     "Print Prometheus gauges (text exposition format) instead of tables, e.g. for "

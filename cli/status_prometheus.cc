@@ -81,10 +81,10 @@ void AddParticipantGauges(Registry& registry, const StatusReport& report,
     const ParticipantBranches& b = by[p.name];
     prepared.Add(labels).Set(b.prepared);
     in_doubt.Add(labels).Set(b.in_doubt);
-    double age_ms = b.oldest_prepared_at_ms == 0
-                        ? 0.0
-                        : static_cast<double>(std::max<int64_t>(
-                              0, report.now_ms - b.oldest_prepared_at_ms));
+    double age_ms =
+        b.oldest_prepared_at_ms == 0
+            ? 0.0
+            : static_cast<double>(std::max<int64_t>(0, report.now_ms - b.oldest_prepared_at_ms));
     oldest.Add(labels).Set(age_ms / 1000.0);
   }
 }
@@ -96,8 +96,9 @@ void AddLogGauges(Registry& registry, const StatusReport& report) {
       .Set(report.log_errors.empty() ? 1 : 0);
   // A failed read would make the counts below look like "nothing to do".
   if (!report.log_errors.empty()) return;
-  auto commits = std::count_if(report.pending.begin(), report.pending.end(),
-                               [](const DecisionRecord& r) { return r.decision == Decision::kCommit; });
+  auto commits =
+      std::count_if(report.pending.begin(), report.pending.end(),
+                    [](const DecisionRecord& r) { return r.decision == Decision::kCommit; });
   AddFamily(registry, "twopc_decisions_pending",
             "COMMIT decisions whose branches are not all completed (no END record yet)")
       .Add({})

@@ -60,9 +60,9 @@ class PrometheusSandbox {
   // whose first sample satisfies `accept`, and returns that sample's value.
   // TimedOut, with the last answer, if it does not within `timeout`. Scrapes
   // and rule evaluations run every second, so a few seconds are plenty.
-  Result<double> WaitForValue(
-      const std::string& promql, const std::function<bool(double)>& accept = nullptr,
-      std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  Result<double> WaitForValue(const std::string& promql,
+                              const std::function<bool(double)>& accept = nullptr,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   // Path of scripts/prometheus-sandbox in the source tree.
   static std::string ScriptPath();

@@ -77,8 +77,8 @@ TEST_F(CliTest, PrometheusShowsABranchLeftByADeadCoordinator) {
   // Prometheus' own parser and linter agree.
   std::string file = sandbox_->dir() + "/" + name_ + ".prom";
   std::ofstream(file) << r.out;
-  std::string lint = std::string(TWOPC_PROMTOOL) + " check metrics < " + file + " > " + file +
-                     ".lint 2>&1";
+  std::string lint =
+      std::string(TWOPC_PROMTOOL) + " check metrics < " + file + " > " + file + ".lint 2>&1";
   EXPECT_EQ(std::system(lint.c_str()), 0) << ReadFile(file + ".lint");
 }
 
@@ -119,8 +119,7 @@ TEST_F(CliTest, PrometheusShowsAnUnreachableParticipantDownWithoutItsPassword) {
   // The rest is still reported; the dead one's branches are unknown, not 0.
   EXPECT_EQ(Sample(samples, R"(twopc_prepared_branches{participant="b"})"), 1) << r.out;
   EXPECT_EQ(samples.count(R"(twopc_prepared_branches{participant="dead"})"), 0u) << r.out;
-  EXPECT_EQ(samples.count(R"(twopc_oldest_prepared_age_seconds{participant="dead"})"), 0u)
-      << r.out;
+  EXPECT_EQ(samples.count(R"(twopc_oldest_prepared_age_seconds{participant="dead"})"), 0u) << r.out;
 }
 
 TEST_F(CliTest, PrometheusOutputReplacesTheFileAtomically) {

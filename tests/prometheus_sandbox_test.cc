@@ -116,8 +116,8 @@ TEST_F(PrometheusSandboxTest, ShippedAlertRulesFireOnARealServer) {
       {exposer.target()}, std::string(TWOPC_SOURCE_DIR) + "/docs/prometheus/twopc-alerts.yml");
   ASSERT_NE(prom, nullptr);
   // increase() needs a sample before the increment to see it.
-  auto before = prom->WaitForValue("twopc_heuristic_outcomes_total", [](double v) { return v == 0; },
-                                   std::chrono::seconds(20));
+  auto before = prom->WaitForValue(
+      "twopc_heuristic_outcomes_total", [](double v) { return v == 0; }, std::chrono::seconds(20));
   ASSERT_TRUE(before.ok()) << before.status().ToString();
   auto quiet = prom->Query(R"(ALERTS{alertname="TwopcHeuristicOutcome"})");
   ASSERT_TRUE(quiet.ok()) << quiet.status().ToString();
