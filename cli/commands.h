@@ -9,7 +9,7 @@
 
 namespace twopc::cli {
 
-// twopc status [--json]
+// twopc status [--json | --prometheus [--output FILE]]
 void AddStatusCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);
 // twopc recover [--dry-run] [--json]
 void AddRecoverCommand(CLI::App& app, const GlobalOptions& global, int* exit_code);

@@ -8,6 +8,7 @@
 #include "cli/cli_context.h"
 #include "cli/commands.h"
 #include "cli/json.h"
+#include "cli/status_prometheus.h"
 #include "cli/status_report.h"
 #include "cli/table.h"
 #include "cli/text.h"
@@ -18,6 +19,8 @@ namespace {
 
 struct StatusOptions {
   bool json = false;
+  bool prometheus = false;
+  std::string output;  // --output: the Prometheus text goes to this file, not stdout
 };
 
 std::string Join(const std::vector<std::string>& items) {
@@ -198,6 +201,19 @@ int RunStatus(const GlobalOptions& global, const StatusOptions& options) {
   auto manager = OpenManager(global, &exit_code, RecoveryManager::LogAccess::kReadOnly);
   if (manager == nullptr) return exit_code;
   StatusReport report = GatherStatus(*manager);
+  if (options.prometheus) {
+    std::string text = StatusPrometheusText(report, manager->options());
+    if (options.output.empty()) {
+      PrintOut(text);
+    } else if (Status s = WriteFileAtomically(options.output, text); !s.ok()) {
+      PrintError(s.ToString());
+      return kExitInDoubt;
+    }
+    // The same exit code as the table: a cron job that alerts on it keeps
+    // working, and the file is written whatever the code (an unreachable
+    // participant is exactly what it must show).
+    return report.ExitCode();
+  }
   if (options.json) {
     PrintStatusJson(*manager, report);
   } else {
@@ -214,7 +230,17 @@ void AddStatusCommand(CLI::App& app, const GlobalOptions& global, int* exit_code
       "status",
       "Show every prepared transaction, decisions pending completion, heuristic decisions and "
       "unreachable participants");
-  cmd->add_flag("--json", options->json, "Print one JSON document instead of tables");
+  CLI::Option* json =
+      cmd->add_flag("--json", options->json, "Print one JSON document instead of tables");
+  CLI::Option* prometheus =
+      cmd->add_flag("--prometheus", options->prometheus,
+                    "Print Prometheus gauges (text exposition format) instead of tables, e.g. for "
+                    "node_exporter's textfile collector");
+  prometheus->excludes(json);
+  cmd->add_option("--output", options->output,
+                  "With --prometheus: write the gauges to FILE atomically (a temporary file in "
+                  "its directory, then rename) instead of printing them")
+      ->needs(prometheus);
   cmd->callback([&global, exit_code, options] { *exit_code = RunStatus(global, *options); });
 }
 
