@@ -1,7 +1,13 @@
 #include "metrics/metrics_endpoint.h"
 
+#include <atomic>
 #include <charconv>
 #include <exception>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <fmt/format.h>
 #include <prometheus/collectable.h>
@@ -74,6 +80,34 @@ Result<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const std::strin
   return endpoint;
 }
 
-MetricsEndpoint::~MetricsEndpoint() = default;
+MetricsEndpoint::~MetricsEndpoint() {
+  if (exposer_ == nullptr) return;
+  // civetweb's listener polls with a 2-second timeout and looks for the stop
+  // request only between polls, so destroying the exposer would hold up the
+  // coordinator's destructor for up to 2 s. A connection to the listening
+  // port wakes the poll at once.
+  namespace asio = boost::asio;
+  asio::io_context io;
+  std::string host = address_.substr(0, address_.rfind(':'));
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  auto endpoints = asio::ip::tcp::resolver(io).resolve(host, address_.substr(address_.rfind(':') + 1), ec);
+  std::atomic<bool> stopped{false};
+  std::thread waker;
+  if (!ec) {
+    waker = std::thread([&] {
+      while (!stopped.load()) {
+        asio::ip::tcp::socket socket(io);
+        boost::system::error_code ignored;
+        asio::connect(socket, endpoints, ignored);
+        socket.close(ignored);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+  }
+  exposer_.reset();
+  stopped = true;
+  if (waker.joinable()) waker.join();
+}
 
 }  // namespace twopc::internal

@@ -44,7 +44,7 @@ set_tests_properties(mariadb_participant_test PROPERTIES LABELS integration TIME
 # running against real servers (docs/operations.md, "Metrics").
 add_executable(metrics_test metrics_test.cc)
 target_link_libraries(metrics_test PRIVATE twopc_testing pg_test_support http_test_support
-  GTest::gtest_main prometheus-cpp::core fmt::fmt)
+  prometheus_test_support GTest::gtest_main prometheus-cpp::core fmt::fmt)
 target_include_directories(metrics_test PRIVATE ${PROJECT_SOURCE_DIR})
 add_test(NAME metrics_test COMMAND metrics_test)
 set_tests_properties(metrics_test PROPERTIES LABELS integration TIMEOUT 300)

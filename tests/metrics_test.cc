@@ -3,6 +3,7 @@
 // scraped over HTTP while transactions commit, abort, end in doubt and
 // retry phase 2, and the counters must move exactly as those did.
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -13,6 +14,7 @@
 
 #include "coordinator/coordinator_impl.h"
 #include "testing/http_get.h"
+#include "testing/prometheus_sandbox.h"
 #include "tests/support/bank_fixture.h"
 #include "tests/support/fault_wrappers.h"
 #include "twopc/tracing.h"
@@ -257,6 +259,48 @@ TEST_F(MetricsTest, TheApplicationsRegistryReceivesTheFamilies) {
   ASSERT_TRUE(Transfer(*c).ok());
   Samples s = Parse(prometheus::TextSerializer().Serialize(registry->Collect()));
   EXPECT_EQ(Get(s, kCommitted2pc), 1);
+}
+
+// What docs/operations.md promises an operator: point Prometheus at a
+// running coordinator, load the shipped alert rules, and a transaction stuck
+// in the prepared state raises TwopcPreparedBranchStuck. The rule is the
+// shipped one with its threshold and `for:` shortened from minutes to
+// seconds; everything else -- the coordinator's background recovery pass,
+// the endpoint, the scrape, the rule evaluation -- is the real thing.
+TEST_F(MetricsTest, PrometheusScrapingTheCoordinatorFiresTheStuckBranchAlert) {
+  std::ifstream in(std::string(TWOPC_SOURCE_DIR) + "/docs/prometheus/twopc-alerts.yml");
+  std::stringstream rules;
+  rules << in.rdbuf();
+  std::string text = rules.str();
+  const std::string expr = "expr: twopc_oldest_prepared_age_seconds > 60\n        for: 1m";
+  size_t at = text.find(expr);
+  ASSERT_NE(at, std::string::npos) << "the rule changed: adapt this test";
+  text.replace(at, expr.size(), "expr: twopc_oldest_prepared_age_seconds > 2\n        for: 0s");
+  std::string rules_path = log_dir_ + "/rules.yml";
+  std::ofstream(rules_path) << text;
+
+  CoordinatorOptions opts = Options();
+  opts.metrics.listen = "127.0.0.1:0";
+  opts.recovery.interval = std::chrono::milliseconds(300);
+  auto c = Open(std::move(opts));
+  ASSERT_NE(c, nullptr);
+  sandbox_->Exec("c", "BEGIN; UPDATE accounts SET balance = balance WHERE id = 5; "
+                      "PREPARE TRANSACTION 'stuck-elsewhere.1'");
+  auto prom = PrometheusSandbox::Start({c->metrics_endpoint()}, rules_path);
+  ASSERT_NE(prom, nullptr);
+  auto up = prom->WaitForValue(R"(up{job="twopc"})", [](double v) { return v == 1; });
+  EXPECT_TRUE(up.ok()) << up.status().ToString();
+  auto prepared = prom->WaitForValue(R"(twopc_prepared_branches{participant="c"})",
+                                     [](double v) { return v == 1; });
+  EXPECT_TRUE(prepared.ok()) << prepared.status().ToString();
+  auto firing = prom->WaitForValue(
+      R"(ALERTS{alertname="TwopcPreparedBranchStuck",alertstate="firing",participant="c"})",
+      [](double v) { return v == 1; });
+  EXPECT_TRUE(firing.ok()) << firing.status().ToString();
+  sandbox_->Exec("c", "ROLLBACK PREPARED 'stuck-elsewhere.1'");
+  auto cleared = prom->WaitForValue(R"(twopc_prepared_branches{participant="c"})",
+                                    [](double v) { return v == 0; });
+  EXPECT_TRUE(cleared.ok()) << cleared.status().ToString();
 }
 
 // The tracer sees every step start and end, paired, with the branches'
