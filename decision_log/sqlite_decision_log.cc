@@ -190,7 +190,7 @@ class SqliteDecisionLog final : public DecisionLog {
   Result<uint64_t> Compact() override { return writer_->Compact(incarnation_); }
   Status Flush() override { return writer_->Flush(); }
   LogStats stats() const override { return writer_->stats(); }
-  void SetFlushObserver(FlushObserver observer) override { writer_->SetFlushObserver(std::move(observer)); }
+  void SetFlushObserver(const FlushObserver& observer) override { writer_->SetFlushObserver(observer); }
 
  private:
   LogFileLock lock_;

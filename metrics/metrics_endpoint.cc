@@ -35,7 +35,7 @@ class MetricsEndpoint::Collectable : public prometheus::Collectable {
 Status ParseListenAddress(const std::string& listen, std::string* host, int* port) {
   auto bad = [&](const std::string& why) {
     return Status::InvalidArgument(fmt::format(
-        "metrics listen address '{}' {}; expected host:port, e.g. \"127.0.0.1:9464\" or \"[::1]:9464\"",
+        R"(metrics listen address '{}' {}; expected host:port, e.g. "127.0.0.1:9464" or "[::1]:9464")",
         listen, why));
   };
   size_t colon = listen.rfind(':');

@@ -151,7 +151,7 @@ class DecisionLog {
   // at Open. A log without batches of its own (the postgres store: the
   // decider's COMMIT is the flush) ignores it.
   using FlushObserver = std::function<void(size_t records, std::chrono::nanoseconds took)>;
-  virtual void SetFlushObserver(FlushObserver observer) {}
+  virtual void SetFlushObserver(const FlushObserver& observer) {}
 
   // ---- Stores shared by several coordinator processes (store = "postgres").
   // The SQLite log answers as a store with one owner.

@@ -49,7 +49,7 @@ class FaultyLog : public DecisionLog {
   }
   Result<std::vector<std::string>> Verify() override { return real_->Verify(); }
   LogStats stats() const override { return real_->stats(); }
-  void SetFlushObserver(FlushObserver o) override { real_->SetFlushObserver(std::move(o)); }
+  void SetFlushObserver(const FlushObserver& o) override { real_->SetFlushObserver(o); }
 
  private:
   std::unique_ptr<DecisionLog> real_;
