@@ -208,6 +208,31 @@ std::vector<nlohmann::json> JsonLines(const std::string& text) {
   return lines;
 }
 
+TEST_F(LoggingTest, JsonFormatWritesOneObjectPerLineWithTheFields) {
+  EXPECT_EQ(GetLogFormat(), LogFormat::kText);  // the default
+  SetLogFormat(LogFormat::kJson);
+  EXPECT_EQ(GetLogFormat(), LogFormat::kJson);
+  auto [out, err] = CaptureOutput(dir_, [&] { OpenWithUnreachableParticipant(); });
+  EXPECT_EQ(out, "");
+  bool warned = false;
+  for (const nlohmann::json& line : JsonLines(err)) {
+    EXPECT_TRUE(std::regex_match(line.value("ts", ""),
+                                 std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
+        << line.dump();
+    EXPECT_EQ(line.value("logger", ""), "twopc") << line.dump();
+    if (line.value("event", "") == "participant_unreachable") {
+      warned = true;
+      EXPECT_EQ(line.value("level", ""), "warn") << line.dump();
+      EXPECT_EQ(line.value("participant", ""), "nowhere") << line.dump();
+      EXPECT_NE(line.value("msg", "").find("not reachable at start"), std::string::npos);
+      // Fields the message does not have are left out, not written empty.
+      EXPECT_FALSE(line.contains("gtrid")) << line.dump();
+      EXPECT_FALSE(line.contains("duration_s")) << line.dump();
+    }
+  }
+  EXPECT_TRUE(warned) << err;
+}
+
 TEST_F(LoggingTest, JsonLineStaysOneValidObjectWhateverTheMessageHolds) {
   SetLogFormat(LogFormat::kJson);
   auto [out, err] = CaptureOutput(dir_, [&] {
@@ -278,6 +303,49 @@ struct CapturedRecords {
   }
 };
 
+TEST_F(LoggingTest, RecordSinkGetsTheFieldsAndWinsOverThePlainSink) {
+  Captured plain;
+  CapturedRecords structured;
+  SetLogSink(plain.Sink());
+  SetLogRecordSink(structured.Sink());
+  SetLogFormat(LogFormat::kJson);  // for stderr only: the sinks format themselves
+  auto [out, err] = CaptureOutput(dir_, [&] {
+    OpenWithUnreachableParticipant();
+    internal::Log().warn("no fields here");
+  });
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(err, "");
+  {
+    std::lock_guard lock(plain.mutex);
+    EXPECT_TRUE(plain.messages.empty()) << plain.messages.front().second;
+  }
+  {
+    std::lock_guard lock(structured.mutex);
+    bool unreachable = false, plain_message = false;
+    for (const auto& r : structured.records) {
+      if (r.event == "participant_unreachable") {
+        unreachable = true;
+        EXPECT_EQ(r.level, LogLevel::kWarn);
+        EXPECT_EQ(r.participant, "nowhere");
+        EXPECT_NE(r.message.find("not reachable at start"), std::string::npos) << r.message;
+      }
+      if (r.message == "no fields here") {
+        plain_message = true;
+        EXPECT_EQ(r.event, "");  // no fields left over from an earlier message
+        EXPECT_EQ(r.participant, "");
+      }
+    }
+    EXPECT_TRUE(unreachable) << structured.records.size() << " records, none the warning";
+    EXPECT_TRUE(plain_message);
+  }
+  // Cleared, the record sink hands the messages back to the plain sink.
+  SetLogRecordSink(nullptr);
+  internal::Log().warn("back to the plain sink");
+  std::lock_guard lock(plain.mutex);
+  ASSERT_EQ(plain.messages.size(), 1u);
+  EXPECT_EQ(plain.messages[0].second, "back to the plain sink");
+}
+
 TEST_F(LoggingTest, LogWithDropsMessagesBelowTheLevelAndAtOff) {
   CapturedRecords structured;
   SetLogRecordSink(structured.Sink());
@@ -302,6 +370,20 @@ TEST_F(LoggingTest, ApplyLoggingOptionsSetsWhatIsPresentOnly) {
   internal::ApplyLoggingOptions({.format = LogFormat::kText});
   EXPECT_EQ(GetLogFormat(), LogFormat::kText);
   EXPECT_EQ(GetLogLevel(), LogLevel::kError);
+}
+
+// The conninfo's password reaches neither the text nor a field of any JSON
+// line, at the level where recovery reports every action too.
+TEST_F(LoggingTest, JsonLinesNeverCarryThePassword) {
+  internal::ApplyLoggingOptions({.format = LogFormat::kJson, .level = LogLevel::kDebug});
+  auto [out, err] = CaptureOutput(dir_, [&] { OpenWithUnreachableParticipant("s3cr3t"); });
+  EXPECT_EQ(out, "");
+  std::vector<nlohmann::json> lines = JsonLines(err);
+  EXPECT_FALSE(lines.empty());
+  for (const nlohmann::json& line : lines) {
+    EXPECT_EQ(line.dump().find("s3cr3t"), std::string::npos) << line.dump();
+  }
+  EXPECT_EQ(err.find("s3cr3t"), std::string::npos) << err;
 }
 
 }  // namespace
