@@ -23,7 +23,7 @@ bool ParsePort(std::string_view text, uint16_t* port) {
 
 Result<ListenAddress> ParseListenAddress(std::string_view text) {
   constexpr std::string_view kForm =
-      " (host:port, e.g. \"127.0.0.1:9464\", \"[::1]:9464\" or \"localhost:9464\")";
+      R"( (host:port, e.g. "127.0.0.1:9464", "[::1]:9464" or "localhost:9464"))";
   ListenAddress address;
   std::string_view port;
   if (!text.empty() && text.front() == '[') {
@@ -49,7 +49,7 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
     address.host = std::string(text.substr(0, colon));
     if (address.host.find(':') != std::string::npos) {
       return Status::InvalidArgument(
-          "an IPv6 address is written in brackets, as in \"[::1]:9464\"");
+          R"(an IPv6 address is written in brackets, as in "[::1]:9464")");
     }
     in_addr v4{};
     if (address.host != "localhost" && inet_pton(AF_INET, address.host.c_str(), &v4) != 1) {

@@ -51,7 +51,8 @@ const char* LevelName(LogLevel level) {
       return "warn";
     case LogLevel::kError:
       return "error";
-    case LogLevel::kOff: break;
+    case LogLevel::kOff:
+      break;
   }
   return "off";
 }
@@ -62,7 +63,7 @@ std::string Iso8601Utc(std::chrono::system_clock::time_point time) {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
   auto ms = duration_cast<milliseconds>(time.time_since_epoch()).count();
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  auto seconds = static_cast<std::time_t>(ms / 1000);
   int millis = static_cast<int>(ms % 1000);
   if (millis < 0) {  // before 1970: % keeps the dividend's sign
     millis += 1000;
@@ -105,7 +106,7 @@ class SwitchSink : public spdlog::sinks::base_sink<Mutex> {
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override TWOPC_REQUIRES(mutex_) {
-    static const LogFields kNoFields;
+    static constexpr LogFields kNoFields{};
     const LogFields* fields = CurrentLogFields();
     const LogFields& f = fields != nullptr ? *fields : kNoFields;
     std::string_view message(msg.payload.data(), msg.payload.size());
