@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/listen_address.h"
+
 namespace twopc {
 namespace {
 
@@ -455,6 +457,24 @@ TEST(ConfigTest, BadMetricsListenNamesLineKeyAndProblem) {
 TEST(ConfigTest, TopLevelKeysListLoggingAndMetrics) {
   ExpectConfigError(WithTopLevelLine("tracing = 1"),
                     {"test.toml:2:", "unknown key 'tracing'", "logging", "metrics"});
+}
+
+// What the metrics endpoint will bind: the host without its brackets.
+TEST(ListenAddressTest, SplitsHostAndPort) {
+  auto v4 = internal::ParseListenAddress("127.0.0.1:9464");
+  ASSERT_TRUE(v4.ok()) << v4.status().ToString();
+  EXPECT_EQ(v4->host, "127.0.0.1");
+  EXPECT_EQ(v4->port, 9464);
+  auto v6 = internal::ParseListenAddress("[::1]:0");
+  ASSERT_TRUE(v6.ok()) << v6.status().ToString();
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 0);
+  auto local = internal::ParseListenAddress("localhost:65535");
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  EXPECT_EQ(local->host, "localhost");
+  EXPECT_EQ(local->port, 65535);
+  EXPECT_TRUE(internal::ParseListenAddress("").status().IsInvalidArgument());
+  EXPECT_TRUE(internal::ParseListenAddress("127.0.0.1:+80").status().IsInvalidArgument());
 }
 
 TEST(RedactConninfoTest, KeywordValueForm) {
