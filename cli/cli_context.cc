@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "cli/text.h"
+#include "common/logging.h"
 #include "twopc/config.h"
+#include "twopc/logging.h"
 
 namespace twopc::cli {
 
@@ -89,6 +91,12 @@ std::unique_ptr<RecoveryManager> OpenManager(const GlobalOptions& global, int* e
     *exit_code = kExitUsage;
     return nullptr;
   }
+  // The config's [logging] governs the library's lines here as in the
+  // coordinator. JSON lines replace the CLI's "twopc: warning: ..." lines on
+  // stderr, so that one pipeline collects both processes' logs; stdout (the
+  // listing, --json) is untouched either way.
+  internal::ApplyLoggingOptions(options->logging);
+  if (GetLogFormat() == LogFormat::kJson) SetLogSink(nullptr);
   std::string log_path = options->log.path;
   auto manager = RecoveryManager::Open(std::move(options).value(), access);
   if (!manager.ok()) {

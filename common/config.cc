@@ -18,6 +18,7 @@
 
 #include <toml++/toml.h>
 
+#include "common/listen_address.h"
 #include "participants/session_init.h"
 #include "twopc/gid.h"
 
@@ -27,12 +28,14 @@ namespace {
 constexpr int64_t kOneDayMs = 24LL * 60 * 60 * 1000;
 constexpr size_t kMaxParticipantNameLength = 63;  // PostgreSQL's NAMEDATALEN - 1
 
-constexpr std::array<std::string_view, 7> kTopKeys = {
-    "node_id", "io_threads", "connect_timeout_ms", "default_deadline_ms",
-    "log",     "recovery",   "participants"};
+constexpr std::array<std::string_view, 9> kTopKeys = {
+    "node_id", "io_threads", "connect_timeout_ms", "default_deadline_ms", "log", "recovery",
+    "logging", "metrics",    "participants"};
 constexpr std::array<std::string_view, 4> kLogKeys = {"store", "path", "group_commit_window_us",
                                                       "max_batch"};
 constexpr std::array<std::string_view, 3> kRecoveryKeys = {"interval_ms", "pace_us", "live_grace_s"};
+constexpr std::array<std::string_view, 2> kLoggingKeys = {"format", "level"};
+constexpr std::array<std::string_view, 1> kMetricsKeys = {"listen"};
 constexpr std::array<std::string_view, 5> kParticipantKeys = {
     "name", "conninfo", "max_connections", "session_init", "kind"};
 
@@ -131,6 +134,8 @@ class ConfigReader {
   Status ReadTopLevel(const toml::table& root, CoordinatorOptions* options) const;
   Status ReadLog(const toml::table& log, LogOptions* options) const;
   Status ReadRecovery(const toml::table& recovery, RecoveryOptions* options) const;
+  Status ReadLogging(const toml::table& logging, LoggingOptions* options) const;
+  Status ReadMetrics(const toml::table& metrics, MetricsOptions* options) const;
   Status ReadParticipants(const toml::table& root,
                           std::vector<ParticipantOptions>* participants) const;
   Status ReadParticipant(const toml::table& table, ParticipantOptions* participant) const;
@@ -316,6 +321,64 @@ Status ConfigReader::ReadRecovery(const toml::table& recovery, RecoveryOptions* 
   return Status::OK();
 }
 
+Status ConfigReader::ReadLogging(const toml::table& logging, LoggingOptions* options) const {
+  constexpr std::string_view kSection = "[logging]";
+  if (Status s = CheckKeys(logging, kSection, kLoggingKeys); !s.ok()) return s;
+  if (const toml::node* format = logging.get("format"); format != nullptr) {
+    std::string name;
+    if (Status s = ReadString(*format, kSection, "format", &name); !s.ok()) return s;
+    if (name == "text") {
+      options->format = LogFormat::kText;
+    } else if (name == "json") {
+      options->format = LogFormat::kJson;
+    } else {
+      return Error(format->source(), KeyLabel(kSection, "format") + " is '" + Printable(name) +
+                                         R"('; it is "text" (the default) or "json" (one JSON )"
+                                         "object per line)");
+    }
+  }
+  if (const toml::node* level = logging.get("level"); level != nullptr) {
+    std::string name;
+    if (Status s = ReadString(*level, kSection, "level", &name); !s.ok()) return s;
+    constexpr std::array<std::pair<std::string_view, LogLevel>, 5> kLevels = {{
+        {"debug", LogLevel::kDebug},
+        {"info", LogLevel::kInfo},
+        {"warn", LogLevel::kWarn},
+        {"error", LogLevel::kError},
+        {"off", LogLevel::kOff},
+    }};
+    for (const auto& [text, value] : kLevels) {
+      if (name == text) options->level = value;
+    }
+    if (!options->level) {
+      return Error(level->source(), KeyLabel(kSection, "level") + " is '" + Printable(name) +
+                                        R"('; it is "debug", "info", "warn" (the default), )"
+                                        R"("error" or "off")");
+    }
+  }
+  return Status::OK();
+}
+
+Status ConfigReader::ReadMetrics(const toml::table& metrics, MetricsOptions* options) const {
+  constexpr std::string_view kSection = "[metrics]";
+  if (Status s = CheckKeys(metrics, kSection, kMetricsKeys); !s.ok()) return s;
+  const toml::node* listen = metrics.get("listen");
+  if (listen == nullptr) return Status::OK();
+  std::string text;
+  if (Status s = ReadString(*listen, kSection, "listen", &text); !s.ok()) return s;
+  // Empty means off, like leaving the key out: a templated config can
+  // switch the endpoint off without deleting lines.
+  if (!text.empty()) {
+    auto address = internal::ParseListenAddress(text);
+    if (!address.ok()) {
+      return Error(listen->source(), KeyLabel(kSection, "listen") + " is '" + Printable(text) +
+                                         "': " + address.status().message());
+    }
+  }
+  options->listen = std::move(text);
+  return Status::OK();
+}
+
 Status ConfigReader::CheckParticipantName(const toml::node& node, const std::string& name) const {
   const std::string rule = "; a participant name is 1-63 characters of [A-Za-z0-9_-]";
   const std::string label = KeyLabel("[[participants]]", "name");
@@ -451,6 +514,14 @@ Result<CoordinatorOptions> ConfigReader::Read(const toml::table& root) const {
   if (!status.ok()) return status;
   if (const toml::table* recovery = SubTable(root, "recovery", &status); recovery != nullptr) {
     if (Status s = ReadRecovery(*recovery, &options.recovery); !s.ok()) return s;
+  }
+  if (!status.ok()) return status;
+  if (const toml::table* logging = SubTable(root, "logging", &status); logging != nullptr) {
+    if (Status s = ReadLogging(*logging, &options.logging); !s.ok()) return s;
+  }
+  if (!status.ok()) return status;
+  if (const toml::table* metrics = SubTable(root, "metrics", &status); metrics != nullptr) {
+    if (Status s = ReadMetrics(*metrics, &options.metrics); !s.ok()) return s;
   }
   if (!status.ok()) return status;
   if (Status s = ReadParticipants(root, &options.participants); !s.ok()) return s;

@@ -162,8 +162,14 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
   }
   for (const Status& s : answers) {
     if (!s.ok()) {
-      twopc::internal::Log().warn("twopc: participant {} is not reachable at start ({}); its transactions "
-                   "fail until it is back", s.participant(), s.message());
+      twopc::internal::LogWith(
+          LogLevel::kWarn,
+          {.event = "participant_unreachable",
+           .participant = s.participant(),
+           .sqlstate = s.sqlstate()},
+          "twopc: participant {} is not reachable at start ({}); its transactions "
+          "fail until it is back",
+          s.participant(), s.message());
     }
   }
   // Before anything is fenced: no other live process may hold this node id.
@@ -182,11 +188,13 @@ Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
   // fenced and rolled back, before any new work.
   RecoveryReport r = RunRecovery({});
   if (r.in_doubt_remaining > 0 || r.unreachable > 0) {
-    twopc::internal::Log().warn("twopc: recovery at start left {} transactions unresolved ({} participants "
-                 "unreachable); {}", r.in_doubt_remaining, r.unreachable,
-                 options.recovery.interval.count() > 0
-                     ? "retrying in the background"
-                     : "the background pass is off: run `twopc recover`");
+    twopc::internal::LogWith(
+        LogLevel::kWarn, {.event = "recovery_unresolved", .phase = "recovery"},
+        "twopc: recovery at start left {} transactions unresolved ({} participants "
+        "unreachable); {}",
+        r.in_doubt_remaining, r.unreachable,
+        options.recovery.interval.count() > 0 ? "retrying in the background"
+                                              : "the background pass is off: run `twopc recover`");
   }
   if (options.recovery.interval.count() > 0) {
     recovery_thread_ = std::thread([this] { BackgroundRecovery(); });
@@ -201,7 +209,13 @@ Status CoordinatorImpl::Register() {
     // another process claimed meanwhile stops this one from deciding
     // (DecisionLog::registered), not from recovering other incarnations.
     Status s = log->Reregister();
-    if (!s.ok()) twopc::internal::Log().error("twopc: {}", s.ToString());
+    if (!s.ok()) {
+      twopc::internal::LogWith(LogLevel::kError,
+                               {.event = "registration_failed",
+                                .participant = s.participant(),
+                                .sqlstate = s.sqlstate()},
+                               "twopc: {}", s.ToString());
+    }
     return Status::OK();
   }
   std::vector<internal::Answer<Status>> answers(participants_.size());
@@ -224,7 +238,13 @@ Status CoordinatorImpl::Register() {
 // again before a later pass; if another process took it meanwhile, nothing is
 // fenced (Register records why, and the pass's context carries it).
 void CoordinatorImpl::ReRegister() {
-  if (Status s = Register(); s.IsConflict()) twopc::internal::Log().error("twopc: {}", s.ToString());
+  if (Status s = Register(); s.IsConflict()) {
+    twopc::internal::LogWith(LogLevel::kError,
+                             {.event = "registration_conflict",
+                              .participant = s.participant(),
+                              .sqlstate = s.sqlstate()},
+                             "twopc: {}", s.ToString());
+  }
 }
 
 RecoveryReport CoordinatorImpl::RunRecovery(const RecoveryPassOptions& pass_options) {
@@ -244,9 +264,18 @@ RecoveryReport CoordinatorImpl::RunRecovery(const RecoveryPassOptions& pass_opti
   if (!pass_options.dry_run) metrics.RecoveryPassDone(r);
   for (const auto& a : r.actions) {
     if (a.kind == RecoveryActionKind::kSkipForeign || a.kind == RecoveryActionKind::kSkipLive) continue;
-    twopc::internal::Log().info("twopc recovery: {} {} {} {}{}", RecoveryActionName(a.kind), a.participant,
-                 a.gid.empty() ? a.gtrid : a.gid, a.detail,
-                 a.status.ok() ? "" : " (" + a.status.ToString() + ")");
+    // A mixed outcome needs an operator: it is its own event, and a warning.
+    bool mixed = a.kind == RecoveryActionKind::kMixed;
+    twopc::internal::LogWith(mixed ? LogLevel::kWarn : LogLevel::kInfo,
+                             {.event = mixed ? "heuristic_mixed" : "recovery_action",
+                              .gtrid = a.gtrid,
+                              .gid = a.gid,
+                              .participant = a.participant,
+                              .sqlstate = a.status.sqlstate(),
+                              .phase = "recovery"},
+                             "twopc recovery: {} {} {} {}{}", RecoveryActionName(a.kind),
+                             a.participant, a.gid.empty() ? a.gtrid : a.gid, a.detail,
+                             a.status.ok() ? "" : " (" + a.status.ToString() + ")");
   }
   return r;
 }
@@ -304,8 +333,13 @@ void CoordinatorImpl::RollBackOrphans() {
   }
   for (auto& answer : rolled_back) {
     if (Status s = answer.Wait(); !s.ok()) {
-      twopc::internal::Log().warn("twopc: rolling back a transaction that outlived its coordinator: {}",
-                   s.ToString());
+      twopc::internal::LogWith(
+          LogLevel::kWarn,
+          {.event = "rollback_failed",
+           .participant = s.participant(),
+           .sqlstate = s.sqlstate(),
+           .phase = "abort"},
+          "twopc: rolling back a transaction that outlived its coordinator: {}", s.ToString());
     }
   }
 }

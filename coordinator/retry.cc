@@ -19,8 +19,11 @@ Status RunTransaction(Coordinator& coordinator, const std::function<Status(Trans
     if (last.ok() || last.IsInDoubt() || !retryable) return last;
     if (attempt >= retry.max_attempts) return last;
     auto pause = internal::Backoff({retry.initial_backoff, retry.max_backoff}, attempt);
-    twopc::internal::Log().debug("twopc: {} hit {} (attempt {}), retrying in {} ms", tx.gtrid(), last.sqlstate(),
-                  attempt, pause.count());
+    twopc::internal::LogWith(
+        LogLevel::kDebug,
+        {.event = "transaction_retry", .gtrid = tx.gtrid(), .sqlstate = last.sqlstate()},
+        "twopc: {} hit {} (attempt {}), retrying in {} ms", tx.gtrid(), last.sqlstate(), attempt,
+        pause.count());
     // `tx` rolls back when it goes out of scope if the body failed.
     tx.Rollback().ok();
     std::this_thread::sleep_for(pause);

@@ -21,8 +21,9 @@ const char* TxnPhaseName(TxnPhase phase) {
 
 void ExpectTransition(bool made, TxnPhase now, const char* transition) {
   if (made) return;
-  Log().error("twopc: internal error: transaction phase transition {} refused in phase {}",
-              transition, TxnPhaseName(now));
+  LogWith(LogLevel::kError, {.event = "internal_error"},
+          "twopc: internal error: transaction phase transition {} refused in phase {}", transition,
+          TxnPhaseName(now));
 #ifndef NDEBUG
   std::abort();
 #endif

@@ -100,8 +100,11 @@ Status PgDecisionLog::Start() {
     if (c.ok()) continue;
     if (c.IsNotFound()) continue;  // an operator's view of a database without the schema
     if (c.IsInvalidArgument() || i == 0) return c;
-    Log().warn("twopc: decision store: participant {} not reachable at start ({}); its decisions "
-               "are read once it is back", s.name, c.message());
+    LogWith(LogLevel::kWarn,
+            {.event = "participant_unreachable", .participant = s.name, .sqlstate = c.sqlstate()},
+            "twopc: decision store: participant {} not reachable at start ({}); its decisions "
+            "are read once it is back",
+            s.name, c.message());
   }
   if (role_ == Role::kCoordinator) {
     if (Status s = DrawIncarnation(); !s.ok()) return s;
@@ -250,7 +253,8 @@ Status PgDecisionLog::Reregister() {
   }
   registration_.client = std::move(c.value());
   registered_ = true;
-  Log().warn("twopc: decision store: registration of incarnation {} taken again", incarnation_);
+  LogWith(LogLevel::kWarn, {.event = "registration_retaken"},
+          "twopc: decision store: registration of incarnation {} taken again", incarnation_);
   return Status::OK();
 }
 
@@ -466,8 +470,12 @@ void PgDecisionLog::DeleteEnded(const std::vector<std::string>& gtrids) {
     // A row left behind is found by the next recovery pass, which ends it
     // again once its branches are seen done.
     if (!r.ok() && !r.status().IsNotFound()) {
-      Log().debug("twopc: decision store: deleting ended rows at {} failed: {}", s->name,
-                  r.status().ToString());
+      LogWith(LogLevel::kDebug,
+              {.event = "decision_delete_failed",
+               .participant = s->name,
+               .sqlstate = r.status().sqlstate()},
+              "twopc: decision store: deleting ended rows at {} failed: {}", s->name,
+              r.status().ToString());
     }
   }
 }
@@ -496,7 +504,8 @@ Result<std::vector<DecisionRecord>> PgDecisionLog::ReadAll(int* failed) {
     for (const auto& row : *rows) {
       auto rec = RecordOfRow(row, s->name);
       if (!rec.ok()) {
-        Log().error("twopc: decision store: {}", rec.status().ToString());
+        LogWith(LogLevel::kError, {.event = "decision_unreadable", .participant = s->name},
+                "twopc: decision store: {}", rec.status().ToString());
         continue;
       }
       all.push_back(std::move(*rec));

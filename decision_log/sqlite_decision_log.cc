@@ -114,7 +114,8 @@ class LogReader {
                              "; a running coordinator holds the log, so its database file "
                              "cannot be read on its own: free some space on that file system");
     }
-    twopc::internal::Log().warn(
+    twopc::internal::LogWith(
+        LogLevel::kWarn, {.event = "decision_log_disk_full"},
         "decision log {}: disk full; reading the database file directly (its WAL is "
         "empty)",
         path);
@@ -214,7 +215,9 @@ class ReadOnlySqliteDecisionLog final : public DecisionLog {
     if (done) done(ReadOnlyError());
   }
   void End(const std::string& gtrid) override {
-    twopc::internal::Log().warn("END of gtrid '{}' not written: {}", gtrid, ReadOnlyError().message());
+    twopc::internal::LogWith(LogLevel::kWarn,
+                             {.event = "end_not_written", .gtrid = gtrid, .phase = "complete"},
+                             "END of gtrid '{}' not written: {}", gtrid, ReadOnlyError().message());
   }
   Result<std::optional<DecisionRecord>> Lookup(const std::string& gtrid) override {
     return reader_->Lookup(gtrid);

@@ -42,7 +42,9 @@ std::string Chomp(const char* msg) {
 // Server NOTICEs ("table ... does not exist, skipping") go to the log at
 // debug level instead of libpq's default, stderr.
 void LogNotice(void* participant, const char* message) {
-  twopc::internal::Log().debug("twopc: {}: {}", *static_cast<const std::string*>(participant), Chomp(message));
+  const std::string& name = *static_cast<const std::string*>(participant);
+  twopc::internal::LogWith(LogLevel::kDebug, {.event = "server_notice", .participant = name},
+                           "twopc: {}: {}", name, Chomp(message));
 }
 
 bool IsConnectionLoss(const std::string& sqlstate) {

@@ -206,11 +206,14 @@ void PgPool::Reset(std::shared_ptr<PgConnection> conn) {
   c->AsyncExec(std::move(queries), Clock::now() + connect_timeout_,
                [self, conn = std::move(conn)](Result<std::vector<QueryResult>> r) mutable {
                  if (!r.ok() || conn->InTransaction()) {
-                   Log().warn("twopc: participant {}: resetting a pooled connection failed ({}); "
-                              "closing it",
-                              self->options_.name,
-                              r.ok() ? "session_init left a transaction open"
-                                     : r.status().ToString());
+                   LogWith(LogLevel::kWarn,
+                           {.event = "connection_reset_failed",
+                            .participant = self->options_.name,
+                            .sqlstate = r.ok() ? std::string_view() : r.status().sqlstate()},
+                           "twopc: participant {}: resetting a pooled connection failed ({}); "
+                           "closing it",
+                           self->options_.name,
+                           r.ok() ? "session_init left a transaction open" : r.status().ToString());
                    self->Drop(std::move(conn));
                    return;
                  }

@@ -210,8 +210,15 @@ Status RecoveryManagerImpl::Resolve(std::string_view gid_view, Decision action, 
       Status s = Record(gtrid, gid, participant, action, logged, "forced by operator");
       if (!s.ok()) return s;
     } else {
-      twopc::internal::Log().warn("twopc: the decision log is held by a running coordinator; the forced {} of "
-                   "foreign gid {} is not recorded in it", verb, gid);
+      twopc::internal::LogWith(
+          LogLevel::kWarn,
+          {.event = "forced_decision_unrecorded",
+           .gid = gid,
+           .participant = participant,
+           .phase = "recovery"},
+          "twopc: the decision log is held by a running coordinator; the forced {} of "
+          "foreign gid {} is not recorded in it",
+          verb, gid);
     }
   }
   // Forced (heuristic) or foreign: not the protocol's path, only this branch.

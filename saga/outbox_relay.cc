@@ -34,7 +34,12 @@ bool TargetUnreachable(const Status& s) { return s.IsUnavailable() || s.IsTimedO
 // when the broken connection closes.
 void RollbackQuietly(Transaction& tx) {
   if (Status s = tx.Rollback(); !s.ok()) {
-    twopc::internal::Log().debug("twopc outbox: rollback failed: {}", s.ToString());
+    twopc::internal::LogWith(LogLevel::kDebug,
+                             {.event = "rollback_failed",
+                              .participant = s.participant(),
+                              .sqlstate = s.sqlstate(),
+                              .phase = "abort"},
+                             "twopc outbox: rollback failed: {}", s.ToString());
   }
 }
 
@@ -134,7 +139,8 @@ void OutboxRelay::NoHandler(const OutboxRow& row) {
   backoff_.Failed(row.id, EventBackoff::Clock::now());
   uint64_t suppressed = 0;
   if (context_.warnings.ShouldLog("no-handler " + row.target + " " + row.event, &suppressed)) {
-    twopc::internal::Log().warn(
+    twopc::internal::LogWith(
+        LogLevel::kWarn, {.event = "outbox_no_handler", .participant = row.target},
         "twopc outbox: no handler for event {} on {}; {} stays in the outbox of {} until one is "
         "registered ({} more skips since the last warning)",
         row.event, row.target, EventKey(participant_, row.id), participant_, suppressed);
@@ -149,7 +155,11 @@ void OutboxRelay::DeliveryFailed(const OutboxRow& row, const Status& s, bool han
   const char* kind = handler_error ? "handler of" : "delivery of";
   if (context_.warnings.ShouldLog(fmt::format("{} {} {}", kind, row.target, row.event),
                                   &suppressed)) {
-    twopc::internal::Log().warn(
+    twopc::internal::LogWith(
+        LogLevel::kWarn,
+        {.event = handler_error ? "outbox_handler_failed" : "outbox_delivery_failed",
+         .participant = row.target,
+         .sqlstate = s.sqlstate()},
         "twopc outbox: {} {} {} (saga {}) on {} failed: {}; it stays in the outbox of {} and is "
         "retried ({} similar failures since the last warning)",
         kind, row.event, EventKey(participant_, row.id), row.saga_id, row.target, s.ToString(),

@@ -52,8 +52,13 @@ void RelayThreads::Loop(OutboxRelay* relay) {
     if (!moved.ok()) {
       uint64_t suppressed = 0;
       if (warnings_.ShouldLog("round " + relay->participant(), &suppressed)) {
-        twopc::internal::Log().warn("twopc outbox: relay round on {} failed: {} ({} more since the last warning)",
-                     relay->participant(), moved.status().ToString(), suppressed);
+        twopc::internal::LogWith(
+            LogLevel::kWarn,
+            {.event = "outbox_round_failed",
+             .participant = relay->participant(),
+             .sqlstate = moved.status().sqlstate()},
+            "twopc outbox: relay round on {} failed: {} ({} more since the last warning)",
+            relay->participant(), moved.status().ToString(), suppressed);
       }
       failed_rounds = std::min(failed_rounds + 1, 64);
       pause = Backoff(error_backoff, failed_rounds);

@@ -41,8 +41,10 @@ Result<StoredSaga> HandBackParked(SagaLog& log, const std::string& saga_id) {
   r.next_step = std::min(r.next_step, r.steps - 1);
   if (Status s = log.Update(saga_id, r.state, r.next_step, r.last_error); !s.ok()) return s;
   r.updated_at_ms = SagaNowMs();
-  twopc::internal::Log().info("twopc: saga {} ({}) handed back by an operator: compensating from step {} of {}",
-               saga_id, r.name, r.next_step + 1, r.steps);
+  twopc::internal::LogWith(
+      LogLevel::kInfo, {.event = "saga_handed_back"},
+      "twopc: saga {} ({}) handed back by an operator: compensating from step {} of {}", saga_id,
+      r.name, r.next_step + 1, r.steps);
   return saga;
 }
 

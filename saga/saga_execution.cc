@@ -48,8 +48,12 @@ SagaResult SagaExecution::TurnBack(int failed_step, const StepRun& run) {
   // compensation finds out through the keys whether there is anything to
   // undo). Otherwise the failed step left nothing behind.
   int from = run.maybe_applied ? failed_step : failed_step - 1;
-  twopc::internal::Log().debug("twopc: saga {} ({}) compensating: {}", result_.saga_id, saga_.name,
-                cause.ToString());
+  twopc::internal::LogWith(LogLevel::kDebug,
+                           {.event = "saga_compensating",
+                            .participant = cause.participant(),
+                            .sqlstate = cause.sqlstate()},
+                           "twopc: saga {} ({}) compensating: {}", result_.saga_id, saga_.name,
+                           cause.ToString());
   Status s = log_.Update(result_.saga_id, SagaState::kCompensating, from, cause.ToString());
   if (!s.ok()) return LogFailed(s);
   return Backward(from, std::move(cause));
@@ -68,8 +72,12 @@ SagaResult SagaExecution::Backward(int next_step, Status cause) {
           fmt::format("compensation of {} failed {} times, saga parked for an operator: {}{}{}",
                       StepLabel(i), run.attempts, run.last.status.message(), kCompensatingBecause,
                       cause.ToString()));
-      twopc::internal::Log().error("twopc: saga {} ({}) parked: {}", result_.saga_id, saga_.name,
-                    parked.ToString());
+      twopc::internal::LogWith(LogLevel::kError,
+                               {.event = "saga_parked",
+                                .participant = parked.participant(),
+                                .sqlstate = parked.sqlstate()},
+                               "twopc: saga {} ({}) parked: {}", result_.saga_id, saga_.name,
+                               parked.ToString());
       Status s = log_.Update(result_.saga_id, SagaState::kParked, i, parked.ToString());
       if (!s.ok()) return LogFailed(s);
       return Finish(SagaState::kParked, std::move(parked));
@@ -125,8 +133,9 @@ SagaResult SagaExecution::Finish(SagaState state, Status cause) {
 }
 
 SagaResult SagaExecution::LogFailed(const Status& s) {
-  twopc::internal::Log().error("twopc: saga {} ({}) stopped: its progress cannot be recorded: {}", result_.saga_id,
-                saga_.name, s.ToString());
+  twopc::internal::LogWith(LogLevel::kError, {.event = "saga_log_failed"},
+                           "twopc: saga {} ({}) stopped: its progress cannot be recorded: {}",
+                           result_.saga_id, saga_.name, s.ToString());
   return Finish(SagaState::kParked,
                 RewordStatus(s,
                              "the saga log cannot record this saga's progress, so it stopped "

@@ -137,7 +137,8 @@ std::vector<SagaResult> SagaOrchestratorImpl::ResumeUnfinished() {
   std::vector<SagaResult> results;
   auto listed = log_->Unfinished();
   if (!listed.ok()) {
-    twopc::internal::Log().error("twopc: cannot read unfinished sagas: {}", listed.status().ToString());
+    twopc::internal::LogWith(LogLevel::kError, {.event = "saga_log_unreadable"},
+                             "twopc: cannot read unfinished sagas: {}", listed.status().ToString());
     return results;
   }
   for (const SagaRecord& record : *listed) {
@@ -149,7 +150,8 @@ std::vector<SagaResult> SagaOrchestratorImpl::ResumeUnfinished() {
     // that finished this saga in the meantime.
     auto row = log_->Load(id);
     if (!row.ok()) {
-      twopc::internal::Log().error("twopc: cannot read saga {}: {}", id, row.status().ToString());
+      twopc::internal::LogWith(LogLevel::kError, {.event = "saga_log_unreadable"},
+                               "twopc: cannot read saga {}: {}", id, row.status().ToString());
     } else if (row->has_value() && ((*row)->record.state == SagaState::kRunning ||
                                     (*row)->record.state == SagaState::kCompensating)) {
       results.push_back(Resume(**row));
@@ -181,8 +183,9 @@ SagaResult SagaOrchestratorImpl::Resume(const StoredSaga& row) {
                          "saga log row says {} at step {} of {}, its definition has {} steps",
                          SagaStateName(r.state), r.next_step, r.steps, n)));
   }
-  twopc::internal::Log().info("twopc: resuming saga {} ({}): {} at step {} of {}", r.saga_id, r.name,
-               SagaStateName(r.state), r.next_step + 1, n);
+  twopc::internal::LogWith(LogLevel::kInfo, {.event = "saga_resuming"},
+                           "twopc: resuming saga {} ({}): {} at step {} of {}", r.saga_id, r.name,
+                           SagaStateName(r.state), r.next_step + 1, n);
   internal::SagaExecution execution(*log_, driver_, counters_, r.saga_id, *saga);
   if (running) return execution.Forward(r.next_step);
   return execution.Backward(r.next_step, Status::Aborted(r.last_error));
@@ -192,9 +195,15 @@ SagaResult SagaOrchestratorImpl::Park(const StoredSaga& row, const Status& why) 
   const SagaRecord& r = row.record;
   std::string error = "cannot resume: " + why.ToString() +
                       (r.last_error.empty() ? "" : "; earlier: " + r.last_error);
-  twopc::internal::Log().error("twopc: saga {} ({}) parked: {}", r.saga_id, r.name, error);
+  twopc::internal::LogWith(
+      LogLevel::kError,
+      {.event = "saga_parked", .participant = why.participant(), .sqlstate = why.sqlstate()},
+      "twopc: saga {} ({}) parked: {}", r.saga_id, r.name, error);
   Status s = log_->Update(r.saga_id, SagaState::kParked, r.next_step, error);
-  if (!s.ok()) twopc::internal::Log().error("twopc: cannot park saga {}: {}", r.saga_id, s.ToString());
+  if (!s.ok()) {
+    twopc::internal::LogWith(LogLevel::kError, {.event = "saga_park_failed"},
+                             "twopc: cannot park saga {}: {}", r.saga_id, s.ToString());
+  }
   internal::SagaCounters::Bump(counters_.parked);
   SagaResult result;
   result.saga_id = r.saga_id;
@@ -221,8 +230,12 @@ Result<std::unique_ptr<SagaOrchestrator>> SagaOrchestrator::Open(Coordinator& co
                                                      std::move(log).value());
   std::vector<SagaResult> resumed = impl->ResumeUnfinished();
   for (const SagaResult& r : resumed) {
-    twopc::internal::Log().info("twopc: resumed saga {}: {}{}", r.saga_id, SagaStateName(r.state),
-                 r.cause.ok() ? "" : " (" + r.cause.ToString() + ")");
+    twopc::internal::LogWith(LogLevel::kInfo,
+                             {.event = "saga_resumed",
+                              .participant = r.cause.participant(),
+                              .sqlstate = r.cause.sqlstate()},
+                             "twopc: resumed saga {}: {}{}", r.saga_id, SagaStateName(r.state),
+                             r.cause.ok() ? "" : " (" + r.cause.ToString() + ")");
   }
   return std::unique_ptr<SagaOrchestrator>(new SagaOrchestrator(std::move(impl)));
 }

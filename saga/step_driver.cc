@@ -58,9 +58,14 @@ StepRun StepDriver::Drive(const std::string& saga_id, int index, const SagaStep&
     // Full jitter: sagas that collided on the same rows, or that all lost
     // the same participant, would otherwise retry in lock step.
     auto pause = Backoff({options_.initial_backoff, options_.max_backoff}, run.retries);
-    twopc::internal::Log().debug("twopc: saga {} step {} ({}) {} attempt {} failed ({}: {}); retrying in {} ms",
-                  saga_id, index + 1, step.name, forward ? "action" : "compensation", run.attempts,
-                  StepFailureName(run.last.failure), run.last.status.ToString(), pause.count());
+    twopc::internal::LogWith(
+        LogLevel::kDebug,
+        {.event = "saga_step_retry",
+         .participant = step.participant,
+         .sqlstate = run.last.status.sqlstate()},
+        "twopc: saga {} step {} ({}) {} attempt {} failed ({}: {}); retrying in {} ms", saga_id,
+        index + 1, step.name, forward ? "action" : "compensation", run.attempts,
+        StepFailureName(run.last.failure), run.last.status.ToString(), pause.count());
     std::this_thread::sleep_for(pause);
   }
 }

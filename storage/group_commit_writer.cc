@@ -17,7 +17,8 @@ Status FailStopConnection::Transact(bool force, size_t jobs, const std::function
   // durable records that were just reported as failed.
   db_->RollbackIfOpen();
   if (!outcome_unknown) {
-    Log().warn("{} batch of {} failed: {}", what_, jobs, s.message());
+    LogWith(LogLevel::kWarn, {.event = "batch_failed"}, "{} batch of {} failed: {}", what_, jobs,
+            s.message());
     return s;
   }
   // InDoubt, not IOError: the records may reappear as durable when the log
@@ -29,7 +30,7 @@ Status FailStopConnection::Transact(bool force, size_t jobs, const std::function
                       "refuses further writes");
   // Later batches are certainly not written: IOError for them.
   failed_ = Status::IOError(s.message());
-  Log().error("{}", s.message());
+  LogWith(LogLevel::kError, {.event = "batch_outcome_unknown"}, "{}", s.message());
   return s;
 }
 

@@ -306,6 +306,37 @@ TEST_F(CliTest, UnreachableParticipantExitsFourWithoutItsPassword) {
   EXPECT_EQ(ParseJson(Twopc({"recover", "--dry-run", "--json"}))["unreachable"], 1);
 }
 
+// The config's [logging] reaches the CLI too: the library's lines on stderr
+// become JSON objects with their fields, and stdout is unchanged. The line
+// here: a forced decision on a foreign gid that the running coordinator's
+// log cannot record.
+TEST_F(CliTest, JsonLoggingTurnsTheLibrarysLinesIntoJsonAndLeavesStdoutAlone) {
+  WriteConfig(config_path_, "\n[logging]\nformat = \"json\"\nlevel = \"info\"\n");
+  PrepareBranch("a", "hand-made-json-txn", 61);
+  CliResult forced;
+  {
+    auto live = OpenLog();
+    forced = Twopc({"rollback", "hand-made-json-txn", "--force"});
+  }
+  ASSERT_EQ(forced.exit_code, 0) << Show(forced);
+  EXPECT_FALSE(Contains(forced.out, "{\"ts\"")) << "a log line on stdout\n" << Show(forced);
+  std::istringstream err(forced.err);
+  std::string line;
+  bool warned = false;
+  while (std::getline(err, line)) {
+    nlohmann::json parsed = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(parsed.is_object()) << "not a JSON line: " << line << "\n" << Show(forced);
+    EXPECT_EQ(parsed.value("logger", ""), "twopc") << line;
+    if (parsed.value("event", "") == "forced_decision_unrecorded") {
+      warned = true;
+      EXPECT_EQ(parsed.value("level", ""), "warn") << line;
+      EXPECT_EQ(parsed.value("gid", ""), "hand-made-json-txn") << line;
+      EXPECT_EQ(parsed.value("participant", ""), "a") << line;
+    }
+  }
+  EXPECT_TRUE(warned) << Show(forced);
+}
+
 TEST_F(CliTest, ColoursOnlyOnATerminalWithoutNoColor) {
   PrepareBranch("a", "my-coloured-txn", 20);
   auto run_on_pty = [&](std::vector<std::string> env) {

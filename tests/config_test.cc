@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/listen_address.h"
+
 namespace twopc {
 namespace {
 
@@ -347,6 +349,132 @@ TEST(ConfigTest, ParticipantKindIsPostgresByDefaultOrMariaDb) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("test.toml:4"), std::string::npos) << bad.status().ToString();
   EXPECT_NE(bad.status().message().find("\"mariadb\""), std::string::npos) << bad.status().ToString();
+}
+
+TEST(ConfigTest, LoggingAndMetricsSectionsAreRead) {
+  auto options = ParseConfig(
+      "node_id = \"n\"\n[logging]\nformat = \"json\"\nlevel = \"info\"\n"
+      "[metrics]\nlisten = \"127.0.0.1:9464\"\n"
+      "[[participants]]\nname = \"a\"\nconninfo = \"dbname=a\"\n",
+      "test.toml");
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_EQ(options->logging.format, LogFormat::kJson);
+  EXPECT_EQ(options->logging.level, LogLevel::kInfo);
+  EXPECT_EQ(options->metrics.listen, "127.0.0.1:9464");
+}
+
+TEST(ConfigTest, LoggingAndMetricsStayUnsetWhenAbsent) {
+  auto options = ParseConfig(kMinimalConfig, "test.toml");
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_FALSE(options->logging.format.has_value());
+  EXPECT_FALSE(options->logging.level.has_value());
+  EXPECT_EQ(options->metrics.listen, "");
+  // One key of [logging] leaves the other unset.
+  auto level_only = ParseConfig(
+      "node_id = \"n\"\n[logging]\nlevel = \"off\"\n[metrics]\nlisten = \"\"\n"
+      "[[participants]]\nname = \"a\"\nconninfo = \"dbname=a\"\n",
+      "test.toml");
+  ASSERT_TRUE(level_only.ok()) << level_only.status().ToString();
+  EXPECT_FALSE(level_only->logging.format.has_value());
+  EXPECT_EQ(level_only->logging.level, LogLevel::kOff);
+  EXPECT_EQ(level_only->metrics.listen, "");
+}
+
+TEST(ConfigTest, EveryLogFormatAndLevelIsAccepted) {
+  const std::vector<std::pair<std::string, LogFormat>> formats = {{"text", LogFormat::kText},
+                                                                  {"json", LogFormat::kJson}};
+  for (const auto& [name, format] : formats) {
+    auto options = ParseConfig("node_id = \"n\"\n[logging]\nformat = \"" + name +
+                                   "\"\n[[participants]]\nname = \"a\"\nconninfo = \"dbname=a\"\n",
+                               "test.toml");
+    ASSERT_TRUE(options.ok()) << name << ": " << options.status().ToString();
+    EXPECT_EQ(options->logging.format, format) << name;
+  }
+  const std::vector<std::pair<std::string, LogLevel>> levels = {{"debug", LogLevel::kDebug},
+                                                                {"info", LogLevel::kInfo},
+                                                                {"warn", LogLevel::kWarn},
+                                                                {"error", LogLevel::kError},
+                                                                {"off", LogLevel::kOff}};
+  for (const auto& [name, level] : levels) {
+    auto options = ParseConfig("node_id = \"n\"\n[logging]\nlevel = \"" + name +
+                                   "\"\n[[participants]]\nname = \"a\"\nconninfo = \"dbname=a\"\n",
+                               "test.toml");
+    ASSERT_TRUE(options.ok()) << name << ": " << options.status().ToString();
+    EXPECT_EQ(options->logging.level, level) << name;
+  }
+}
+
+TEST(ConfigTest, BadLoggingSectionNamesLineKeyAndChoices) {
+  ExpectConfigError("node_id = \"n\"\n[logging]\nformat = \"xml\"\n",
+                    {"test.toml:3:", "key 'format' in [logging]", "'xml'", "\"text\"", "\"json\""});
+  ExpectConfigError(
+      "node_id = \"n\"\n[logging]\nlevel = \"verbose\"\n",
+      {"test.toml:3:", "key 'level' in [logging]", "'verbose'", "\"debug\"", "\"off\""});
+  ExpectConfigError("node_id = \"n\"\n[logging]\nlevel = 3\n",
+                    {"test.toml:3:", "'level' in [logging] must be a string, not an integer"});
+  ExpectConfigError(
+      "node_id = \"n\"\n[logging]\ncolor = true\n",
+      {"test.toml:3:", "unknown key 'color' in [logging]", "allowed keys: format, level"});
+  ExpectConfigError("node_id = \"n\"\nlogging = \"json\"\n",
+                    {"test.toml:2:", "key 'logging' must be a table"});
+}
+
+TEST(ConfigTest, MetricsListenTakesIpv4BracketedIpv6OrLocalhost) {
+  for (const std::string listen :
+       {"127.0.0.1:9464", "0.0.0.0:0", "[::1]:9464", "[::]:65535", "localhost:9464"}) {
+    auto options = ParseConfig("node_id = \"n\"\n[metrics]\nlisten = \"" + listen +
+                                   "\"\n[[participants]]\nname = \"a\"\nconninfo = \"dbname=a\"\n",
+                               "test.toml");
+    ASSERT_TRUE(options.ok()) << listen << ": " << options.status().ToString();
+    EXPECT_EQ(options->metrics.listen, listen);
+  }
+}
+
+TEST(ConfigTest, BadMetricsListenNamesLineKeyAndProblem) {
+  auto expect = [](const std::string& listen, const std::string& problem) {
+    SCOPED_TRACE(listen);
+    ExpectConfigError("node_id = \"n\"\n[metrics]\nlisten = \"" + listen + "\"\n",
+                      {"test.toml:3:", "key 'listen' in [metrics]", problem});
+  };
+  expect("127.0.0.1", "port is missing");
+  expect("127.0.0.1:", "port must be a number from 0 to 65535");
+  expect("127.0.0.1:65536", "port must be a number from 0 to 65535");
+  expect("127.0.0.1:-1", "port must be a number");
+  expect("127.0.0.1:http", "port must be a number");
+  expect("metrics.example.com:9464", "host must be an IPv4 address");
+  expect("999.0.0.1:9464", "host must be an IPv4 address");
+  expect(":9464", "host must be an IPv4 address");
+  expect("::1:9464", "IPv6 address is written in brackets");
+  expect("[::1:9464", "closing ']'");
+  expect("[not-v6]:9464", "not an IPv6 address");
+  expect("[::1]9464", "port is missing");
+  ExpectConfigError("node_id = \"n\"\n[metrics]\nport = 9464\n",
+                    {"test.toml:3:", "unknown key 'port' in [metrics]", "allowed keys: listen"});
+  ExpectConfigError("node_id = \"n\"\n[metrics]\nlisten = 9464\n",
+                    {"test.toml:3:", "'listen' in [metrics] must be a string, not an integer"});
+}
+
+TEST(ConfigTest, TopLevelKeysListLoggingAndMetrics) {
+  ExpectConfigError(WithTopLevelLine("tracing = 1"),
+                    {"test.toml:2:", "unknown key 'tracing'", "logging", "metrics"});
+}
+
+// What the metrics endpoint will bind: the host without its brackets.
+TEST(ListenAddressTest, SplitsHostAndPort) {
+  auto v4 = internal::ParseListenAddress("127.0.0.1:9464");
+  ASSERT_TRUE(v4.ok()) << v4.status().ToString();
+  EXPECT_EQ(v4->host, "127.0.0.1");
+  EXPECT_EQ(v4->port, 9464);
+  auto v6 = internal::ParseListenAddress("[::1]:0");
+  ASSERT_TRUE(v6.ok()) << v6.status().ToString();
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 0);
+  auto local = internal::ParseListenAddress("localhost:65535");
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  EXPECT_EQ(local->host, "localhost");
+  EXPECT_EQ(local->port, 65535);
+  EXPECT_TRUE(internal::ParseListenAddress("").status().IsInvalidArgument());
+  EXPECT_TRUE(internal::ParseListenAddress("127.0.0.1:+80").status().IsInvalidArgument());
 }
 
 TEST(RedactConninfoTest, KeywordValueForm) {

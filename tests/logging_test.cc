@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -17,8 +18,11 @@
 #include <spdlog/spdlog.h>
 
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
 #include <vector>
 
+#include "common/logging.h"
 #include "twopc/coordinator.h"
 #include "twopc/logging.h"
 
@@ -65,22 +69,23 @@ class LoggingTest : public ::testing::Test {
   void TearDown() override {
     // Back to the defaults for the next test.
     SetLogSink(nullptr);
+    SetLogRecordSink(nullptr);
+    SetLogFormat(LogFormat::kText);
     SetLogLevel(LogLevel::kWarn);
     std::system(("rm -rf " + dir_).c_str());
   }
 
   // Opening a coordinator whose only participant is unreachable succeeds
   // with a warning ("participant ... is not reachable at start").
-  void OpenWithUnreachableParticipant() {
+  void OpenWithUnreachableParticipant(const std::string& password = "hunter2") {
     RefusingPort refusing;
     CoordinatorOptions o;
     o.node_id = "log-test";
     o.log.path = dir_ + "/decisions.db";
     o.recovery.interval = 0ms;
     o.connect_timeout = 2000ms;
-    o.participants.push_back({"nowhere", "host=127.0.0.1 port=" +
-                                             std::to_string(refusing.port()) +
-                                             " dbname=x user=x password=hunter2"});
+    o.participants.push_back({"nowhere", "host=127.0.0.1 port=" + std::to_string(refusing.port()) +
+                                             " dbname=x user=x password=" + password});
     auto c = Coordinator::Open(o);
     ASSERT_TRUE(c.ok()) << c.status().ToString();
   }
@@ -186,6 +191,199 @@ TEST_F(LoggingTest, LevelFiltersWhatTheSinkGets) {
   spdlog::set_level(spdlog::level::info);
   std::lock_guard lock(captured.mutex);
   EXPECT_FALSE(captured.messages.empty());
+}
+
+// Every line of `text` parsed as JSON; a line that is not one JSON object
+// fails the test.
+std::vector<nlohmann::json> JsonLines(const std::string& text) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json parsed = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    EXPECT_TRUE(parsed.is_object()) << "not one JSON object: " << line;
+    lines.push_back(std::move(parsed));
+  }
+  EXPECT_TRUE(text.empty() || text.back() == '\n') << "last line unterminated: " << text;
+  return lines;
+}
+
+TEST_F(LoggingTest, JsonFormatWritesOneObjectPerLineWithTheFields) {
+  EXPECT_EQ(GetLogFormat(), LogFormat::kText);  // the default
+  SetLogFormat(LogFormat::kJson);
+  EXPECT_EQ(GetLogFormat(), LogFormat::kJson);
+  auto [out, err] = CaptureOutput(dir_, [&] { OpenWithUnreachableParticipant(); });
+  EXPECT_EQ(out, "");
+  bool warned = false;
+  for (const nlohmann::json& line : JsonLines(err)) {
+    EXPECT_TRUE(std::regex_match(line.value("ts", ""),
+                                 std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
+        << line.dump();
+    EXPECT_EQ(line.value("logger", ""), "twopc") << line.dump();
+    if (line.value("event", "") == "participant_unreachable") {
+      warned = true;
+      EXPECT_EQ(line.value("level", ""), "warn") << line.dump();
+      EXPECT_EQ(line.value("participant", ""), "nowhere") << line.dump();
+      EXPECT_NE(line.value("msg", "").find("not reachable at start"), std::string::npos);
+      // Fields the message does not have are left out, not written empty.
+      EXPECT_FALSE(line.contains("gtrid")) << line.dump();
+      EXPECT_FALSE(line.contains("duration_s")) << line.dump();
+    }
+  }
+  EXPECT_TRUE(warned) << err;
+}
+
+TEST_F(LoggingTest, JsonLineStaysOneValidObjectWhateverTheMessageHolds) {
+  SetLogFormat(LogFormat::kJson);
+  auto [out, err] = CaptureOutput(dir_, [&] {
+    internal::LogWith(LogLevel::kError,
+                      {.event = "test_event", .gtrid = "g\"1\n", .sqlstate = "40001"},
+                      "first line\nsecond \"quoted\" line, bad UTF-8 {} end", "\xff\xfe\xc3");
+  });
+  EXPECT_EQ(out, "");
+  ASSERT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  std::vector<nlohmann::json> lines = JsonLines(err);
+  ASSERT_EQ(lines.size(), 1u);
+  const nlohmann::json& line = lines[0];
+  EXPECT_EQ(line.value("level", ""), "error");
+  EXPECT_EQ(line.value("event", ""), "test_event");
+  EXPECT_EQ(line.value("gtrid", ""), "g\"1\n");
+  EXPECT_EQ(line.value("sqlstate", ""), "40001");
+  std::string msg = line.value("msg", "");
+  EXPECT_EQ(msg.rfind("first line\nsecond \"quoted\" line, bad UTF-8 ", 0), 0u) << msg;
+  EXPECT_NE(msg.find("\xEF\xBF\xBD"), std::string::npos) << "invalid bytes become U+FFFD";
+}
+
+TEST_F(LoggingTest, FormatJsonLineOrdersKeysAndWritesUtcMillisAndDuration) {
+  // 2026-12-01T04:05:06.123Z
+  auto time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1796097906123));
+  std::string line = internal::FormatJsonLine(time, LogLevel::kWarn, "phase 2 retry",
+                                              {.event = "phase2_retry",
+                                               .gtrid = "tpc1.n.1.2",
+                                               .gid = "tpc1.n.1.2.1",
+                                               .participant = "orders",
+                                               .sqlstate = "08006",
+                                               .phase = "complete",
+                                               .duration_seconds = 0.25});
+  EXPECT_EQ(line, R"({"ts":"2026-12-01T04:05:06.123Z","level":"warn","logger":"twopc",)"
+                  R"("msg":"phase 2 retry","event":"phase2_retry","gtrid":"tpc1.n.1.2",)"
+                  R"("gid":"tpc1.n.1.2.1","participant":"orders","sqlstate":"08006",)"
+                  R"("phase":"complete","duration_s":0.25})");
+  EXPECT_EQ(internal::FormatJsonLine(time, LogLevel::kDebug, "m", {}),
+            R"({"ts":"2026-12-01T04:05:06.123Z","level":"debug","logger":"twopc","msg":"m"})");
+}
+
+TEST_F(LoggingTest, TextFormatIsUnchangedByFields) {
+  auto [out, err] = CaptureOutput(dir_, [&] {
+    internal::LogWith(LogLevel::kWarn, {.event = "test_event", .gtrid = "g1"}, "hello {}", 42);
+    internal::Log().warn("plain {}", 7);
+  });
+  EXPECT_EQ(out, "");
+  EXPECT_TRUE(std::regex_match(
+      err,
+      std::regex(R"(\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] \[twopc\] \[warning\] hello 42\n)"
+                 R"(\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] \[twopc\] \[warning\] plain 7\n)")))
+      << err;
+}
+
+// What a record sink received.
+struct CapturedRecords {
+  struct Record {
+    LogLevel level;
+    std::string message, event, participant, gtrid;
+  };
+  std::mutex mutex;
+  std::vector<Record> records;
+  LogRecordSink Sink() {
+    return [this](LogLevel level, std::string_view message, const LogFields& fields) {
+      std::lock_guard lock(mutex);
+      records.push_back({level, std::string(message), std::string(fields.event),
+                         std::string(fields.participant), std::string(fields.gtrid)});
+    };
+  }
+};
+
+TEST_F(LoggingTest, RecordSinkGetsTheFieldsAndWinsOverThePlainSink) {
+  Captured plain;
+  CapturedRecords structured;
+  SetLogSink(plain.Sink());
+  SetLogRecordSink(structured.Sink());
+  SetLogFormat(LogFormat::kJson);  // for stderr only: the sinks format themselves
+  auto [out, err] = CaptureOutput(dir_, [&] {
+    OpenWithUnreachableParticipant();
+    internal::Log().warn("no fields here");
+  });
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(err, "");
+  {
+    std::lock_guard lock(plain.mutex);
+    EXPECT_TRUE(plain.messages.empty()) << plain.messages.front().second;
+  }
+  {
+    std::lock_guard lock(structured.mutex);
+    bool unreachable = false, plain_message = false;
+    for (const auto& r : structured.records) {
+      if (r.event == "participant_unreachable") {
+        unreachable = true;
+        EXPECT_EQ(r.level, LogLevel::kWarn);
+        EXPECT_EQ(r.participant, "nowhere");
+        EXPECT_NE(r.message.find("not reachable at start"), std::string::npos) << r.message;
+      }
+      if (r.message == "no fields here") {
+        plain_message = true;
+        EXPECT_EQ(r.event, "");  // no fields left over from an earlier message
+        EXPECT_EQ(r.participant, "");
+      }
+    }
+    EXPECT_TRUE(unreachable) << structured.records.size() << " records, none the warning";
+    EXPECT_TRUE(plain_message);
+  }
+  // Cleared, the record sink hands the messages back to the plain sink.
+  SetLogRecordSink(nullptr);
+  internal::Log().warn("back to the plain sink");
+  std::lock_guard lock(plain.mutex);
+  ASSERT_EQ(plain.messages.size(), 1u);
+  EXPECT_EQ(plain.messages[0].second, "back to the plain sink");
+}
+
+TEST_F(LoggingTest, LogWithDropsMessagesBelowTheLevelAndAtOff) {
+  CapturedRecords structured;
+  SetLogRecordSink(structured.Sink());
+  internal::LogWith(LogLevel::kInfo, {.event = "below"}, "below the default level");
+  internal::LogWith(LogLevel::kOff, {.event = "off"}, "off is not a level to log at");
+  SetLogLevel(LogLevel::kOff);
+  internal::LogWith(LogLevel::kError, {.event = "silenced"}, "everything is off");
+  std::lock_guard lock(structured.mutex);
+  EXPECT_TRUE(structured.records.empty()) << structured.records.front().message;
+}
+
+TEST_F(LoggingTest, ApplyLoggingOptionsSetsWhatIsPresentOnly) {
+  internal::ApplyLoggingOptions({.format = LogFormat::kJson, .level = LogLevel::kInfo});
+  EXPECT_EQ(GetLogFormat(), LogFormat::kJson);
+  EXPECT_EQ(GetLogLevel(), LogLevel::kInfo);
+  internal::ApplyLoggingOptions({});
+  EXPECT_EQ(GetLogFormat(), LogFormat::kJson);
+  EXPECT_EQ(GetLogLevel(), LogLevel::kInfo);
+  internal::ApplyLoggingOptions({.level = LogLevel::kError});
+  EXPECT_EQ(GetLogFormat(), LogFormat::kJson);
+  EXPECT_EQ(GetLogLevel(), LogLevel::kError);
+  internal::ApplyLoggingOptions({.format = LogFormat::kText});
+  EXPECT_EQ(GetLogFormat(), LogFormat::kText);
+  EXPECT_EQ(GetLogLevel(), LogLevel::kError);
+}
+
+// The conninfo's password reaches neither the text nor a field of any JSON
+// line, at the level where recovery reports every action too.
+TEST_F(LoggingTest, JsonLinesNeverCarryThePassword) {
+  internal::ApplyLoggingOptions({.format = LogFormat::kJson, .level = LogLevel::kDebug});
+  auto [out, err] = CaptureOutput(dir_, [&] { OpenWithUnreachableParticipant("s3cr3t"); });
+  EXPECT_EQ(out, "");
+  std::vector<nlohmann::json> lines = JsonLines(err);
+  EXPECT_FALSE(lines.empty());
+  for (const nlohmann::json& line : lines) {
+    EXPECT_EQ(line.dump().find("s3cr3t"), std::string::npos) << line.dump();
+  }
+  EXPECT_EQ(err.find("s3cr3t"), std::string::npos) << err;
 }
 
 }  // namespace

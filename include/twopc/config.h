@@ -19,8 +19,12 @@
 
 namespace twopc {
 
-// Unknown keys, missing fields, wrong types, duplicate participant names and
-// a bad node_id are InvalidArgument errors that name the file and line.
+// Unknown keys, missing fields, wrong types, duplicate participant names, a
+// bad node_id, an unknown [logging] format or level and a [metrics] listen
+// address that is not "host:port" (IPv4, [IPv6] or localhost; port 0-65535)
+// are InvalidArgument errors that name the file and line. [logging] and
+// [metrics] fill CoordinatorOptions::logging and ::metrics; a key left out
+// stays unset (nullopt, or an empty listen: no endpoint).
 // A relative log path is taken relative to the config file's directory.
 Result<CoordinatorOptions> LoadConfigFile(const std::string& path);
 
