@@ -354,7 +354,8 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     // The write failed. Do not guess: read what the log holds. No record
     // means not committed (a failed SQLite transaction is rolled back), and
     // with presumed abort "no record" already is the abort decision.
-    twopc::internal::Log().error("twopc: forcing the COMMIT record of {} failed: {}", txn_->gtrid, s.ToString());
+    LogWith(LogLevel::kError, {.event = "decision_write_failed", .gtrid = txn_->gtrid, .phase = "decide"},
+            "twopc: forcing the COMMIT record of {} failed: {}", txn_->gtrid, s.ToString());
     auto found = core_->log->Lookup(txn_->gtrid);
     if (!found.ok()) {
       // Neither written nor readable: the branches stay prepared and
@@ -445,9 +446,12 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       Status cause = lost.IsTimedOut() ? Status::TimedOut(std::move(what)) : Status::Unavailable(std::move(what));
       return Abort(std::move(cause.WithParticipant(d->name())));
     }
-    twopc::internal::Log().error("twopc: the COMMIT of {} at its decider {} was lost, and fencing failed ({}); "
-                                 "Coordinator::OutcomeOf settles it later", txn_->gtrid, d->name(),
-                                 fenced.ToString());
+    LogWith(LogLevel::kError,
+            {.event = "decision_in_doubt", .gtrid = txn_->gtrid, .participant = d->name(),
+             .sqlstate = fenced.sqlstate(), .phase = "decide"},
+            "twopc: the COMMIT of {} at its decider {} was lost, and fencing failed ({}); "
+            "Coordinator::OutcomeOf settles it later",
+            txn_->gtrid, d->name(), fenced.ToString());
     InDoubt(d, lost);
   }
 
@@ -527,8 +531,11 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       // A MariaDB branch: MariaDB keeps no outcome of a finished XA branch,
       // so a gone one cannot be told committed from rolled back by hand
       // (docs/protocol.md, "MariaDB participants").
-      twopc::internal::Log().warn("twopc: {} on {} is gone and its server cannot say what became of it; "
-                                  "taking it as committed", b->gid, b->name());
+      LogWith(LogLevel::kWarn,
+              {.event = "branch_gone", .gtrid = txn_->gtrid, .gid = b->gid, .participant = b->name(),
+               .phase = "complete"},
+              "twopc: {} on {} is gone and its server cannot say what became of it; taking it as committed",
+              b->gid, b->name());
       return Completed(b, join);
     }
     auto self = shared_from_this();
@@ -548,8 +555,12 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
                   b, join, attempt, first_try,
                   Status::Unavailable("branch not prepared but its transaction is in progress"));
             case TxidOutcome::kUnknown:
-              twopc::internal::Log().warn("twopc: {} on {} is gone and its transaction id {} is too old for "
-                           "txid_status(); taking it as committed", b->gid, b->name(), b->txid);
+              LogWith(LogLevel::kWarn,
+                      {.event = "branch_gone", .gtrid = self->txn_->gtrid, .gid = b->gid,
+                       .participant = b->name(), .phase = "complete"},
+                      "twopc: {} on {} is gone and its transaction id {} is too old for txid_status(); "
+                      "taking it as committed",
+                      b->gid, b->name(), b->txid);
               return self->Completed(b, join);
           }
         });
@@ -570,9 +581,13 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     // operator or another tool broke the transaction.
     Status s = core_->log->RecordHeuristic(h);
     core_->metrics.HeuristicOutcome();
-    twopc::internal::Log().error("twopc: {} on {} was rolled back behind the coordinator's back although {} "
-                  "is committed: mixed outcome{}", b->gid, b->name(), txn_->gtrid,
-                  s.ok() ? " (recorded in the decision log)" : ", NOT recorded: " + s.ToString());
+    LogWith(LogLevel::kError,
+            {.event = "heuristic_mixed", .gtrid = txn_->gtrid, .gid = b->gid, .participant = b->name(),
+             .phase = "complete"},
+            "twopc: {} on {} was rolled back behind the coordinator's back although {} is committed: "
+            "mixed outcome{}",
+            b->gid, b->name(), txn_->gtrid,
+            s.ok() ? " (recorded in the decision log)" : ", NOT recorded: " + s.ToString());
     core_->heuristic_mixed++;
     MutexLock lock(mutex_);
     mixed_.push_back(b->name());
@@ -583,12 +598,19 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     const auto& o = core_->options;
     core_->metrics.ParticipantError(b->name(), s);
     if (Clock::now() - first_try >= o.complete_retry_for) {
-      twopc::internal::Log().error("twopc: COMMIT PREPARED of {} on {} still failing after {} tries ({}); "
-                    "leaving it to recovery", b->gid, b->name(), attempt + 1, s.ToString());
+      LogWith(LogLevel::kError,
+              {.event = "phase2_gave_up", .gtrid = txn_->gtrid, .gid = b->gid, .participant = b->name(),
+               .sqlstate = s.sqlstate(), .phase = "complete",
+               .duration_seconds = std::chrono::duration<double>(Clock::now() - first_try).count()},
+              "twopc: COMMIT PREPARED of {} on {} still failing after {} tries ({}); leaving it to recovery",
+              b->gid, b->name(), attempt + 1, s.ToString());
       return join->Arrive();
     }
-    twopc::internal::Log().warn("twopc: COMMIT PREPARED of {} on {} failed ({}); retrying", b->gid, b->name(),
-                 s.ToString());
+    LogWith(LogLevel::kWarn,
+            {.event = "phase2_retry", .gtrid = txn_->gtrid, .gid = b->gid, .participant = b->name(),
+             .sqlstate = s.sqlstate(), .phase = "complete",
+             .duration_seconds = std::chrono::duration<double>(Clock::now() - first_try).count()},
+            "twopc: COMMIT PREPARED of {} on {} failed ({}); retrying", b->gid, b->name(), s.ToString());
     core_->metrics.Phase2Retry(b->name());
     // Full jitter: every branch on a restarting server fails at once, and a
     // fixed schedule would bring them all back at the same instant.
@@ -650,8 +672,11 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       auto warn = [self, b, join](const Status& s) {
         if (!s.ok() && !s.IsNotFound()) {
           self->core_->metrics.ParticipantError(b->name(), s);
-          twopc::internal::Log().warn("twopc: rolling back {} on {} failed ({}); recovery will resolve it",
-                       b->gid, b->name(), s.ToString());
+          LogWith(LogLevel::kWarn,
+                  {.event = "rollback_failed", .gtrid = self->txn_->gtrid, .gid = b->gid,
+                   .participant = b->name(), .sqlstate = s.sqlstate(), .phase = "abort"},
+                  "twopc: rolling back {} on {} failed ({}); recovery will resolve it", b->gid, b->name(),
+                  s.ToString());
         }
         join->Arrive();
       };
@@ -670,8 +695,11 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
         int session = b->branch->session();
         b->participant->EndSession(session, deadline, [b, deadline, warn = std::move(warn)](const Status& s) mutable {
           if (!s.ok()) {
-            twopc::internal::Log().warn("twopc: cannot end the session of {} on {} ({}); a late PREPARE is "
-                         "left to recovery", b->gid, b->name(), s.ToString());
+            LogWith(LogLevel::kWarn,
+                    {.event = "end_session_failed", .gid = b->gid, .participant = b->name(),
+                     .sqlstate = s.sqlstate(), .phase = "abort"},
+                    "twopc: cannot end the session of {} on {} ({}); a late PREPARE is left to recovery",
+                    b->gid, b->name(), s.ToString());
           }
           b->participant->RollbackPrepared(b->gid, deadline, std::move(warn));
         });

@@ -516,6 +516,9 @@ Result<std::unique_ptr<Coordinator>> OpenCoordinator(CoordinatorOptions options,
                                                      std::unique_ptr<DecisionLog> log,
                                                      const ParticipantFactory& factory) {
   if (Status s = ValidateOptions(options); !s.ok()) return s;
+  // Process-wide, like the logger itself (twopc/logging.h): the config's
+  // [logging] applies from this coordinator's first line on.
+  ApplyLoggingOptions(options.logging);
   auto impl = std::make_unique<CoordinatorImpl>(std::move(options), std::move(log));
   if (Status s = impl->Start(factory); !s.ok()) return s;
   return CoordinatorAccess::Make(std::move(impl));

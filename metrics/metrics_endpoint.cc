@@ -1,7 +1,8 @@
 #include "metrics/metrics_endpoint.h"
 
+#include "common/listen_address.h"
+
 #include <atomic>
-#include <charconv>
 #include <exception>
 #include <thread>
 
@@ -32,43 +33,26 @@ class MetricsEndpoint::Collectable : public prometheus::Collectable {
   std::function<void()> before_scrape_;
 };
 
-Status ParseListenAddress(const std::string& listen, std::string* host, int* port) {
-  auto bad = [&](const std::string& why) {
-    return Status::InvalidArgument(fmt::format(
-        R"(metrics listen address '{}' {}; expected host:port, e.g. "127.0.0.1:9464" or "[::1]:9464")",
-        listen, why));
-  };
-  size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) return bad("has no host:port form");
-  std::string h = listen.substr(0, colon);
-  std::string p = listen.substr(colon + 1);
-  if (h.front() == '[') {
-    if (h.size() < 3 || h.back() != ']') return bad("has an unclosed IPv6 bracket");
-  } else if (h.find(':') != std::string::npos) {
-    return bad("has an IPv6 host without brackets");
-  }
-  int value = -1;
-  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
-  if (p.empty() || ec != std::errc() || end != p.data() + p.size() || value < 0 || value > 65535) {
-    return bad("has no port number 0-65535");
-  }
-  *host = h;
-  *port = value;
-  return Status::OK();
-}
-
 Result<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const std::string& listen,
                                                                 std::shared_ptr<prometheus::Registry> registry,
                                                                 std::function<void()> before_scrape) {
-  std::string host;
-  int port = 0;
-  if (Status s = ParseListenAddress(listen, &host, &port); !s.ok()) return s;
+  auto parsed = ParseListenAddress(listen);
+  if (!parsed.ok()) {
+    return Status::InvalidArgument("metrics listen address '" + listen + "': " + parsed.status().message());
+  }
+  // civetweb takes IPv6 in brackets, as the config writes it.
+  bool v6 = parsed->host.find(':') != std::string::npos;
+  std::string host = v6 ? "[" + parsed->host + "]" : parsed->host;
+  // civetweb binds numeric addresses only.
+  if (host == "localhost") host = "127.0.0.1";
+  int port = parsed->port;
+  std::string bind = fmt::format("{}:{}", host, port);
   std::unique_ptr<MetricsEndpoint> endpoint(new MetricsEndpoint);
   endpoint->collectable_ = std::make_shared<Collectable>(std::move(registry), std::move(before_scrape));
   try {
     // One serving thread: a scrape every few seconds needs no more, and a
     // coordinator's threads are the application's.
-    endpoint->exposer_ = std::make_unique<prometheus::Exposer>(listen, 1);
+    endpoint->exposer_ = std::make_unique<prometheus::Exposer>(bind, 1);
   } catch (const std::exception& e) {
     return Status::Unavailable(fmt::format(
         "cannot serve metrics at {}: {} (is the port in use, or the host not an address of this "

@@ -41,8 +41,4 @@ class MetricsEndpoint {
   std::string address_;
 };
 
-// Splits "host:port" ("[::1]:9464" for IPv6): the form [metrics] listen
-// takes. InvalidArgument saying what is wrong otherwise.
-Status ParseListenAddress(const std::string& listen, std::string* host, int* port);
-
 }  // namespace twopc::internal
