@@ -21,6 +21,7 @@ modes=none,2pc,saga,saga-outbox,null
 # One GET /metrics over HTTP/1.0 (the server closes after the answer).
 scrape() {
   local host=${1%:*} port=${1##*:}
+  # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
   timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" &&
     printf "GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n" "$0" >&3 && cat <&3' "$host" "$port"
 }
