@@ -144,6 +144,11 @@ void DefineFlags(CLI::App& app, BenchFlags& f) {
   app.add_option("--io-threads", f.io_threads, "coordinator I/O threads")->check(CLI::Range(1, 64));
   app.add_option("--outbox-relays", f.outbox_relays, "saga-outbox: relay threads per participant")
       ->check(CLI::Range(1, 16));
+  app.add_option("--metrics", f.metrics,
+                 "serve GET /metrics at HOST:PORT during the run (port 0: a free one; the address "
+                 "is printed on stderr). Every coordinator of the run (one per point) counts into "
+                 "the one registry served there, replacing the config's [metrics] listen; crash "
+                 "mode's child processes are not counted");
   app.add_flag("--list-modes", f.list_modes,
                "print every mode, then exit");
   app.add_option("--check-results", f.check_results,

@@ -89,6 +89,9 @@ struct BenchFlags {
   std::chrono::milliseconds lock_timeout{1000};
   int io_threads = 1;
   int outbox_relays = 1;  // relay threads per participant (saga-outbox)
+  // --metrics host:port: GET /metrics served there for the whole run, from
+  // one registry every coordinator of the run counts into. Empty: off.
+  std::string metrics;
 
   // Instead of running: list the modes built in / verify a results.json.
   bool list_modes = false;

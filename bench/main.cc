@@ -20,6 +20,8 @@
 #include <filesystem>
 #include <memory>
 
+#include <prometheus/registry.h>
+
 #include "bench/cli.h"
 #include "bench/crash_mode.h"
 #include "bench/pg_client.h"
@@ -28,6 +30,7 @@
 #include "bench/results_check.h"
 #include "bench/sandbox.h"
 #include "bench/sweep.h"
+#include "metrics/metrics_endpoint.h"
 #include "twopc/config.h"
 
 namespace twopc::bench {
@@ -154,6 +157,22 @@ int RunDriver(BenchFlags& flags, const std::string& command_line) {
     env.options = options.value();
     // --log-store over a loaded config (with --sandbox it is in the file already).
     if (flags.log_store) env.options.log.store = *flags.log_store;
+  }
+
+  // Served by the bench, not by a coordinator: each point opens its own
+  // coordinator and closes it, and the address must hold for the whole run.
+  std::unique_ptr<internal::MetricsEndpoint> metrics;
+  if (!flags.metrics.empty()) {
+    auto registry = std::make_shared<prometheus::Registry>();
+    auto endpoint = internal::MetricsEndpoint::Start(flags.metrics, registry, {});
+    if (!endpoint.ok()) {
+      fmt::print(stderr, "twopc-bench: --metrics: {}\n", endpoint.status().ToString());
+      return 2;
+    }
+    metrics = std::move(endpoint.value());
+    env.options.metrics.registry = registry;
+    env.options.metrics.listen.clear();
+    fmt::print(stderr, "metrics: http://{}/metrics\n", metrics->address());
   }
 
   if (flags.recovery_backlog > 0) return RunRecoveryBacklog(env);

@@ -166,6 +166,8 @@ Result<std::unique_ptr<ModeRunner>> OpenNullRunner(const RunnerContext& ctx) {
   o.log.group_commit_window = ctx.options.log.group_commit_window;
   o.log.max_batch = ctx.options.log.max_batch;
   o.io_threads = ctx.options.io_threads;
+  // --metrics: counted with the other modes' coordinators.
+  o.metrics.registry = ctx.options.metrics.registry;
   o.recovery.interval = std::chrono::milliseconds(0);
   for (int i = 0; i < ctx.null_participants; ++i) {
     ParticipantOptions p;

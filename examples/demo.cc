@@ -1,9 +1,11 @@
 // twopc-demo: the main job. Runs distributed transfers through a
 // coordinator (the decision store its config names) and shows what happened:
 // one commit, one abort caused by a failing branch, a burst of concurrent
-// transfers, and the final balances on every database.
+// transfers, and the final balances on every database. The coordinator's
+// Prometheus metrics are served on a free loopback port while it runs
+// (--metrics), and the demo ends with a few lines of them.
 //
-//   twopc-demo --config FILE [--transfers N] [--threads T]
+//   twopc-demo --config FILE [--transfers N] [--threads T] [--metrics ADDR]
 //   twopc-demo --config FILE --loop [--pause-ms MS]
 //
 // --loop keeps transferring, one transfer at a time, until SIGINT or SIGTERM,
@@ -15,7 +17,11 @@
 #include <csignal>
 #include <cstdio>
 #include <random>
+#include <sstream>
 #include <thread>
+
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include "twopc/config.h"
 #include "twopc/coordinator.h"
@@ -66,6 +72,20 @@ void PrintBalances(twopc::Coordinator& c, const std::vector<std::string>& dbs) {
   std::printf("  total balance: %lld\n", static_cast<long long>(total));
 }
 
+// The transaction counters as GET /metrics shows them, read in-process
+// (the same registry the endpoint serves), so the demo needs no HTTP client.
+void PrintTransactionMetrics(twopc::Coordinator& c) {
+  std::printf("\nmetrics (twopc_transactions_total as GET /metrics serves it, series at 0 left out;\n"
+              "aborted counts every try RunTransaction made):\n");
+  std::istringstream scrape(prometheus::TextSerializer().Serialize(c.metrics()->Collect()));
+  std::string line;
+  while (std::getline(scrape, line)) {
+    if (line.rfind("twopc_transactions_total{", 0) == 0 && line.substr(line.rfind(' ')) != " 0") {
+      std::printf("  %s\n", line.c_str());
+    }
+  }
+}
+
 std::atomic<bool> stop_requested{false};
 
 extern "C" void RequestStop(int /*signal*/) { stop_requested = true; }
@@ -104,6 +124,7 @@ int RunLoop(twopc::Coordinator& c, const std::vector<std::string>& dbs, int paus
               in_doubt);
   std::printf("balances:\n");
   PrintBalances(c, dbs);
+  PrintTransactionMetrics(c);
   return in_doubt == 0 ? 0 : 1;
 }
 
@@ -124,9 +145,20 @@ int main(int argc, char** argv) {
       "so several copies can share one config");
   app.add_option("--pause-ms", pause_ms, "--loop: pause between transfers")
       ->check(CLI::Range(0, 60000));
+  std::string metrics = "127.0.0.1:0";
+  app.add_option("--metrics", metrics,
+                 "serve GET /metrics at HOST:PORT (port 0: a free one); empty: the config's "
+                 "[metrics] listen")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  auto opened = twopc::Coordinator::OpenFromConfigFile(config);
+  auto options = twopc::LoadConfigFile(config);
+  if (!options.ok()) {
+    std::fprintf(stderr, "twopc-demo: %s\n", options.status().ToString().c_str());
+    return 1;
+  }
+  if (!metrics.empty()) options->metrics.listen = metrics;
+  auto opened = twopc::Coordinator::Open(std::move(options.value()));
   if (!opened.ok()) {
     std::fprintf(stderr, "twopc-demo: %s\n", opened.status().ToString().c_str());
     return 1;
@@ -141,6 +173,9 @@ int main(int argc, char** argv) {
   for (const auto& p : c.options().participants) {
     dbs.push_back(p.name);
     std::printf("  participant %-10s %s\n", p.name.c_str(), twopc::RedactConninfo(p.conninfo).c_str());
+  }
+  if (!c.metrics_endpoint().empty()) {
+    std::printf("metrics: http://%s/metrics\n", c.metrics_endpoint().c_str());
   }
   if (dbs.size() < 2) {
     std::fprintf(stderr, "twopc-demo: the config must name at least two participants\n");
@@ -219,6 +254,7 @@ int main(int argc, char** argv) {
 
   std::printf("\nfinal balances:\n");
   PrintBalances(c, dbs);
+  PrintTransactionMetrics(c);
   std::printf("\n%s\n", unexpected == 0 ? "demo finished: every outcome as expected"
                                         : "demo finished with UNEXPECTED outcomes");
   return unexpected == 0 ? 0 : 1;

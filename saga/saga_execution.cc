@@ -87,7 +87,7 @@ SagaResult SagaExecution::Backward(int next_step, Status cause) {
     // there, and one with nothing to undo undid nothing.
     if (run.last.outcome == StepAttempt::Outcome::kApplied) {
       ++result_.compensations;
-      SagaCounters::Bump(counters_.compensations);
+      counters_.StepCompensated();
     }
     TWOPC_SYNC_POINT("saga_after_compensation", i + 1);
     // The last compensation's record is also the saga's final state: one
@@ -117,13 +117,13 @@ SagaResult SagaExecution::Finish(SagaState state, Status cause) {
   result_.cause = std::move(cause);
   switch (state) {
     case SagaState::kCompleted:
-      SagaCounters::Bump(counters_.completed);
+      counters_.Completed();
       break;
     case SagaState::kCompensated:
-      SagaCounters::Bump(counters_.compensated);
+      counters_.Compensated();
       break;
     case SagaState::kParked:
-      SagaCounters::Bump(counters_.parked);
+      counters_.Parked();
       break;
     case SagaState::kRunning:
     case SagaState::kCompensating:

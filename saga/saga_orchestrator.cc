@@ -35,6 +35,7 @@ class SagaOrchestratorImpl {
         tables_(coordinator),
         runner_(coordinator, tables_, options_.step_deadline),
         breakers_(options_.breaker_failure_threshold, options_.breaker_open_for),
+        counters_(*coordinator.metrics()),
         driver_(options_, runner_, breakers_, counters_) {}
 
   SagaResult Run(const Saga& saga);
@@ -81,6 +82,10 @@ SagaResult SagaOrchestratorImpl::Run(const Saga& saga) {
   // the new row must leave it to this thread.
   Claim(id);
   Status s = Record(id, saga, *definition);
+  // Started once its row exists (or may exist), so that started minus the
+  // three outcomes is what is still running or waits for a resume; a
+  // resumed saga was counted by the Run that recorded it.
+  if (s.ok() || s.IsInDoubt()) counters_.Started();
   SagaResult result;
   if (!s.ok()) {
     result = NotStarted(id, std::move(s));
@@ -88,7 +93,7 @@ SagaResult SagaOrchestratorImpl::Run(const Saga& saga) {
       // The row may surface when the log is reopened, and the saga would
       // then run: not "not started", but waiting for that.
       result.state = SagaState::kParked;
-      internal::SagaCounters::Bump(counters_.parked);
+      counters_.Parked();
     }
   } else {
     result = internal::SagaExecution(*log_, driver_, counters_, id, saga).Forward(0);
@@ -204,7 +209,7 @@ SagaResult SagaOrchestratorImpl::Park(const StoredSaga& row, const Status& why) 
     twopc::internal::LogWith(LogLevel::kError, {.event = "saga_park_failed"},
                              "twopc: cannot park saga {}: {}", r.saga_id, s.ToString());
   }
-  internal::SagaCounters::Bump(counters_.parked);
+  counters_.Parked();
   SagaResult result;
   result.saga_id = r.saga_id;
   result.state = SagaState::kParked;

@@ -22,7 +22,7 @@ StepAttempt StepDriver::Attempt(const std::string& saga_id, int index, const Sag
                                 bool forward) {
   CircuitBreaker& breaker = breakers_.For(step.participant);
   if (!breaker.Allow()) {
-    SagaCounters::Bump(counters_.fast_failures);
+    counters_.FastFailure();
     StepAttempt a;
     a.failure = StepFailure::kTransient;
     a.status = Status::Unavailable(fmt::format("circuit breaker of participant {} is open: "
@@ -54,7 +54,7 @@ StepRun StepDriver::Drive(const std::string& saga_id, int index, const SagaStep&
     if (forward && run.last.failure == StepFailure::kRefused) return run;
     if (run.attempts >= max_attempts) return run;
     ++run.retries;
-    SagaCounters::Bump(counters_.retries);
+    counters_.Retried();
     // Full jitter: sagas that collided on the same rows, or that all lost
     // the same participant, would otherwise retry in lock step.
     auto pause = Backoff({options_.initial_backoff, options_.max_backoff}, run.retries);

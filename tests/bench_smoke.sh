@@ -7,6 +7,9 @@
 # violations for 2PC, committed + aborted == attempted for every mode. Then the
 # order workload with 5% business failures through 2PC: the refused orders
 # must abort (aborted_business > 0) and leave no violation. Then crash mode.
+# The first run also serves --metrics on a free port: the address must be
+# printed, and a scrape during the run (bash's /dev/tcp: curl may be
+# missing) must show the coordinators' and the sagas' counters.
 set -euo pipefail
 
 bench=${1:?usage: bench_smoke.sh TWOPC_BENCH}
@@ -15,8 +18,39 @@ trap 'rm -rf "$out"' EXIT
 
 modes=none,2pc,saga,saga-outbox,null
 
+# One GET /metrics over HTTP/1.0 (the server closes after the answer).
+scrape() {
+  local host=${1%:*} port=${1##*:}
+  # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" &&
+    printf "GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n" "$0" >&3 && cat <&3' "$host" "$port"
+}
+
 "$bench" --sandbox 3 --mode "$modes" --workload transfer --clients 4 --duration 2 \
-  --warmup 0 --out "$out/transfer" --check
+  --warmup 0 --out "$out/transfer" --check --metrics 127.0.0.1:0 2> >(tee "$out/stderr" >&2) &
+bench_pid=$!
+# The registry outlives each point's coordinator, so the families stay
+# once a point has opened one: poll until both kinds are there.
+addr="" scraped=""
+while kill -0 "$bench_pid" 2>/dev/null; do
+  if [[ -z "$addr" ]]; then
+    addr=$(sed -n 's|^metrics: http://\(.*\)/metrics$|\1|p' "$out/stderr" 2>/dev/null | head -1)
+  fi
+  if [[ -n "$addr" ]]; then
+    body=$(scrape "$addr" || true)
+    if grep -q '^twopc_transactions_total{' <<<"$body" &&
+       grep -q '^twopc_sagas_total{outcome="completed"}' <<<"$body"; then
+      scraped=yes
+      break
+    fi
+  fi
+  sleep 0.2
+done
+wait "$bench_pid"
+grep -q '^metrics: http://127\.0\.0\.1:[0-9]*/metrics$' "$out/stderr" ||
+  { echo "bench_smoke: --metrics printed no 'metrics: http://127.0.0.1:PORT/metrics' line" >&2; exit 1; }
+[[ -n "$scraped" ]] ||
+  { echo "bench_smoke: no scrape of $addr showed twopc_transactions_total and twopc_sagas_total" >&2; exit 1; }
 "$bench" --check-results "$out/transfer/results.json"
 for f in results.csv results.md latency_percentiles.svg; do
   [[ -s "$out/transfer/$f" ]] || { echo "bench_smoke: $f missing" >&2; exit 1; }

@@ -3,6 +3,7 @@
 # with [log] store = "postgres" (the README's "Two replicas on one config").
 # Both run side by side without clobbering each other's accounts, stop
 # cleanly at SIGTERM (exit 0: nothing in doubt), and the money is conserved.
+# Each serves its metrics on a port of its own and ends with its scrape.
 # Run by ctest through tests/run-with-sandbox "east west".
 set -euo pipefail
 demo=$1
@@ -33,10 +34,14 @@ rc=0
 wait "$one" || rc=$?
 wait "$two" || rc=$?
 cat "$dir/one.out" "$dir/two.out"
+ports=$(sed -n 's|^metrics: http://127\.0\.0\.1:\([0-9]*\)/metrics$|\1|p' "$dir/one.out" "$dir/two.out" | sort -u | wc -l)
+[[ "$ports" -eq 2 ]] || { echo "demo_loop: the two copies do not serve metrics on two ports" >&2; rc=1; }
 for out in "$dir/one.out" "$dir/two.out"; do
   grep -q "decisions in the participants (store postgres)" "$out" || { echo "demo_loop: $out: not the postgres store" >&2; rc=1; }
   grep -q "^stopped: [1-9][0-9]* committed" "$out" || { echo "demo_loop: $out: nothing committed" >&2; rc=1; }
   # 2 participants x 3 accounts x 100: transfers only move money.
   grep -q "total balance: 600$" "$out" || { echo "demo_loop: $out: money not conserved" >&2; rc=1; }
+  grep -Eq '^metrics: http://127\.0\.0\.1:[0-9]+/metrics$' "$out" || { echo "demo_loop: $out: no metrics line" >&2; rc=1; }
+  grep -q '^  twopc_transactions_total{' "$out" || { echo "demo_loop: $out: no closing scrape" >&2; rc=1; }
 done
 exit "$rc"

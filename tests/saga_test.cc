@@ -3,7 +3,8 @@
 // resume after a SIGKILLed orchestrator (forward and backward), the circuit
 // breaker against a crashed server, parked sagas as operators see them
 // (`twopc saga status`) and handed back (RetryParked, `twopc saga retry`), and
-// many concurrent sagas keeping the bank's total.
+// many concurrent sagas keeping the bank's total; and the saga counters in
+// the coordinator's Prometheus registry.
 //
 // Every database holds accounts(id, balance CHECK (balance >= 0)): a debit
 // past zero is the business refusal (SQLSTATE 23514) that makes a saga
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -25,6 +27,8 @@
 #include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include "saga/circuit_breaker.h"
 #include "saga/saga_json.h"
@@ -99,6 +103,26 @@ std::string ReadFile(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// One scrape of the coordinator's registry, as its /metrics endpoint would
+// serve it: "name{labels}" -> value.
+using Samples = std::map<std::string, double>;
+
+Samples Scrape(const Coordinator& coordinator) {
+  Samples samples;
+  std::istringstream in(prometheus::TextSerializer().Serialize(coordinator.metrics()->Collect()));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t space = line.rfind(' ');
+    if (space != std::string::npos) samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return samples;
+}
+
+std::string SagasTotal(const std::string& outcome) {
+  return "twopc_sagas_total{outcome=\"" + outcome + "\"}";
 }
 
 class SagaTest : public ::testing::Test {
@@ -298,6 +322,48 @@ TEST_F(SagaTest, TransferSagaCompletes) {
   EXPECT_TRUE(unfinished->empty());
 }
 
+// What SagaStats counts, also in Prometheus: one saga of each ending, its
+// retries and its compensated steps.
+TEST_F(SagaTest, SagaMetricsCountOutcomesRetriesAndCompensations) {
+  SagaOptions options = Options();
+  options.max_compensation_attempts = 3;
+  SagaOrchestrator* orch = Open(options);
+  ASSERT_NE(orch, nullptr);
+  // Every series exists from Open on, at 0, so that rate() and absent()
+  // work before the first saga.
+  Samples before = Scrape(*coordinator_);
+  for (const char* outcome : {"started", "completed", "compensated", "parked"}) {
+    ASSERT_EQ(before.count(SagasTotal(outcome)), 1u) << outcome;
+    EXPECT_EQ(before[SagasTotal(outcome)], 0) << outcome;
+  }
+  ASSERT_EQ(before.count("twopc_saga_step_retries_total"), 1u);
+  ASSERT_EQ(before.count("twopc_saga_compensations_total"), 1u);
+
+  ASSERT_EQ(orch->Run(Transfer("a", 3, "b", 3, 10)).state, SagaState::kCompleted);
+  // Step 3 refused (23514): steps 2 and 1 compensated.
+  SagaResult compensated = orch->Run({"three-way",
+                                      {Move("debit a", "a", 4, -10), Move("credit b", "b", 4, 10),
+                                       Move("debit c", "c", 4, -5000)}});
+  ASSERT_EQ(compensated.state, SagaState::kCompensated) << compensated.cause.ToString();
+  // A compensation that can never succeed (42P01): tried 3 times, parked.
+  SagaStep debit = Move("debit a", "a", 5, -100);
+  debit.compensation.push_back({"INSERT INTO no_such_audit(note) VALUES ($1)", {"undo"}});
+  SagaResult parked = orch->Run({"doomed", {debit, Move("debit b", "b", 5, -5000)}});
+  ASSERT_EQ(parked.state, SagaState::kParked) << parked.cause.ToString();
+
+  Samples after = Scrape(*coordinator_);
+  EXPECT_EQ(after[SagasTotal("started")], 3);
+  EXPECT_EQ(after[SagasTotal("completed")], 1);
+  EXPECT_EQ(after[SagasTotal("compensated")], 1);
+  EXPECT_EQ(after[SagasTotal("parked")], 1);
+  EXPECT_EQ(after["twopc_saga_step_retries_total"], 2);
+  EXPECT_EQ(after["twopc_saga_compensations_total"], 2);
+  // The same events as SagaStats.
+  SagaStats stats = orch->stats();
+  EXPECT_EQ(after["twopc_saga_step_retries_total"], static_cast<double>(stats.retries));
+  EXPECT_EQ(after["twopc_saga_compensations_total"], static_cast<double>(stats.compensations));
+}
+
 TEST_F(SagaTest, SagaLogIsPrivateAndHasOneOrchestrator) {
   SagaOrchestrator* orch = Open(Options());
   ASSERT_NE(orch, nullptr);
@@ -486,6 +552,10 @@ TEST_F(SagaTest, ResumesForwardAfterOrchestratorIsKilled) {
   SagaOrchestrator* orch = Open(Options());
   ASSERT_NE(orch, nullptr);
   EXPECT_EQ(orch->stats().completed, 1u);
+  // The killed process started it; this one only finished it.
+  Samples samples = Scrape(*coordinator_);
+  EXPECT_EQ(samples[SagasTotal("started")], 0);
+  EXPECT_EQ(samples[SagasTotal("completed")], 1);
   EXPECT_TRUE(orch->Unfinished()->empty());
   EXPECT_EQ(Balance("a", 5), kInitial - 100);
   EXPECT_EQ(Balance("b", 5), kInitial + 60);

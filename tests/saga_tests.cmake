@@ -10,7 +10,7 @@ target_include_directories(saga_crash_child PRIVATE ${PROJECT_SOURCE_DIR})
 
 add_executable(saga_test saga_test.cc)
 target_link_libraries(saga_test PRIVATE twopc_testing pg_test_support twopc_child_process GTest::gtest_main
-  SQLite::SQLite3 nlohmann_json::nlohmann_json fmt::fmt)
+  SQLite::SQLite3 nlohmann_json::nlohmann_json fmt::fmt prometheus-cpp::core)
 target_include_directories(saga_test PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(saga_test PRIVATE
   SAGA_CRASH_CHILD_PATH="$<TARGET_FILE:saga_crash_child>"
