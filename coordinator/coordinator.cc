@@ -116,6 +116,9 @@ CoordinatorImpl::~CoordinatorImpl() {
   io.stop();
   for (auto& t : threads_) t.join();
   participants_.clear();
+  // `metrics` goes before `log` (members die in reverse order), and the
+  // log's writer thread still writes what is queued while it closes.
+  if (log != nullptr) log->SetFlushObserver(nullptr);
 }
 
 Status CoordinatorImpl::Start(const ParticipantFactory& factory) {
