@@ -43,7 +43,9 @@ std::map<std::string, ParticipantBranches> BranchesByParticipant(const StatusRep
     // fences it (presumed abort) once no coordinator may still decide it. One
     // with a record is only waiting for completion, which
     // twopc_decisions_pending counts.
-    if (b.classified.kind == GidKind::kThisNode && !b.decision) ++p.in_doubt;
+    // A branch whose decision could not be read is not known to be in doubt
+    // (AddLogGauges reports the unreadable log instead).
+    if (b.classified.kind == GidKind::kThisNode && !b.decision && b.decision_error.ok()) ++p.in_doubt;
     // MariaDB keeps no prepare time (prepared_at_ms == 0): such a branch
     // cannot age, so it is left out rather than reported 55 years old.
     if (b.prepared_at_ms > 0 &&
@@ -89,11 +91,18 @@ void AddParticipantGauges(Registry& registry, const StatusReport& report,
   }
 }
 
+// With store = "postgres" each branch's decision is read where its gid says
+// (its decider): one that could not be read is an unreadable log too.
+bool AnyDecisionUnread(const StatusReport& report) {
+  return std::any_of(report.listing.branches.begin(), report.listing.branches.end(),
+                     [](const PreparedBranch& b) { return !b.decision_error.ok(); });
+}
+
 void AddLogGauges(Registry& registry, const StatusReport& report) {
   AddFamily(registry, "twopc_decision_log_readable",
             "1 if the decision log (or store) could be read, 0 if not")
       .Add({})
-      .Set(report.log_errors.empty() ? 1 : 0);
+      .Set(report.log_errors.empty() && !AnyDecisionUnread(report) ? 1 : 0);
   // A failed read would make the counts below look like "nothing to do".
   if (!report.log_errors.empty()) return;
   auto commits =

@@ -113,10 +113,11 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     for (size_t i = 0; i < unopened.size(); ++i) {
       BranchState* b = unopened[i];
       b->participant->Open(txn_->options, b->gid, txn_->deadline,
-                           [b, i, failures, join](Result<std::unique_ptr<Branch>> r) {
+                           [self, b, i, failures, join](Result<std::unique_ptr<Branch>> r) {
                              if (r.ok()) {
                                b->branch = std::move(r.value());
                              } else {
+                               self->core_->metrics.ParticipantError(b->name(), r.status());
                                (*failures)[i] = AbortCause(*b, r.status(), "start");
                              }
                              join->Arrive();
@@ -149,9 +150,9 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       then();
     });
     for (BranchState* b : reads_) {
-      PhaseSpan span(core_->tracer(), TracePhase::kPrepare, txn_->gtrid, b->name(), b->gid);
-      b->branch->CommitOnePhase({}, txn_->deadline, [self, b, join, span](const Status& s) mutable {
-        span.End(s);
+      auto span = BranchSpan(core_->tracer(), TracePhase::kPrepare, txn_->gtrid, b->name(), b->gid);
+      b->branch->CommitOnePhase({}, txn_->deadline, [self, b, join, span](const Status& s) {
+        EndSpan(span, s);
         self->RecordVote(b, s, BranchVote::kReadOnly, "commit");
         join->Arrive();
       });
@@ -271,19 +272,19 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
       self->Decide();
     });
     for (BranchState* b : to_complete_) {
-      PhaseSpan span(core_->tracer(), TracePhase::kPrepare, txn_->gtrid, b->name(), b->gid);
+      auto span = BranchSpan(core_->tracer(), TracePhase::kPrepare, txn_->gtrid, b->name(), b->gid);
       b->branch->Prepare(std::move(b->queued), b->gid, txn_->deadline,
-                         [self, b, join, span](const Status& s) mutable {
-        span.End(s);
+                         [self, b, join, span](const Status& s) {
+        EndSpan(span, s);
         self->RecordVote(b, s, BranchVote::kPrepared, "prepare");
         if (s.ok()) TWOPC_SYNC_POINT("after_prepare", ++self->prepared_);
         join->Arrive();
       });
     }
     for (BranchState* b : reads_) {
-      PhaseSpan span(core_->tracer(), TracePhase::kPrepare, txn_->gtrid, b->name(), b->gid);
-      b->branch->CommitOnePhase({}, txn_->deadline, [self, b, join, span](const Status& s) mutable {
-        span.End(s);
+      auto span = BranchSpan(core_->tracer(), TracePhase::kPrepare, txn_->gtrid, b->name(), b->gid);
+      b->branch->CommitOnePhase({}, txn_->deadline, [self, b, join, span](const Status& s) {
+        EndSpan(span, s);
         self->RecordVote(b, s, BranchVote::kReadOnly, "commit");
         join->Arrive();
       });
@@ -496,9 +497,9 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   void CompleteBranch(BranchState* b, std::shared_ptr<Join> join, int attempt,
                       Clock::time_point first_try) {
     auto self = shared_from_this();
-    PhaseSpan span(core_->tracer(), TracePhase::kComplete, txn_->gtrid, b->name(), b->gid, attempt);
-    auto on_done = [self, b, join, attempt, first_try, span](const Status& s) mutable {
-      span.End(s);
+    auto span = BranchSpan(core_->tracer(), TracePhase::kComplete, txn_->gtrid, b->name(), b->gid, attempt);
+    auto on_done = [self, b, join, attempt, first_try, span](const Status& s) {
+      EndSpan(span, s);
       if (s.ok()) return self->Completed(b, join);
       // Gone: committed by an earlier try whose answer was lost -- or rolled
       // back by hand. Only PostgreSQL can tell which.
@@ -553,7 +554,8 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
               // Another session is committing it right now (recovery).
               return self->RetryComplete(
                   b, join, attempt, first_try,
-                  Status::Unavailable("branch not prepared but its transaction is in progress"));
+                  Status::Unavailable("branch not prepared but its transaction is in progress"),
+                  /*participant_failed=*/false);
             case TxidOutcome::kUnknown:
               LogWith(LogLevel::kWarn,
                       {.event = "branch_gone", .gtrid = self->txn_->gtrid, .gid = b->gid,
@@ -593,10 +595,12 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
     mixed_.push_back(b->name());
   }
 
+  // `participant_failed`: `s` is the participant's answer (counted as its
+  // error), not a conclusion of the coordinator's.
   void RetryComplete(BranchState* b, std::shared_ptr<Join> join, int attempt,
-                     Clock::time_point first_try, const Status& s) {
+                     Clock::time_point first_try, const Status& s, bool participant_failed = true) {
     const auto& o = core_->options;
-    core_->metrics.ParticipantError(b->name(), s);
+    if (participant_failed) core_->metrics.ParticipantError(b->name(), s);
     if (Clock::now() - first_try >= o.complete_retry_for) {
       LogWith(LogLevel::kError,
               {.event = "phase2_gave_up", .gtrid = txn_->gtrid, .gid = b->gid, .participant = b->name(),
@@ -774,7 +778,7 @@ class CommitOperation : public std::enable_shared_from_this<CommitOperation> {
   std::vector<std::string> mixed_ TWOPC_GUARDED_BY(mutex_);  // branches found rolled back
   std::atomic<int> prepared_{0}, completed_{0};
   std::unique_ptr<CoordinatorImpl::OpGuard> guard_;
-  // Written before Report's lock is released by the one caller that got `done`.
+  // Ended by the one Report() caller that took `done`, after the lock.
   PhaseSpan commit_span_;
   PhaseSpan step_;
   TracePhase step_phase_ = TracePhase::kPrepare;

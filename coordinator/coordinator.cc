@@ -2,6 +2,7 @@
 #include "common/wait.h"
 
 #include <set>
+#include <stdexcept>
 
 #include <boost/asio/post.hpp>
 
@@ -522,7 +523,14 @@ Result<std::unique_ptr<Coordinator>> OpenCoordinator(CoordinatorOptions options,
   // Process-wide, like the logger itself (twopc/logging.h): the config's
   // [logging] applies from this coordinator's first line on.
   ApplyLoggingOptions(options.logging);
-  auto impl = std::make_unique<CoordinatorImpl>(std::move(options), std::move(log));
+  std::unique_ptr<CoordinatorImpl> impl;
+  try {
+    impl = std::make_unique<CoordinatorImpl>(std::move(options), std::move(log));
+  } catch (const std::invalid_argument& e) {
+    // prometheus-cpp refuses a family whose name the application's registry
+    // already holds with another type or labels (or a Throw registry).
+    return Status::InvalidArgument(std::string("the metrics registry refused twopc's metrics: ") + e.what());
+  }
   if (Status s = impl->Start(factory); !s.ok()) return s;
   return CoordinatorAccess::Make(std::move(impl));
 }

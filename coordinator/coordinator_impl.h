@@ -101,6 +101,13 @@ class CorePin {
 }  // namespace internal
 
 class CoordinatorImpl {
+  // Declared before `io`, so destroyed after it: a handler that the
+  // io_context destroys unrun at shutdown (a phase 2 still retrying when
+  // WaitForCompletions gave up) releases its OpGuard, which takes them.
+  mutable internal::Mutex mutex_;
+  internal::CondVar idle_cv_;  // ops_in_flight_ dropped to 0
+  int ops_in_flight_ TWOPC_GUARDED_BY(mutex_) = 0;
+
  public:
   CoordinatorImpl(CoordinatorOptions options, std::unique_ptr<DecisionLog> log);
   ~CoordinatorImpl();
@@ -198,10 +205,7 @@ class CoordinatorImpl {
   std::unique_ptr<boost::asio::steady_timer> pool_timer_;
 
   internal::Mutex register_mutex_;  // held through Register()
-  mutable internal::Mutex mutex_;
-  internal::CondVar idle_cv_;  // ops_in_flight_ dropped to 0
   internal::CondVar stop_cv_;  // stopping_ set
-  int ops_in_flight_ TWOPC_GUARDED_BY(mutex_) = 0;
   bool stopping_ TWOPC_GUARDED_BY(mutex_) = false;
   std::string not_registered_ TWOPC_GUARDED_BY(mutex_);  // why fencing is off, if it is
   std::map<std::string, InDoubtTxn> in_doubt_txns_ TWOPC_GUARDED_BY(mutex_);

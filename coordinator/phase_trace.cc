@@ -46,6 +46,44 @@ PhaseSpan::PhaseSpan(Tracer* tracer, TracePhase phase, const std::string& gtrid,
   Guarded(phase_, [&] { tracer_->OnPhaseStart(event); });
 }
 
+PhaseSpan::~PhaseSpan() {
+  if (running_) End(Status::Aborted("the coordinator closed before this step ended"));
+}
+
+PhaseSpan::PhaseSpan(PhaseSpan&& other) noexcept
+    : tracer_(other.tracer_),
+      phase_(other.phase_),
+      gtrid_(std::move(other.gtrid_)),
+      participant_(std::move(other.participant_)),
+      gid_(std::move(other.gid_)),
+      attempt_(other.attempt_),
+      start_(other.start_),
+      running_(other.running_) {
+  other.running_ = false;
+}
+
+PhaseSpan& PhaseSpan::operator=(PhaseSpan&& other) noexcept {
+  if (this != &other) {
+    if (running_) End(Status::Aborted("replaced before it ended"));
+    tracer_ = other.tracer_;
+    phase_ = other.phase_;
+    gtrid_ = std::move(other.gtrid_);
+    participant_ = std::move(other.participant_);
+    gid_ = std::move(other.gid_);
+    attempt_ = other.attempt_;
+    start_ = other.start_;
+    running_ = other.running_;
+    other.running_ = false;
+  }
+  return *this;
+}
+
+std::shared_ptr<PhaseSpan> BranchSpan(Tracer* tracer, TracePhase phase, const std::string& gtrid,
+                                      const std::string& participant, const std::string& gid, int attempt) {
+  if (tracer == nullptr) return nullptr;
+  return std::make_shared<PhaseSpan>(tracer, phase, gtrid, participant, gid, attempt);
+}
+
 std::chrono::nanoseconds PhaseSpan::End(const Status& status) {
   if (!running_) return std::chrono::nanoseconds(0);
   running_ = false;

@@ -81,11 +81,16 @@ MetricsEndpoint::~MetricsEndpoint() {
   if (!ec) {
     waker = std::thread([&] {
       while (!stopped.load()) {
+        // Bounded: an address whose SYNs are dropped (a firewall) must not
+        // keep the destructor waiting for the kernel's connect timeout.
         asio::ip::tcp::socket socket(io);
+        asio::async_connect(socket, endpoints, [](const boost::system::error_code&, const auto&) {});
+        io.run_for(std::chrono::milliseconds(100));
+        io.restart();
         boost::system::error_code ignored;
-        asio::connect(socket, endpoints, ignored);
         socket.close(ignored);
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        io.poll();  // the cancelled connect's handler
+        io.restart();
       }
     });
   }

@@ -118,7 +118,7 @@ class Pass {
     RunPending();
     FinishJobs();
     CountMixed();
-    SummarizeLeft(rows, row_participants, first);
+    SummarizeLeft(rows, row_participants, first, second);
     // The incarnations claimed as gone are released: the pass is over.
     ctx_.log->ReleaseClaims();
     return report_;
@@ -137,7 +137,7 @@ class Pass {
   // RecoveryReport::prepared_left: the first scan's rows less what this
   // pass resolved.
   void SummarizeLeft(const std::vector<PreparedXact>& rows, const std::vector<std::string>& participants,
-                     const Scan& first) {
+                     const Scan& first, const Scan& second) {
     std::set<std::pair<std::string_view, std::string_view>> resolved;
     for (const RecoveryAction& a : report_.actions) {
       bool finished = a.kind == RecoveryActionKind::kCommitPrepared ||
@@ -146,6 +146,8 @@ class Pass {
     }
     for (size_t i = 0; i < rows.size(); ++i) {
       if (resolved.count({participants[i], rows[i].gid}) > 0) continue;
+      // Gone by the second scan (completed meanwhile): not left.
+      if (second.count(participants[i]) > 0 && !Has(second, participants[i], rows[i].gid)) continue;
       report_.prepared_left.push_back({participants[i], rows[i].gid, rows[i].prepared_at_ms});
     }
     for (const auto& [name, p] : ctx_.participants) {

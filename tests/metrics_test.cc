@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "coordinator/coordinator_impl.h"
+#include "coordinator/phase_trace.h"
 #include "testing/http_get.h"
 #include "testing/prometheus_sandbox.h"
 #include "tests/support/bank_fixture.h"
@@ -123,6 +124,14 @@ TEST_F(MetricsTest, CountersMoveWithCommitsAbortsInDoubtAndPhase2Retries) {
   EXPECT_EQ(Get(after_abort, kAborted2pc) - Get(after_commit, kAborted2pc), 1);
   EXPECT_EQ(Get(after_abort, R"(twopc_participant_errors_total{participant="b",sqlstate_class="22"})"), 1);
 
+  // b cannot be reached when Commit opens its queued branch: counted too.
+  faults.fail_open = true;
+  ASSERT_TRUE(Transfer(*c).IsAborted());
+  faults.fail_open = false;
+  Samples after_refused = Scrape(*c);
+  EXPECT_EQ(Get(after_refused, R"(twopc_participant_errors_total{participant="b",sqlstate_class="connection"})"), 1);
+  EXPECT_EQ(Get(after_refused, kAborted2pc), 2);
+
   // Phase 2 fails twice on b, then succeeds: two retries, still committed.
   faults.commit_prepared_failures = 2;
   ASSERT_TRUE(Transfer(*c).ok());
@@ -131,7 +140,7 @@ TEST_F(MetricsTest, CountersMoveWithCommitsAbortsInDoubtAndPhase2Retries) {
   EXPECT_EQ(Get(after_retry, R"(twopc_phase2_retries_total{participant="b"})"), 2);
   EXPECT_EQ(Get(after_retry, R"(twopc_phase2_retries_total{participant="a"})"), 0);
   EXPECT_EQ(Get(after_retry, R"(twopc_participant_errors_total{participant="b",sqlstate_class="connection"})"),
-            2);
+            3);
   EXPECT_EQ(Get(after_retry, kCommitted2pc), 2);
 
   // The COMMIT record's fsync fails after the write: in doubt. Its branches
@@ -142,7 +151,7 @@ TEST_F(MetricsTest, CountersMoveWithCommitsAbortsInDoubtAndPhase2Retries) {
   ASSERT_TRUE(in_doubt.IsInDoubt()) << in_doubt.ToString();
   Samples after_doubt = Scrape(*c);
   EXPECT_EQ(Get(after_doubt, kInDoubt2pc), 1);
-  EXPECT_EQ(Get(after_doubt, "twopc_commit_duration_seconds_count"), 4);
+  EXPECT_EQ(Get(after_doubt, "twopc_commit_duration_seconds_count"), 5);
 
   // A recovery pass sees the two prepared branches and rolls them back
   // (no COMMIT record: presumed abort).
@@ -378,6 +387,24 @@ TEST_F(MetricsTest, TheTracerSeesEveryStepOfACommitAndOfAnAbort) {
                                  "end prepare b #0 failed",
                                  "end prepare failed",
                              }));
+}
+
+// A step still running when its span is destroyed -- the coordinator closed
+// while phase 2 was still trying -- is ended, Aborted: every start the tracer
+// saw gets its end.
+TEST(PhaseSpanTest, ASpanDestroyedWhileRunningEndsAborted) {
+  RecordingTracer tracer;
+  {
+    internal::PhaseSpan span(&tracer, TracePhase::kComplete, "tpc1.n.1.1", "b", "tpc1.n.1.1.2");
+    internal::PhaseSpan moved = std::move(span);  // the moved-from one ends nothing
+  }
+  EXPECT_TRUE(tracer.AllClosed());
+  EXPECT_EQ(tracer.Ended(), std::vector<std::string>{"end complete b #0 failed"});
+  auto shared = internal::BranchSpan(&tracer, TracePhase::kPrepare, "tpc1.n.1.2", "a", "g");
+  internal::EndSpan(shared, Status::OK());
+  shared.reset();  // ended already: no second end
+  EXPECT_TRUE(tracer.AllClosed());
+  EXPECT_EQ(internal::BranchSpan(nullptr, TracePhase::kPrepare, "g", "a", "g"), nullptr);
 }
 
 }  // namespace

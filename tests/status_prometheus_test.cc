@@ -73,5 +73,20 @@ TEST(StatusPrometheusTest, UnreadableLogLeavesOutWhatItWouldHaveSaid) {
   EXPECT_EQ(text.find("twopc_heuristics_unresolved"), std::string::npos) << text;
 }
 
+// With store = "postgres" a branch's decision is read at its decider; one
+// whose decider could not be asked is not known to be in doubt (it may be
+// committed), and the store counts as unreadable.
+TEST(StatusPrometheusTest, ABranchWhoseDecisionCouldNotBeReadIsNotInDoubt) {
+  StatusReport report;
+  report.now_ms = 100'000;
+  PreparedBranch unread = Branch("pg", "tpc2.x", 70'000);
+  unread.classified.kind = GidKind::kThisNode;
+  unread.decision_error = Status::Unavailable("decider orders unreachable");
+  report.listing.branches = {unread};
+  std::string text = StatusPrometheusText(report, Options());
+  EXPECT_TRUE(Has(text, R"(twopc_in_doubt_branches{participant="pg"} 0)")) << text;
+  EXPECT_TRUE(Has(text, "twopc_decision_log_readable 0")) << text;
+}
+
 }  // namespace
 }  // namespace twopc::cli

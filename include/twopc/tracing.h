@@ -12,8 +12,9 @@
 // Every OnPhaseStart is followed by exactly one OnPhaseEnd with an equal
 // event (same gtrid, phase, participant and attempt), also when the step
 // fails or the coordinator is being destroyed; that is how the two are
-// paired. A step of a whole transaction has an empty participant; the steps
-// of its branches run inside it and name theirs.
+// paired. A step of a whole transaction has an empty participant, except a
+// kDecide whose decision is one branch's own COMMIT (see below), which names
+// that branch; the steps of its branches run inside it and name theirs.
 //
 // Thread-safety: the calls come from the coordinator's I/O threads, for many
 // transactions at once and for the branches of one transaction in parallel.

@@ -58,6 +58,7 @@ class FaultyLog : public DecisionLog {
 // Counters shared by a FlakyParticipant and the test.
 struct Faults {
   std::atomic<int> commit_prepared_failures{0};  // fail this many COMMIT PREPAREDs
+  std::atomic<bool> fail_open{false};            // no connection for a new branch
   std::atomic<bool> lose_prepare_answer{false};  // PREPARE runs, its answer is "lost"
   std::atomic<bool> fail_after_prepare{false};   // PREPARE OK, then a statement fails
   std::atomic<bool> lose_commit_answer{false};   // one-phase COMMIT runs, its answer is "lost"
@@ -125,6 +126,7 @@ class FlakyParticipant : public Participant {
   internal::PoolStats pool_stats() const override { return real_->pool_stats(); }
   void Open(const TransactionOptions& o, const std::string& gid, Deadline d,
             std::function<void(Result<std::unique_ptr<Branch>>)> done) override {
+    if (f_->fail_open) return done(Status::Unavailable("injected: connection refused"));
     Faults* f = f_;
     real_->Open(o, gid, d, [f, done](Result<std::unique_ptr<Branch>> r) {
       if (!r.ok()) return done(std::move(r));
