@@ -81,10 +81,10 @@ std::string PgSandbox::ScriptPath() {
   return std::string(TWOPC_SOURCE_DIR) + "/scripts/pg-sandbox";
 }
 
-ScriptResult PgSandbox::RunScript(const std::vector<std::string>& args,
-                                  const std::vector<std::string>& extra_env) {
+ScriptResult RunBashScript(const std::string& script, const std::vector<std::string>& args,
+                           const std::vector<std::string>& extra_env) {
   ScriptResult result;
-  char out_path[] = "/tmp/twopc-sb-out-XXXXXX";
+  char out_path[] = "/tmp/twopc-script-out-XXXXXX";
   int out_fd = mkstemp(out_path);
   if (out_fd < 0) {
     result.output = std::string("mkstemp: ") + std::strerror(errno);
@@ -93,7 +93,7 @@ ScriptResult PgSandbox::RunScript(const std::vector<std::string>& args,
 
   // bash runs the script explicitly so that a lost executable bit (e.g. an
   // archive extracted without modes) does not break the tests.
-  std::vector<std::string> argv_strings = {"/bin/bash", ScriptPath()};
+  std::vector<std::string> argv_strings = {"/bin/bash", script};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<std::string> env_strings = ChildEnvironment(extra_env);
   std::vector<char*> argv = CStrings(argv_strings);
@@ -127,6 +127,11 @@ ScriptResult PgSandbox::RunScript(const std::vector<std::string>& args,
   result.output = ReadWholeFile(out_path);
   unlink(out_path);
   return result;
+}
+
+ScriptResult PgSandbox::RunScript(const std::vector<std::string>& args,
+                                  const std::vector<std::string>& extra_env) {
+  return RunBashScript(ScriptPath(), args, extra_env);
 }
 
 PgSandbox::PgSandbox(std::string dir, std::vector<std::string> databases,

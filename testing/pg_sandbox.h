@@ -37,11 +37,19 @@ struct SandboxOptions {
   std::string node_id = "sandbox";
 };
 
-// Exit code and combined stdout+stderr of one scripts/pg-sandbox run.
+// Exit code and combined stdout+stderr of one sandbox script run.
 struct ScriptResult {
   int exit_code = -1;
   std::string output;
 };
+
+// Runs `script` with bash (so that a lost executable bit does not matter)
+// and `args`; `extra_env` holds "NAME=value" entries added to (or replacing
+// in) the inherited environment. Output goes through a file, not a pipe, so
+// that a server inheriting it could never keep the caller waiting for end of
+// file. What every sandbox's RunScript does.
+ScriptResult RunBashScript(const std::string& script, const std::vector<std::string>& args,
+                           const std::vector<std::string>& extra_env = {});
 
 class PgSandbox {
  public:

@@ -52,48 +52,7 @@ std::string PrometheusSandbox::ScriptPath() {
 }
 
 ScriptResult PrometheusSandbox::RunScript(const std::vector<std::string>& args) {
-  ScriptResult result;
-  char out_path[] = "/tmp/twopc-prom-out-XXXXXX";
-  int out_fd = mkstemp(out_path);
-  if (out_fd < 0) {
-    result.output = std::string("mkstemp: ") + std::strerror(errno);
-    return result;
-  }
-  // bash runs the script explicitly so that a lost executable bit does not
-  // break the tests.
-  std::vector<std::string> argv_strings = {"/bin/bash", ScriptPath()};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<std::string> env_strings = support::ChildEnvironment({});
-  std::vector<char*> argv = support::CStrings(argv_strings);
-  std::vector<char*> envp = support::CStrings(env_strings);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
-  posix_spawn_file_actions_addclose(&actions, out_fd);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  close(out_fd);
-  if (rc != 0) {
-    unlink(out_path);
-    result.output = std::string("posix_spawn /bin/bash: ") + std::strerror(rc);
-    return result;
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) {
-      result.output = std::string("waitpid: ") + std::strerror(errno);
-      unlink(out_path);
-      return result;
-    }
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.output = ReadWholeFile(out_path);
-  unlink(out_path);
-  return result;
+  return RunBashScript(ScriptPath(), args);
 }
 
 std::unique_ptr<PrometheusSandbox> PrometheusSandbox::Start(const std::vector<std::string>& targets,
