@@ -148,7 +148,10 @@ class DecisionLog {
   // how long its write and fsync took (the metrics
   // twopc_decision_log_flush_seconds and twopc_decision_log_batch_records),
   // on the log's writer thread: it must not block. The coordinator sets it
-  // at Open. A log without batches of its own (the postgres store: the
+  // at Open, and clears it (an empty function) before the metrics it feeds
+  // are destroyed: a log must not call an observer once a later
+  // SetFlushObserver has returned (the SQLite log holds a mutex around each
+  // call). A log without batches of its own (the postgres store: the
   // decider's COMMIT is the flush) ignores it.
   using FlushObserver = std::function<void(size_t records, std::chrono::nanoseconds took)>;
   virtual void SetFlushObserver(const FlushObserver& observer) {}
