@@ -34,7 +34,9 @@ bench_pid=$!
 addr="" scraped=""
 while kill -0 "$bench_pid" 2>/dev/null; do
   if [[ -z "$addr" ]]; then
-    addr=$(sed -n 's|^metrics: http://\(.*\)/metrics$|\1|p' "$out/stderr" 2>/dev/null | head -1)
+    # tee may not have created the file yet: with pipefail, sed's "no such
+    # file" would otherwise end the script (set -e) while the bench runs on.
+    addr=$(sed -n 's|^metrics: http://\(.*\)/metrics$|\1|p' "$out/stderr" 2>/dev/null | head -1 || true)
   fi
   if [[ -n "$addr" ]]; then
     body=$(scrape "$addr" || true)
@@ -46,7 +48,7 @@ while kill -0 "$bench_pid" 2>/dev/null; do
   fi
   sleep 0.2
 done
-wait "$bench_pid"
+wait "$bench_pid" || { echo "bench_smoke: the first run exited with $?" >&2; exit 1; }
 grep -q '^metrics: http://127\.0\.0\.1:[0-9]*/metrics$' "$out/stderr" ||
   { echo "bench_smoke: --metrics printed no 'metrics: http://127.0.0.1:PORT/metrics' line" >&2; exit 1; }
 [[ -n "$scraped" ]] ||
